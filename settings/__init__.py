@@ -1,0 +1,23 @@
+"""Validated configuration of the bot (pydantic-settings)."""
+
+from settings.model import (
+    BotMode,
+    BotSettings,
+    CompletionOrderType,
+    SettingsError,
+    SignatureType,
+    StormAction,
+    UnknownOrderAction,
+    load_settings,
+)
+
+__all__ = [
+    "BotMode",
+    "BotSettings",
+    "CompletionOrderType",
+    "SettingsError",
+    "SignatureType",
+    "StormAction",
+    "UnknownOrderAction",
+    "load_settings",
+]

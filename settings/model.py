@@ -1,0 +1,314 @@
+"""Every tunable and secret of the bot, validated once at start.
+
+`BotSettings` is frozen and forbids unknown keys. Sources, highest priority first: keyword
+arguments (the CLI), the environment (`BOT_` prefix), a `.env` file, a TOML file given by
+`--config`, then the defaults below. Secrets are `SecretStr`: they print as `**********`.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import SettingsError as PydanticSettingsError
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "BotMode",
+    "BotSettings",
+    "CompletionOrderType",
+    "SettingsError",
+    "SignatureType",
+    "StormAction",
+    "UnknownOrderAction",
+    "load_settings",
+]
+
+# Real venue endpoints (protocol spec section 1, 6.1, 8). Used only in live mode.
+LIVE_CLOB_URL = "https://clob.polymarket.com"
+LIVE_WS_MARKET_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+LIVE_WS_USER_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+LIVE_GAMMA_URL = "https://gamma-api.polymarket.com"
+
+
+class BotMode(enum.StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class SignatureType(enum.IntEnum):
+    """Wallet kind that funds the orders (protocol spec section 9)."""
+
+    EOA = 0
+    POLY_PROXY = 1
+    POLY_GNOSIS_SAFE = 2
+
+
+class CompletionOrderType(enum.StrEnum):
+    FOK = "FOK"
+    FAK = "FAK"
+
+
+class StormAction(enum.StrEnum):
+    """What a market does after an unknown-order storm has cancelled all its orders."""
+
+    SHUTDOWN = "shutdown"
+    REBUILD = "rebuild"
+
+
+class UnknownOrderAction(enum.StrEnum):
+    """What reconciliation does with venue orders the cache does not know, or cache orders the venue lost."""
+
+    REPAIR = "repair"
+    EXIT = "exit"
+
+
+class SettingsError(Exception):
+    """Invalid settings: one human-readable line per bad field, never a secret value."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class BotSettings(BaseSettings):
+    """The bot's whole configuration. Frozen; unknown keys are an error."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    # Set by `load_settings(config_path=...)`; a class-level slot so the source hook can see it.
+    _toml_path: ClassVar[Path | None] = None
+
+    # --- mode and endpoints -------------------------------------------------------------------
+    mode: BotMode = Field(BotMode.PAPER, description="paper: embedded simulator; live: the configured venue")
+    clob_url: str | None = Field(None, description="CLOB REST base URL (live default: the real venue)")
+    ws_market_url: str | None = Field(None, description="market WebSocket URL")
+    ws_user_url: str | None = Field(None, description="user WebSocket URL")
+    gamma_url: str | None = Field(None, description="Gamma discovery base URL")
+    chain_id: int = Field(137, description="EIP-712 chain id (Polygon)")
+
+    # --- credentials --------------------------------------------------------------------------
+    private_key: SecretStr | None = Field(None, description="signer EOA private key, 0x + 64 hex")
+    api_key: SecretStr | None = Field(None, description="L2 API key (derived from the private key when absent)")
+    api_secret: SecretStr | None = Field(None, description="L2 API secret (base64url)")
+    api_passphrase: SecretStr | None = Field(None, description="L2 API passphrase")
+    signature_type: SignatureType = Field(SignatureType.EOA, description="0 EOA, 1 proxy, 2 safe")
+    funder_address: str | None = Field(None, description="funder (maker) address; defaults to the signer")
+
+    # --- market selection ---------------------------------------------------------------------
+    market: str = Field("auto", description="a condition id (0x...), a market slug, or 'auto' (follow BOT_SERIES)")
+    series: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["btc-updown-15m"],
+        description="recurring series to follow when market=auto, as '{asset}-updown-{N}m'",
+    )
+    rollover_lead_s: float = Field(30.0, ge=0, le=3600, description="start a market's runner this long before its window opens")
+    max_markets: int = Field(8, ge=1, le=500, description="markets traded at once")
+
+    # --- ladder -------------------------------------------------------------------------------
+    ladder_levels: int = Field(3, ge=1, le=20, description="BUY levels per token")
+    level_spacing_ticks: int = Field(1, ge=1, le=100, description="ticks between ladder levels")
+    top_offset_ticks: int = Field(1, ge=0, le=100, description="level 0 sits this many ticks behind the best bid we may join")
+    size_per_level_shares: float = Field(10.0, gt=0, le=100_000, description="shares per ladder level (at least the market minimum)")
+    min_pair_edge: float = Field(0.02, ge=0, lt=1, description="bid_up + bid_down <= 1 - min_pair_edge")
+    max_inventory_skew_shares: float = Field(50.0, ge=0, description="stop quoting the leading side beyond this unpaired excess")
+    reprice_ticks: int = Field(1, ge=0, le=100, description="reprice a level when its price moved more than N ticks")
+    resize_pct: float = Field(25.0, ge=0, le=1000, description="resize a level when its size drifted more than this percentage")
+    max_post_batch: int = Field(15, ge=1, le=15, description="orders per POST /orders (venue max 15)")
+    max_cancel_batch: int = Field(1000, ge=1, le=1000, description="ids per DELETE /orders (venue max 1000)")
+    gtd_at_cutoff: bool = Field(True, description="post ladder orders as GTD so the venue expires them at the cutoff")
+    quote_interval_s: float = Field(0.25, gt=0, le=60, description="strategy tick when no market data arrives")
+    stale_book_s: float = Field(10.0, gt=0, le=600, description="a book older than this blocks quoting")
+
+    # --- timing and safety --------------------------------------------------------------------
+    quote_cutoff_s: float = Field(60.0, ge=0, le=3600, description="no maker quote within this long of market end")
+    complete_after_cutoff: bool = Field(False, description="allow the completion executor after the cutoff")
+    startup_cancel_all: bool = Field(True, description="cancel all our orders in the market at start (else seed from the venue)")
+    cancel_unrelated_on_seed: bool = Field(True, description="when seeding, cancel SELLs and orders not on our tokens")
+    reconcile_interval_s: float = Field(60.0, gt=0, le=3600, description="periodic reconciliation period")
+    reconcile_grace_s: float = Field(5.0, ge=0, le=600, description="orders younger than this are not judged missing")
+    reconcile_action: UnknownOrderAction = Field(UnknownOrderAction.REPAIR, description="repair or exit on a mismatch")
+    pending_settle_s: float = Field(30.0, gt=0, le=600, description="a pending order must be decided within this bound")
+    heartbeat_interval_s: float = Field(5.0, gt=0, le=9, description="POST /v1/heartbeats period (venue timeout 10 s)")
+    heartbeat_max_failures: int = Field(2, ge=1, le=100, description="consecutive heartbeat failures that stop the bot")
+    cancel_all_timeout_s: float = Field(10.0, gt=0, le=120, description="bound on the shielded cancel-all at exit")
+    request_timeout_s: float = Field(5.0, gt=0, le=120, description="deadline of one REST call")
+    ws_ping_interval_s: float = Field(10.0, gt=0, le=60, description="text PING period")
+    ws_dead_after_s: float = Field(30.0, gt=0, le=600, description="no frame or PONG this long: reconnect")
+    ws_reconnect_max_s: float = Field(30.0, gt=0, le=600, description="cap of the reconnect backoff")
+
+    # --- failure backoff ----------------------------------------------------------------------
+    backoff_base_s: float = Field(1.0, gt=0, le=600, description="first backoff after unexpected failures")
+    backoff_max_s: float = Field(60.0, gt=0, le=3600, description="backoff cap")
+    backoff_failures: int = Field(3, ge=1, le=1000, description="unexpected failures (in a row) that start a backoff")
+
+    # --- unknown-order storm ------------------------------------------------------------------
+    storm_threshold: int = Field(20, ge=1, le=100_000, description="unknown-order events within the window that make a storm")
+    storm_window_s: float = Field(10.0, gt=0, le=3600, description="sliding window of the storm guard")
+    storm_action: StormAction = Field(StormAction.SHUTDOWN, description="after the storm's cancel-all: shutdown or rebuild")
+
+    # --- completion ---------------------------------------------------------------------------
+    completion_order_type: CompletionOrderType = Field(CompletionOrderType.FAK, description="FOK or FAK")
+    completion_min_imbalance_shares: float = Field(5.0, gt=0, description="complete when one side leads by this many shares")
+    completion_min_edge: float = Field(0.0, ge=-0.5, lt=1, description="cap = 1 - avg_cost(leading) - min_edge (negative: a set loss)")
+    completion_max_pair_cost: float | None = Field(None, gt=0, le=1.5, description="optional hard cap on pair cost incl. fee")
+
+    # --- risk caps ----------------------------------------------------------------------------
+    max_unpaired_shares: float = Field(100.0, gt=0, description="hard cap on one side's excess")
+    max_notional_per_market_pusd: float = Field(500.0, gt=0, description="cap on pUSD committed per market (orders + inventory)")
+    max_total_notional_pusd: float = Field(5000.0, gt=0, description="cap on pUSD committed across markets")
+
+    # --- operations ---------------------------------------------------------------------------
+    journal_path: Path | None = Field(None, description="append-only JSON-lines audit file")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus metrics port (off when unset)")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
+    log_json: bool = Field(False, description="JSON log lines")
+
+    # --- paper mode (embedded simulator) ------------------------------------------------------
+    paper_window_s: float = Field(150.0, ge=70, le=3600, description="paper series window length")
+    paper_seed: int = Field(7, description="seed of the paper market flow")
+    paper_balance_pusd: float = Field(10_000.0, gt=0, description="paper account starting pUSD")
+
+    @field_validator("private_key")
+    @classmethod
+    def _check_private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()
+        body = raw[2:] if raw.lower().startswith("0x") else raw
+        if len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
+            # Never echo the value: it is a secret.
+            raise ValueError("must be 64 hex digits, optionally 0x-prefixed")
+        return SecretStr("0x" + body.lower())
+
+    @field_validator("funder_address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        body = value[2:] if value.lower().startswith("0x") else ""
+        if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+            raise ValueError("must be an 0x-prefixed 40-hex-digit address")
+        return value
+
+    @field_validator("series", mode="before")
+    @classmethod
+    def _split_series(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("series")
+    @classmethod
+    def _check_series(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parts = item.split("-")
+            if len(parts) != 3 or parts[1] != "updown" or not parts[2].endswith("m") or not parts[2][:-1].isdigit():
+                raise ValueError(f"series {item!r} is not of the form '{{asset}}-updown-{{N}}m'")
+        return value
+
+    @model_validator(mode="after")
+    def _check_live_needs(self) -> BotSettings:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("backoff_max_s must be >= backoff_base_s")
+        if self.mode is BotMode.LIVE and self.private_key is None:
+            raise ValueError("live mode needs BOT_PRIVATE_KEY")
+        partial = [self.api_key, self.api_secret, self.api_passphrase]
+        if any(x is not None for x in partial) and not all(x is not None for x in partial):
+            raise ValueError("give all of api_key, api_secret, api_passphrase, or none (they are then derived)")
+        return self
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def effective_clob_url(self) -> str | None:
+        return self.clob_url or (LIVE_CLOB_URL if self.mode is BotMode.LIVE else None)
+
+    @property
+    def effective_ws_market_url(self) -> str | None:
+        return self.ws_market_url or (LIVE_WS_MARKET_URL if self.mode is BotMode.LIVE else None)
+
+    @property
+    def effective_ws_user_url(self) -> str | None:
+        return self.ws_user_url or (LIVE_WS_USER_URL if self.mode is BotMode.LIVE else None)
+
+    @property
+    def effective_gamma_url(self) -> str | None:
+        return self.gamma_url or (LIVE_GAMMA_URL if self.mode is BotMode.LIVE else None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if cls._toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data, secrets replaced by a mask."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "**********"
+            elif isinstance(value, enum.Enum):
+                out[name] = value.value
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    field = BotSettings.model_fields.get(str(err["loc"][0])) if err.get("loc") else None
+    secret = field is not None and "SecretStr" in str(field.annotation)
+    value = "<hidden>" if secret else repr(err.get("input"))
+    if isinstance(err.get("input"), dict):
+        value = "(whole configuration)"
+    env = f"BOT_{loc.upper()}" if err.get("loc") else ""
+    msg = err.get("msg", "invalid")
+    where = f"{loc} ({env})" if env else loc
+    return f"invalid setting {where}: value {value}: {msg}"
+
+
+def load_settings(config_path: Path | None = None, **overrides: Any) -> BotSettings:
+    """Load and validate settings once.
+
+    Raises `SettingsError` with one line per bad field (name, value, what is allowed); secret values
+    are never included.
+    """
+    if config_path is not None and not config_path.is_file():
+        raise SettingsError([f"invalid setting config: file {str(config_path)!r} does not exist"])
+    BotSettings._toml_path = config_path
+    try:
+        return BotSettings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError([_format_error(e) for e in exc.errors(include_url=False)]) from None
+    except PydanticSettingsError as exc:
+        # A source could not even be parsed (e.g. malformed TOML); the message names the field, not the value.
+        raise SettingsError([f"invalid setting: {exc}"]) from None
+    finally:
+        BotSettings._toml_path = None
