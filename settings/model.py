@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 __all__ = [
     "BotMode",
@@ -143,6 +143,7 @@ class BotSettings(BaseSettings):
     reconcile_interval_s: float = Field(60.0, gt=0, le=3600, description="periodic reconciliation period")
     reconcile_grace_s: float = Field(5.0, ge=0, le=600, description="orders younger than this are not judged missing")
     reconcile_action: UnknownOrderAction = Field(UnknownOrderAction.REPAIR, description="repair or exit on a mismatch")
+    cancel_retry_s: float = Field(1.0, gt=0, le=60, description="re-send a cancel whose answer was lost after this long")
     pending_settle_s: float = Field(30.0, gt=0, le=600, description="a pending order must be decided within this bound")
     heartbeat_interval_s: float = Field(5.0, gt=0, le=9, description="POST /v1/heartbeats period (venue timeout 10 s)")
     heartbeat_max_failures: int = Field(2, ge=1, le=100, description="consecutive heartbeat failures that stop the bot")
@@ -166,6 +167,8 @@ class BotSettings(BaseSettings):
     completion_order_type: CompletionOrderType = Field(CompletionOrderType.FAK, description="FOK or FAK")
     completion_min_imbalance_shares: float = Field(5.0, gt=0, description="complete when one side leads by this many shares")
     completion_min_edge: float = Field(0.0, ge=-0.5, lt=1, description="cap = 1 - avg_cost(leading) - min_edge (negative: a set loss)")
+    completion_cooldown_s: float = Field(5.0, ge=0, le=600, description="pause between completion attempts")
+    completion_settle_s: float = Field(2.0, ge=0, le=60, description="wait this long for a completion's fills before quoting again")
     completion_max_pair_cost: float | None = Field(None, gt=0, le=1.5, description="optional hard cap on pair cost incl. fee")
 
     # --- risk caps ----------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""The engine's one door to the venue: signs, posts and cancels under the caller's deadlines.
+
+It turns the protocol layer's typed errors into the few outcomes the engine acts on, so nothing in the
+engine reads an error string or an HTTP status:
+
+- a POST is LIVE / MATCHED / DELAYED (accepted), EXPECTED_REJECT (part of trading), REJECTED (did not
+  land, an unexpected failure), THROTTLED (429 or a venue mode: did not land, retry after a pause),
+  UNKNOWN (timeout, 5xx, 425: it may be live — find out, never "failed"), or FATAL (auth);
+- a cancel says per id: canceled, already done, not found, failed, or the request's fate is unknown.
+
+Every call runs under `venue_deadline(request_timeout_s)`: a write that does not answer in time is
+OutcomeUnknown, never a silent failure.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.protocol.auth import ApiCreds
+from bot.protocol.errors import (
+    AuthError,
+    ExpectedReject,
+    OutcomeUnknown,
+    RateLimited,
+    RejectKind,
+    VenueError,
+    VenueMode,
+)
+from bot.protocol.messages import OpenOrder, TradeEvent, parse_open_order, parse_trade
+from bot.protocol.rest import ClobRestClient, PostResult, venue_deadline
+from bot.protocol.signing import OrderSigner, Side, SignedOrder
+
+__all__ = ["CancelOutcome", "PostOutcome", "PostOutcomeKind", "VenueGateway"]
+
+log = logging.getLogger(__name__)
+
+
+class PostOutcomeKind(enum.StrEnum):
+    LIVE = "live"
+    MATCHED = "matched"
+    DELAYED = "delayed"
+    EXPECTED_REJECT = "expected_reject"
+    REJECTED = "rejected"
+    THROTTLED = "throttled"
+    UNKNOWN = "unknown"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True, slots=True)
+class PostOutcome:
+    kind: PostOutcomeKind
+    message: str = ""
+    reject_kind: str = ""
+    retry_after_s: float | None = None
+    making_amount: str = ""
+    taking_amount: str = ""
+    trade_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class CancelOutcome:
+    canceled: list[str] = field(default_factory=list)
+    done: dict[str, str] = field(default_factory=dict)
+    not_found: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    unknown: bool = False
+    fatal: bool = False
+
+
+def _classify_error(error: VenueError) -> PostOutcome:
+    message = error.message
+    kind_name = error.kind.value
+    if isinstance(error, ExpectedReject):
+        return PostOutcome(PostOutcomeKind.EXPECTED_REJECT, message, kind_name)
+    if isinstance(error, OutcomeUnknown):
+        return PostOutcome(PostOutcomeKind.UNKNOWN, message, kind_name)
+    if isinstance(error, RateLimited):
+        return PostOutcome(PostOutcomeKind.THROTTLED, message, kind_name, error.retry_after_s)
+    if isinstance(error, VenueMode):
+        return PostOutcome(PostOutcomeKind.THROTTLED, message, kind_name, error.retry_after_s)
+    if isinstance(error, AuthError):
+        return PostOutcome(PostOutcomeKind.FATAL, message, kind_name)
+    return PostOutcome(PostOutcomeKind.REJECTED, message, kind_name)
+
+
+def _post_outcome(result: PostResult) -> PostOutcome:
+    if result.ok:
+        status = result.status.lower()
+        kind = {
+            "live": PostOutcomeKind.LIVE,
+            "matched": PostOutcomeKind.MATCHED,
+            "delayed": PostOutcomeKind.DELAYED,
+        }.get(status, PostOutcomeKind.UNKNOWN)
+        return PostOutcome(kind, status, "", None, result.making_amount, result.taking_amount, tuple(result.trade_ids))
+    if result.error is None:
+        return PostOutcome(PostOutcomeKind.UNKNOWN, "no error and not ok")
+    return _classify_error(result.error)
+
+
+def _as_open_order(item: Any) -> OpenOrder:
+    return item if isinstance(item, OpenOrder) else parse_open_order(item)
+
+
+def _as_trade(item: Any) -> TradeEvent:
+    return item if isinstance(item, TradeEvent) else parse_trade(item)
+
+
+class VenueGateway:
+    """Signing plus REST for one API key, with deadlines and outcome classification."""
+
+    def __init__(
+        self,
+        rest: ClobRestClient,
+        signer: OrderSigner,
+        creds: ApiCreds,
+        *,
+        request_timeout_s: float,
+        journal: Any,
+    ) -> None:
+        self.rest = rest
+        self.signer = signer
+        self.creds = creds
+        self._timeout_s = request_timeout_s
+        self._journal = journal
+
+    @property
+    def owner(self) -> str:
+        return self.creds.api_key
+
+    # --- signing ---------------------------------------------------------------------------------
+    def sign_buy(
+        self, *, token_id: str, price: float, size_shares: float, tick_size: str, neg_risk: bool, expiration_s: int
+    ) -> SignedOrder:
+        return self.signer.build_limit(
+            token_id=token_id, price=price, size_shares=size_shares, side=Side.BUY,
+            tick_size=tick_size, neg_risk=neg_risk, expiration=expiration_s,
+        )
+
+    def sign_market_buy(self, *, token_id: str, amount_pusd: float, price_cap: float, tick_size: str, neg_risk: bool) -> SignedOrder:
+        """A marketable BUY: `amount_pusd` is collateral to spend, never shares (spec section 4)."""
+        return self.signer.build_market(
+            token_id=token_id, amount=amount_pusd, price_cap=price_cap, side=Side.BUY, tick_size=tick_size, neg_risk=neg_risk,
+        )
+
+    # --- orders ------------------------------------------------------------------------------------
+    async def post_orders(self, orders: Sequence[SignedOrder], *, order_type: str, post_only: bool) -> list[PostOutcome]:
+        """Post in one batch (the caller chunks); one outcome per order, in order."""
+        wires = [o.to_wire(self.owner, order_type, post_only) for o in orders]
+        for wire in wires:
+            self._journal.write("post", order=wire)
+        try:
+            with venue_deadline(self._timeout_s, "POST /orders"):
+                if len(wires) == 1:
+                    results = [await self.rest.post_order(wires[0])]
+                else:
+                    results = await self.rest.post_orders(wires)
+        except VenueError as exc:
+            outcome = _classify_error(exc)
+            self._journal.write("post_error", order_ids=[o.order_id for o in orders], outcome=outcome.kind.value,
+                                message=outcome.message)
+            return [outcome] * len(orders)
+        outcomes = [_post_outcome(r) for r in results]
+        if len(outcomes) != len(orders):
+            # A venue answering with the wrong number of legs: we cannot tell which landed.
+            log.warning("batch answer has %d legs for %d orders", len(outcomes), len(orders))
+            outcomes = [PostOutcome(PostOutcomeKind.UNKNOWN, "leg count mismatch")] * len(orders)
+        for order, outcome in zip(orders, outcomes, strict=True):
+            self._journal.write("post_result", order_id=order.order_id, outcome=outcome.kind.value,
+                                message=outcome.message, making=outcome.making_amount, taking=outcome.taking_amount)
+        return outcomes
+
+    async def post_one(self, order: SignedOrder, *, order_type: str, post_only: bool) -> PostOutcome:
+        return (await self.post_orders([order], order_type=order_type, post_only=post_only))[0]
+
+    async def cancel_ids(self, order_ids: Sequence[str]) -> CancelOutcome:
+        self._journal.write("cancel", order_ids=list(order_ids))
+        try:
+            with venue_deadline(self._timeout_s, "DELETE /orders"):
+                result = await self.rest.cancel_orders(list(order_ids))
+        except AuthError as exc:
+            self._journal.write("cancel_error", message=exc.message)
+            return CancelOutcome(unknown=True, fatal=True)
+        except VenueError as exc:
+            self._journal.write("cancel_error", message=exc.message)
+            return CancelOutcome(unknown=True)
+        return self._cancel_outcome(result)
+
+    async def cancel_market(self, condition_id: str) -> CancelOutcome:
+        self._journal.write("cancel_market", market=condition_id)
+        try:
+            with venue_deadline(self._timeout_s, "DELETE /cancel-market-orders"):
+                result = await self.rest.cancel_market_orders(market=condition_id)
+        except VenueError as exc:
+            self._journal.write("cancel_error", message=exc.message)
+            return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
+        return self._cancel_outcome(result)
+
+    def _cancel_outcome(self, result: Any) -> CancelOutcome:
+        out = CancelOutcome(canceled=list(result.canceled))
+        for oid, reason in result.not_canceled.items():
+            kind = result.not_canceled_kinds.get(oid, RejectKind.UNKNOWN)
+            if kind in (RejectKind.ALREADY_DONE, RejectKind.MARKET_RESOLVED):
+                out.done[oid] = reason
+            elif kind is RejectKind.NOT_FOUND:
+                out.not_found[oid] = reason
+            else:
+                out.failed[oid] = reason
+        if result.failed:
+            out.unknown = True
+        self._journal.write("cancel_result", canceled=out.canceled, done=out.done, not_found=out.not_found,
+                            failed=out.failed, unknown=out.unknown)
+        return out
+
+    # --- reads -------------------------------------------------------------------------------------
+    async def open_orders(self, condition_id: str) -> list[OpenOrder]:
+        with venue_deadline(self._timeout_s, "GET /data/orders"):
+            items = await self.rest.get_open_orders(market=condition_id)
+        return [_as_open_order(i) for i in items]
+
+    async def trades(self, condition_id: str, after_s: int | None = None) -> list[TradeEvent]:
+        with venue_deadline(self._timeout_s, "GET /data/trades"):
+            items = await self.rest.get_trades(market=condition_id, after_s=after_s)
+        return [_as_trade(i) for i in items]
+
+    async def tick_size(self, token_id: str) -> str:
+        with venue_deadline(self._timeout_s, "GET /tick-size"):
+            return await self.rest.get_tick_size(token_id)
+
+    async def conditional_balance_shares(self, token_id: str) -> float:
+        with venue_deadline(self._timeout_s, "GET /balance-allowance"):
+            body = await self.rest.get_balance_allowance("CONDITIONAL", token_id)
+        return int(body.get("balance", "0")) / 1e6
+
+    def __repr__(self) -> str:
+        return f"<VenueGateway signer={self.signer.address[:10]}…>"

@@ -1,0 +1,355 @@
+"""The order manager: a cache of our orders keyed by `(token_id, level)`, diffed against the desired ladder.
+
+Guarantees:
+- A level never has two open orders: a replacement is posted only once the old order is terminal.
+- An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
+  WS event that beats the response, or a POST that timed out, still maps to the level.
+- An order whose POST outcome is unknown stays `pending` and blocks its level until a WS event or
+  reconciliation settles it; it is never posted again.
+- Never more than `ladder_levels` open orders per token are created by a diff: posts for a token are
+  limited to the room left after its open orders.
+- Expected rejects (post-only would cross, ...) are not failures; every unexpected one is reported to the
+  failure backoff through `on_failure`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
+from bot.engine.strategy import Ladder, Quote
+from statemachines.order import Order, OrderState, OrderTrigger
+
+__all__ = ["ManagerParams", "OrderManager", "SyncReport"]
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerParams:
+    ladder_levels: int
+    reprice_ticks: int
+    resize_pct: float
+    max_post_batch: int
+    max_cancel_batch: int
+    cancel_retry_s: float
+    gtd: bool
+
+    @classmethod
+    def from_settings(cls, s: object) -> ManagerParams:
+        return cls(
+            ladder_levels=s.ladder_levels,  # type: ignore[attr-defined]
+            reprice_ticks=s.reprice_ticks,  # type: ignore[attr-defined]
+            resize_pct=s.resize_pct,  # type: ignore[attr-defined]
+            max_post_batch=s.max_post_batch,  # type: ignore[attr-defined]
+            max_cancel_batch=s.max_cancel_batch,  # type: ignore[attr-defined]
+            cancel_retry_s=s.cancel_retry_s,  # type: ignore[attr-defined]
+            gtd=s.gtd_at_cutoff,  # type: ignore[attr-defined]
+        )
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one diff did, for metrics and tests."""
+
+    cancels_sent: int = 0
+    posts_sent: int = 0
+    accepted: int = 0
+    expected_rejects: int = 0
+    unexpected_failures: int = 0
+    outcome_unknown: int = 0
+    first_request_at_s: float | None = None
+
+
+class OrderManager:
+    """Diffs desired quotes against our open orders and executes the difference in batches."""
+
+    def __init__(
+        self,
+        *,
+        condition_id: str,
+        params: ManagerParams,
+        gateway: VenueGateway,
+        clock_s: Callable[[], float],
+        journal: object,
+        on_failure: Callable[[PostOutcome | None], None],
+        on_success: Callable[[], None],
+        on_transition: Callable[[Order, OrderState, str], None] | None = None,
+    ) -> None:
+        self.condition_id = condition_id
+        self._p = params
+        self._gateway = gateway
+        self._clock_s = clock_s
+        self._journal = journal
+        self._on_failure = on_failure
+        self._on_success = on_success
+        self._on_transition = on_transition
+        self.slots: dict[tuple[str, int], Order] = {}
+        self.by_id: dict[str, Order] = {}
+        # Orders whose POST outcome is unknown: they block their level until settled.
+        self.unknown_outcome: set[str] = set()
+        self._cancel_sent_at: dict[str, float] = {}
+        self.counts = {
+            "posted": 0,
+            "accepted": 0,
+            "rejected_expected": 0,
+            "rejected_unexpected": 0,
+            "outcome_unknown": 0,
+            "cancels_sent": 0,
+            "cancelled": 0,
+            "filled": 0,
+        }
+
+    # --- views ---------------------------------------------------------------------------------
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.by_id.values() if o.is_open]
+
+    def open_count(self, token_id: str) -> int:
+        return sum(1 for o in self.by_id.values() if o.is_open and o.token_id == token_id and o.level is not None)
+
+    def live_ladder(self, token_id: str) -> list[Order]:
+        return sorted(
+            (o for (t, _), o in self.slots.items() if t == token_id and o.is_open),
+            key=lambda o: o.level if o.level is not None else -1,
+        )
+
+    # --- state changes -------------------------------------------------------------------------
+    def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched: float | None = None) -> bool:
+        """Apply a trigger if the table allows it; log, journal and report. Returns True if applied."""
+        before = order.state
+        try:
+            order.trigger(trigger, matched_shares=matched, reason=reason, at_s=self._clock_s())
+        except Exception as exc:  # IllegalTransition: an event that does not fit is logged, not fatal
+            log.debug("ignored %s for %r: %s", trigger, order, exc)
+            return False
+        if order.state is not before:
+            self._journal.write(  # type: ignore[attr-defined]
+                "transition", order_id=order.order_id, token_id=order.token_id, level=order.level,
+                src=before.value, trigger=trigger.value, dst=order.state.value, reason=reason,
+                matched=order.matched_shares,
+            )
+            if order.state is OrderState.CANCELLED:
+                self.counts["cancelled"] += 1
+            elif order.state is OrderState.FILLED:
+                self.counts["filled"] += 1
+            if self._on_transition is not None:
+                self._on_transition(order, before, reason)
+        if order.is_terminal:
+            self.unknown_outcome.discard(order.order_id)
+            self._cancel_sent_at.pop(order.order_id, None)
+            self._free_slot(order)
+        return True
+
+    def _free_slot(self, order: Order) -> None:
+        if order.level is None:
+            return
+        key = (order.token_id, order.level)
+        if self.slots.get(key) is order:
+            del self.slots[key]
+
+    def adopt(self, order: Order) -> None:
+        """Put an order found on the venue (seeding) into the cache; it must be on a free level."""
+        self.by_id[order.order_id] = order
+        if order.level is not None:
+            self.slots[(order.token_id, order.level)] = order
+
+    def forget_terminal(self, keep_s: float) -> None:
+        """Drop terminal orders older than `keep_s` so the id map stays bounded over long runs."""
+        cutoff = self._clock_s() - keep_s
+        for oid in [oid for oid, o in self.by_id.items() if o.is_terminal and o.updated_at_s < cutoff]:
+            del self.by_id[oid]
+
+    # --- the diff --------------------------------------------------------------------------------
+    def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:
+        """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing."""
+        desired = {(q.token_id, q.level): q for q in ladder.quotes}
+        tick = float(tick_size) if tick_size else None
+        now = self._clock_s()
+        cancels: list[Order] = []
+        for key, order in self.slots.items():
+            if not order.is_open:
+                continue
+            if order.state is OrderState.CANCELLING:
+                # Re-send a cancel whose answer was lost or failed, after a pause.
+                sent = self._cancel_sent_at.get(order.order_id)
+                if sent is None or now - sent >= self._p.cancel_retry_s:
+                    cancels.append(order)
+                continue
+            if order.state is OrderState.PENDING:
+                continue  # in flight or outcome unknown: decided by WS or reconciliation
+            quote = desired.get(key)
+            if quote is None or self._needs_replace(order, quote, tick):
+                cancels.append(order)
+        # Orders without a level (seeded extras) are never desired.
+        cancels.extend(o for o in self.by_id.values() if o.level is None and o.state is OrderState.LIVE)
+
+        room: dict[str, int] = {}
+        for q in ladder.quotes:
+            room.setdefault(q.token_id, self._p.ladder_levels - self.open_count(q.token_id))
+        posts: list[Quote] = []
+        for q in ladder.quotes:
+            if (q.token_id, q.level) in self.slots:
+                continue
+            if room[q.token_id] <= 0:
+                continue
+            room[q.token_id] -= 1
+            posts.append(q)
+        return cancels, posts
+
+    def _needs_replace(self, order: Order, quote: Quote, tick: float | None) -> bool:
+        if tick is not None:
+            moved_ticks = abs(order.price - quote.price) / tick
+            if moved_ticks > self._p.reprice_ticks + _EPS:
+                return True
+        elif not math.isclose(order.price, quote.price):
+            return True
+        remaining = max(order.size_shares - order.matched_shares, 0.0)
+        drift_pct = abs(remaining - quote.size_shares) / quote.size_shares * 100.0
+        return drift_pct > self._p.resize_pct + _EPS
+
+    async def sync(
+        self,
+        ladder: Ladder,
+        *,
+        tick_size: str | None,
+        neg_risk: bool,
+        expiration_s: int,
+        report: SyncReport | None = None,
+    ) -> SyncReport:
+        """Cancel what is not desired, then post what is missing on the levels that are now free."""
+        report = report or SyncReport()
+        cancels, _ = self.plan(ladder, tick_size)
+        if cancels:
+            await self.cancel(cancels, reason="not_desired", report=report)
+        _, posts = self.plan(ladder, tick_size)
+        if posts and tick_size is not None:
+            await self._post(posts, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
+        return report
+
+    # --- execution ---------------------------------------------------------------------------------
+    async def cancel(self, orders: Iterable[Order], *, reason: str, report: SyncReport | None = None) -> CancelOutcome | None:
+        """Cancel by id in batches; pending orders go to `cancelling` too (their id is their hash)."""
+        targets = [o for o in orders if o.is_open]
+        if not targets:
+            return None
+        now = self._clock_s()
+        for order in targets:
+            if order.state is not OrderState.CANCELLING:
+                self.transition(order, OrderTrigger.CANCEL_REQUESTED, reason=reason)
+            self._cancel_sent_at[order.order_id] = now
+        ids = [o.order_id for o in targets]
+        self.counts["cancels_sent"] += len(ids)
+        if report is not None:
+            report.cancels_sent += len(ids)
+            if report.first_request_at_s is None:
+                report.first_request_at_s = now
+        outcome = await self._gateway.cancel_ids(ids)
+        self.apply_cancel_outcome(outcome)
+        return outcome
+
+    def apply_cancel_outcome(self, outcome: CancelOutcome) -> None:
+        for oid in outcome.canceled:
+            order = self.by_id.get(oid)
+            if order is not None:
+                self.transition(order, OrderTrigger.CANCEL_CONFIRMED, reason="canceled")
+        for oid, why in outcome.done.items():
+            # Already matched or cancelled on the venue: terminal either way. A fill, if any, is
+            # counted from its trade event; the state records the likelier end.
+            order = self.by_id.get(oid)
+            if order is None:
+                continue
+            if order.matched_shares >= order.size_shares - _EPS:
+                self.transition(order, OrderTrigger.FILLED, reason=why)
+            else:
+                self.transition(order, OrderTrigger.VENUE_CANCELLED, reason=why)
+        for oid, why in outcome.not_found.items():
+            order = self.by_id.get(oid)
+            if order is None:
+                continue
+            if oid in self.unknown_outcome:
+                # Never landed (or landed and ended): reconciliation decides after the settle bound.
+                continue
+            self.transition(order, OrderTrigger.VENUE_CANCELLED, reason=why)
+        for oid, why in outcome.failed.items():
+            order = self.by_id.get(oid)
+            if order is not None:
+                self.transition(order, OrderTrigger.CANCEL_FAILED, reason=why)
+                self._on_failure(None)
+        if outcome.unknown:
+            # The request's fate is unknown: orders stay `cancelling` and the cancel is re-sent.
+            self._on_failure(None)
+
+    async def _post(
+        self, quotes: list[Quote], *, tick_size: str, neg_risk: bool, expiration_s: int, report: SyncReport
+    ) -> None:
+        now = self._clock_s()
+        order_type = "GTD" if self._p.gtd and expiration_s > 0 else "GTC"
+        expiration = expiration_s if order_type == "GTD" else 0
+        signed = []
+        for q in quotes:
+            so = self._gateway.sign_buy(token_id=q.token_id, price=q.price, size_shares=q.size_shares,
+                                        tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration)
+            order = Order(so.order_id, q.token_id, side="BUY", price=q.price, size_shares=q.size_shares,
+                          order_type=order_type, created_at_s=now, level=q.level)
+            # Recorded before the POST leaves: a WS event or a timeout still maps to the level.
+            self.by_id[order.order_id] = order
+            self.slots[(q.token_id, q.level)] = order
+            signed.append((order, so))
+        self.counts["posted"] += len(signed)
+        report.posts_sent += len(signed)
+        if report.first_request_at_s is None:
+            report.first_request_at_s = now
+        for start in range(0, len(signed), self._p.max_post_batch):
+            chunk = signed[start : start + self._p.max_post_batch]
+            outcomes = await self._gateway.post_orders(
+                [so for _, so in chunk], order_type=order_type, post_only=True
+            )
+            for (order, _), outcome in zip(chunk, outcomes, strict=True):
+                self.apply_post_outcome(order, outcome, report)
+
+    def apply_post_outcome(self, order: Order, outcome: PostOutcome, report: SyncReport | None = None) -> None:
+        kind = outcome.kind
+        if kind is PostOutcomeKind.LIVE:
+            self.counts["accepted"] += 1
+            self.transition(order, OrderTrigger.ACCEPTED, reason="live")
+            self._on_success()
+            if report:
+                report.accepted += 1
+        elif kind is PostOutcomeKind.MATCHED:
+            self.counts["accepted"] += 1
+            # Fill sizes come from the trade and order events; the order is at least live.
+            self.transition(order, OrderTrigger.ACCEPTED, reason="matched")
+            self._on_success()
+            if report:
+                report.accepted += 1
+        elif kind is PostOutcomeKind.DELAYED:
+            self.counts["accepted"] += 1
+            self.unknown_outcome.add(order.order_id)
+        elif kind is PostOutcomeKind.EXPECTED_REJECT:
+            self.counts["rejected_expected"] += 1
+            self.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
+            if report:
+                report.expected_rejects += 1
+        elif kind is PostOutcomeKind.UNKNOWN:
+            self.counts["outcome_unknown"] += 1
+            self.unknown_outcome.add(order.order_id)
+            self._on_failure(outcome)
+            if report:
+                report.outcome_unknown += 1
+        else:  # REJECTED, THROTTLED, FATAL: the order did not land
+            self.counts["rejected_unexpected"] += 1
+            self.transition(order, OrderTrigger.REJECTED, reason=outcome.message)
+            self._on_failure(outcome)
+            if report:
+                report.unexpected_failures += 1
+
+    def statistics(self) -> dict[str, int]:
+        return {**self.counts, "open": len(self.open_orders()), "unknown_outcome": len(self.unknown_outcome)}
+
+    def __repr__(self) -> str:
+        return f"<OrderManager {self.condition_id[:10]} open={len(self.open_orders())} posted={self.counts['posted']}>"

@@ -1,0 +1,98 @@
+"""The pair-ladder strategy: levels, pair guard, post-only safety, inventory cap, block reasons."""
+
+import pytest
+
+from bot.engine.strategy import BlockReason, MarketView, PairLadderParams, PairLadderStrategy, TokenView
+
+UP, DOWN = "111", "222"
+
+
+def params(**kw):
+    base = dict(
+        ladder_levels=3, level_spacing_ticks=1, top_offset_ticks=0, size_per_level_shares=10.0, min_pair_edge=0.02,
+        max_inventory_skew_shares=50.0, max_unpaired_shares=100.0, max_notional_per_market_pusd=1000.0,
+        stale_book_s=10.0,
+    )
+    base.update(kw)
+    return PairLadderParams(**base)
+
+
+def view(up_bid=0.48, up_ask=0.52, *, now=100.0, tick="0.01", up_inv=0.0, down_inv=0.0, updated=99.0, **kw):
+    # Mirrored books: Down's bid is 1 - Up's ask, Down's ask is 1 - Up's bid.
+    down_bid = None if up_ask is None else round(1 - up_ask, 4)
+    down_ask = None if up_bid is None else round(1 - up_bid, 4)
+    return MarketView(
+        now_s=now, cutoff_s=kw.pop("cutoff", 1000.0), start_s=kw.pop("start", 0.0),
+        up=TokenView(UP, tick, up_bid, up_ask, updated, up_inv, up_inv * 0.45),
+        down=TokenView(DOWN, tick, down_bid, down_ask, updated, down_inv, down_inv * 0.45),
+        min_order_size_shares=5.0, **kw,
+    )
+
+
+def prices(ladder, token):
+    return [q.price for q in ladder.quotes if q.token_id == token]
+
+
+def test_ladder_joins_best_bid_on_both_tokens_with_one_tick_spacing():
+    ladder = PairLadderStrategy(params()).desired(view(0.45, 0.52))
+    assert ladder.block_reason is None
+    assert prices(ladder, UP) == [0.45, 0.44, 0.43]
+    assert prices(ladder, DOWN) == [0.48, 0.47, 0.46]
+    assert [q.level for q in ladder.quotes if q.token_id == UP] == [0, 1, 2]
+    assert all(q.size_shares == 10.0 for q in ladder.quotes)
+
+
+def test_pair_guard_lowers_both_sides_until_pair_costs_at_most_one_minus_edge():
+    # Spread of one tick: joining both bids would cost 0.49 + 0.50 = 0.99 > 0.98.
+    ladder = PairLadderStrategy(params()).desired(view(0.49, 0.50))
+    up, down = prices(ladder, UP), prices(ladder, DOWN)
+    for level in range(3):
+        assert up[level] + down[level] <= 0.98 + 1e-9
+
+
+def test_never_crosses_the_best_ask_even_with_a_crossed_book():
+    ladder = PairLadderStrategy(params(min_pair_edge=0.0)).desired(view(0.55, 0.52))
+    assert max(prices(ladder, UP)) <= 0.51
+
+
+def test_size_is_at_least_the_market_minimum():
+    ladder = PairLadderStrategy(params(size_per_level_shares=1.0)).desired(view())
+    assert {q.size_shares for q in ladder.quotes} == {5.0}
+
+
+def test_leading_side_stops_quoting_at_the_inventory_cap():
+    ladder = PairLadderStrategy(params(max_inventory_skew_shares=20)).desired(view(up_inv=30, down_inv=5))
+    assert prices(ladder, UP) == []
+    assert prices(ladder, DOWN)
+    assert ladder.token_blocks[UP] is BlockReason.INVENTORY_CAP
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"tick": None}, BlockReason.TICK_SIZE_UNKNOWN),
+        ({"updated": 80.0}, BlockReason.STALE_BOOK),
+        ({"updated": None}, BlockReason.NO_BOOK),
+        ({"now": 1000.0}, BlockReason.CUTOFF),
+        ({"completing": True}, BlockReason.COMPLETING),
+        ({"backing_off": True}, BlockReason.BACKOFF),
+        ({"start": 200.0}, BlockReason.NOT_STARTED),
+    ],
+)
+def test_block_reasons_return_no_quotes(kwargs, reason):
+    ladder = PairLadderStrategy(params()).desired(view(**kwargs))
+    assert ladder.quotes == ()
+    assert ladder.block_reason is reason
+
+
+def test_notional_cap_drops_the_deepest_levels_first():
+    ladder = PairLadderStrategy(params(max_notional_per_market_pusd=10.0)).desired(view(0.45, 0.52))
+    assert sum(q.price * q.size_shares for q in ladder.quotes) <= 10.0
+    assert {q.level for q in ladder.quotes} == {0}
+
+
+def test_prices_stay_on_a_fine_tick_grid():
+    ladder = PairLadderStrategy(params(min_pair_edge=0.0)).desired(view(0.452, 0.457, tick="0.001"))
+    assert prices(ladder, UP) == [0.452, 0.451, 0.45]
+    for q in ladder.quotes:
+        assert abs(q.price * 1000 - round(q.price * 1000)) < 1e-9
