@@ -8,6 +8,7 @@ arguments (the CLI), the environment (`BOT_` prefix), a `.env` file, a TOML file
 from __future__ import annotations
 
 import enum
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -199,6 +200,11 @@ class BotSettings(BaseSettings):
             raise ValueError("must be 64 hex digits, optionally 0x-prefixed")
         return SecretStr("0x" + body.lower())
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("funder_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
@@ -219,6 +225,8 @@ class BotSettings(BaseSettings):
     @field_validator("series")
     @classmethod
     def _check_series(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one series is needed, e.g. 'btc-updown-15m'")
         for item in value:
             parts = item.split("-")
             if len(parts) != 3 or parts[1] != "updown" or not parts[2].endswith("m") or not parts[2][:-1].isdigit():
@@ -288,7 +296,9 @@ def _format_error(err: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
     field = BotSettings.model_fields.get(str(err["loc"][0])) if err.get("loc") else None
     secret = field is not None and "SecretStr" in str(field.annotation)
-    value = "<hidden>" if secret else repr(err.get("input"))
+    # An unknown key may be a misspelt secret (`privatekey = "0x..."`): never echo its value.
+    hidden = secret or err.get("type") == "extra_forbidden"
+    value = "<hidden>" if hidden else repr(err.get("input"))
     if isinstance(err.get("input"), dict):
         value = "(whole configuration)"
     env = f"BOT_{loc.upper()}" if err.get("loc") else ""
@@ -310,6 +320,8 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> BotSetti
         return BotSettings(**overrides)
     except ValidationError as exc:
         raise SettingsError([_format_error(e) for e in exc.errors(include_url=False)]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"invalid setting config: file {str(config_path)!r} is not valid TOML: {exc}"]) from None
     except PydanticSettingsError as exc:
         # A source could not even be parsed (e.g. malformed TOML); the message names the field, not the value.
         raise SettingsError([f"invalid setting: {exc}"]) from None
