@@ -95,7 +95,10 @@ def _post_outcome(result: PostResult) -> PostOutcome:
             "matched": PostOutcomeKind.MATCHED,
             "delayed": PostOutcomeKind.DELAYED,
         }.get(status, PostOutcomeKind.UNKNOWN)
-        return PostOutcome(kind, status, "", None, result.making_amount, result.taking_amount, tuple(result.trade_ids))
+        resp = result.response
+        if resp is None:
+            return PostOutcome(kind, status)
+        return PostOutcome(kind, status, "", None, str(resp.making_amount), str(resp.taking_amount), resp.trade_ids)
     if result.error is None:
         return PostOutcome(PostOutcomeKind.UNKNOWN, "no error and not ok")
     return _classify_error(result.error)
