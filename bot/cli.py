@@ -50,7 +50,7 @@ class CommandTarget:
 
 # The lazily resolved commands. Handler signature: (args: Namespace, settings: BotSettings | None) -> int | None.
 COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
-    "run": CommandTarget("bot.engine.supervisor:cli_run", "the trading engine"),
+    "run": CommandTarget("bot.main_job:cli_run", "the trading engine"),
     "sim": CommandTarget("bot.sim.server:cli_sim", "the exchange simulator server"),
     "orders": CommandTarget("bot.ops_commands:cli_orders", "the open-orders listing"),
     "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),

@@ -43,11 +43,12 @@ from bot.protocol.book import OrderBook
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
 from bot.protocol.errors import VenueError
 from bot.protocol.messages import OrderEvent, OrderEventType, OrderStatus, TradeEvent
+from bot.protocol.ws import Resynced
 from settings import BotSettings, StormAction, UnknownOrderAction
 from statemachines.market import ExitReason, MarketMachine, MarketState, MarketTrigger
 from statemachines.order import Order, OrderState, OrderTrigger
 
-__all__ = ["BookFeed", "MarketRunner", "MarketStop", "Resynced", "RunnerStats"]
+__all__ = ["BookFeed", "MarketRunner", "MarketStop", "RunnerStats"]
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,6 @@ log = logging.getLogger(__name__)
 _CANCEL_ALL_RETRY_S = 0.2
 # Latency samples kept for the summary and the benchmark (a ring: old samples drop off).
 _LATENCY_SAMPLES = 4096
-
-
-class Resynced:
-    """Marker from the user stream: it reconnected, events may have been missed; reconcile now."""
-
-    __slots__ = ()
 
 
 class BookFeed(Protocol):
@@ -341,7 +336,8 @@ class MarketRunner:
         tick = self._effective_tick()
         if book is None or book.needs_snapshot:
             return TokenView(token_id, tick, None, None, None, pos.shares, pos.cost_pusd)
-        updated = book.updated_at_s
+        # Books are stamped with Trio's clock; the strategy works in unix seconds.
+        updated = None if book.updated_at_s is None else self.clock.epoch_offset_s + book.updated_at_s
         return TokenView(token_id, tick, book.best_bid, book.best_ask, updated, pos.shares, pos.cost_pusd)
 
     def _set_block(self, reason: BlockReason | None) -> None:
@@ -362,7 +358,8 @@ class MarketRunner:
     def _on_failure(self, outcome: PostOutcome | None) -> None:
         now = self.clock.now_s()
         if outcome is not None and outcome.kind is PostOutcomeKind.FATAL:
-            raise MarketStop(ExitReason.FATAL_VENUE, outcome.message)
+            # Auth refused: the account's credentials, not this market, are the problem.
+            raise MarketStop(ExitReason.ACCOUNT, f"auth refused: {outcome.message}")
         retry_after = outcome.retry_after_s if outcome is not None else None
         until = self.backoff.record_failure(now, retry_after)
         if until is not None and self.machine.state in (

@@ -1,0 +1,252 @@
+"""`python -m bot run` (the default command): paper mode on the embedded simulator, or live mode.
+
+Paper mode starts the simulator in this process's nursery, serving REST, WebSocket and discovery on
+loopback, and runs the real engine against it through the real clients. Live mode talks to the
+configured endpoints and refuses to start without a private key (settings validation).
+
+The whole run sits inside one signal receiver: the first SIGINT/SIGTERM stops every market through
+its shielded cancel-all; later signals are only acknowledged, so a second Ctrl-C cannot skip the
+cancel-all. The process exit code says why it stopped (`bot.exit_codes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import secrets
+import signal
+import sys
+import time
+from functools import partial
+from typing import Any
+
+import trio
+
+from bot.engine.clock import VenueClock
+from bot.engine.journal import Journal, NullJournal
+from bot.engine.supervisor import Supervisor, VenueLinks
+from bot.exit_codes import EXIT_CONFIG, exit_code_for
+from bot.protocol.auth import ApiCreds
+from bot.protocol.errors import VenueError
+from bot.protocol.rest import ClobRestClient, venue_deadline
+from bot.protocol.signing import OrderSigner
+from settings import BotMode, BotSettings
+from statemachines.market import ExitReason
+
+__all__ = ["cli_run", "run_bot"]
+
+log = logging.getLogger(__name__)
+
+# The venue's open orders are listed once more after the stop, for the summary; bounded.
+_FINAL_CHECK_TIMEOUT_S = 10.0
+
+
+def _paper_epoch_s(window_s: float) -> float:
+    """Clock offset that puts the simulator's "now" on a window boundary, so the first market opens at once.
+
+    The simulator and the bot share this clock (one process); paper time runs up to one window ahead
+    of the wall clock, which nothing outside the process sees.
+    """
+    wall = time.time()
+    boundary = math.ceil(wall / window_s) * window_s
+    return boundary - trio.current_time()
+
+
+def _series_parts(series: str) -> tuple[str, int]:
+    asset, _, minutes = series.split("-")
+    return asset, int(minutes[:-1])
+
+
+async def run_bot(
+    settings: BotSettings,
+    *,
+    duration_s: float | None = None,
+    max_markets: int | None = None,
+    out: Any = None,
+    show_status: bool | None = None,
+    task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
+) -> tuple[ExitReason, dict[str, Any]]:
+    """Run the bot until it stops; returns (reason, summary). Paper mode embeds the simulator."""
+    out = out or sys.stdout
+    journal: Any = NullJournal()
+    paper = settings.mode is BotMode.PAPER
+    started_wall = time.monotonic()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            if paper:
+                from bot.sim.flow import SeriesSchedule
+                from bot.sim.model import SimConfig
+                from bot.sim.server import serve_loopback
+                from bot.sim.venue import SimVenue
+
+                epoch = _paper_epoch_s(settings.paper_window_s)
+                clock = VenueClock(epoch)
+                asset, minutes = _series_parts(settings.series[0])
+                venue = SimVenue(
+                    clock_epoch_s=epoch,
+                    config=SimConfig(paper_balance_pusd=settings.paper_balance_pusd),
+                    series=[SeriesSchedule(asset=asset, window_s=int(settings.paper_window_s),
+                                           nominal_minutes=minutes, seed=settings.paper_seed)],
+                    seed=settings.paper_seed,
+                )
+                server = await nursery.start(partial(serve_loopback, venue, run_venue=True, seed=settings.paper_seed))
+                links = VenueLinks(server.urls.rest, server.urls.ws_market, server.urls.ws_user, server.urls.gamma)
+                # A fresh throwaway key per paper run: nothing to configure, nothing to leak.
+                signer = OrderSigner("0x" + secrets.token_hex(32), chain_id=settings.chain_id)
+                creds = None
+            else:
+                clock = VenueClock()
+                links = VenueLinks(
+                    settings.effective_clob_url or "", settings.effective_ws_market_url or "",
+                    settings.effective_ws_user_url or "", settings.effective_gamma_url,
+                )
+                assert settings.private_key is not None  # validated for live mode
+                signer = OrderSigner(settings.private_key.get_secret_value(), chain_id=settings.chain_id,
+                                     signature_type=int(settings.signature_type), funder=settings.funder_address)
+                creds = _creds(settings)
+            if settings.journal_path is not None:
+                journal = Journal(settings.journal_path, clock.now_s)
+            supervisor = Supervisor(settings, links, signer=signer, clock=clock, journal=journal, creds=creds,
+                                    max_markets_total=max_markets)
+            nursery.start_soon(_watch_signals, signals, supervisor)
+            if duration_s is not None:
+                nursery.start_soon(_stop_after, duration_s, supervisor)
+            if show_status is None:
+                show_status = bool(getattr(out, "isatty", lambda: False)())
+            nursery.start_soon(_status_task, supervisor, clock, paper, out, show_status)
+            task_status.started(supervisor)
+            try:
+                reason = await supervisor.run()
+            finally:
+                left = await _final_open_orders(supervisor, links)
+                summary = _summary(supervisor, reason_or(supervisor), left, time.monotonic() - started_wall)
+                journal.write("summary", **{k: v for k, v in summary.items() if k != "markets"})
+                journal.close()
+            nursery.cancel_scope.cancel()
+    return reason, summary
+
+
+def reason_or(supervisor: Supervisor) -> ExitReason:
+    return supervisor.stop_reason or ExitReason.MARKET_END
+
+
+def _creds(settings: BotSettings) -> ApiCreds | None:
+    if settings.api_key is None or settings.api_secret is None or settings.api_passphrase is None:
+        return None  # derived from the private key at start (L1)
+    return ApiCreds(settings.api_key.get_secret_value(), settings.api_secret.get_secret_value(),
+                    settings.api_passphrase.get_secret_value())
+
+
+async def _watch_signals(signals: Any, supervisor: Supervisor) -> None:
+    async for signum in signals:
+        if supervisor.stop_reason is None:
+            log.warning("signal %s: stopping, cancelling every order first", signal.Signals(signum).name)
+            supervisor.stop(ExitReason.SIGNAL, signal.Signals(signum).name)
+        else:
+            log.warning("signal %s: already stopping; the cancel-all finishes first", signal.Signals(signum).name)
+
+
+async def _stop_after(duration_s: float, supervisor: Supervisor) -> None:
+    await trio.sleep(duration_s)
+    supervisor.stop(ExitReason.OPERATOR, f"--duration {duration_s:g} s elapsed")
+
+
+async def _status_task(supervisor: Supervisor, clock: VenueClock, paper: bool, out: Any, tty: bool) -> None:
+    try:
+        from bot.observability.status import StatusDisplay  # built beside the engine
+        from bot.status_snapshot import snapshot
+    except ImportError:
+        return
+    display = StatusDisplay(out=out, tty=tty)
+    await display.run(lambda: snapshot(supervisor, clock, "paper" if paper else "live"))
+
+
+async def _final_open_orders(supervisor: Supervisor, links: VenueLinks) -> int | None:
+    """Our open orders on the venue after the stop, from a fresh query (must be 0)."""
+    rest = supervisor.rest
+    if rest is None or supervisor.creds is None:
+        return None
+    with trio.move_on_after(_FINAL_CHECK_TIMEOUT_S, shield=True):
+        try:
+            async with ClobRestClient(links.rest_url, address=supervisor.signer.address, creds=supervisor.creds,
+                                      transport=links.http_transport,
+                                      time_s=lambda: int(supervisor.clock.now_s())) as client:
+                with venue_deadline(_FINAL_CHECK_TIMEOUT_S):
+                    total = 0
+                    for record in supervisor.stats.records:
+                        total += len(await client.get_open_orders(market=record.info.condition_id))
+                    return total
+        except VenueError as exc:
+            log.warning("final open-orders check failed: %s", exc)
+    return None
+
+
+def _summary(supervisor: Supervisor, reason: ExitReason, left: int | None, duration_s: float) -> dict[str, Any]:
+    markets = supervisor.summaries()
+    runs = [run for m in markets for run in m["cancel_all_runs"]]
+    pair_costs = [m["pair_cost"] for m in markets if m["pair_cost"] is not None and m["paired_shares"] > 0]
+    weights = [m["paired_shares"] for m in markets if m["pair_cost"] is not None and m["paired_shares"] > 0]
+    return {
+        "exit_reason": reason.value,
+        "duration_s": round(duration_s, 3),
+        "markets_traded": len(markets),
+        "orders_posted": sum(m["posted"] for m in markets),
+        "orders_cancelled": sum(m["cancelled"] for m in markets),
+        "rejects_expected": sum(m["rejected_expected"] for m in markets),
+        "rejects_unexpected": sum(m["rejected_unexpected"] for m in markets),
+        "fills": sum(m["fills"] for m in markets),
+        "pairs_completed": sum(m["completions_filled"] for m in markets),
+        "paired_shares": sum(m["paired_shares"] for m in markets),
+        "avg_pair_cost": (sum(c * w for c, w in zip(pair_costs, weights, strict=True)) / sum(weights))
+        if weights else None,
+        "realised_pnl_pusd": sum(m["realised_pnl_pusd"] for m in markets),
+        "marked_pnl_pusd": sum(m["marked_pnl_pusd"] for m in markets),
+        "cancel_all_runs": len(runs),
+        "cancel_all_max_s": max((r[1] for r in runs), default=0.0),
+        "cancel_all_all_verified": all(r[2] for r in runs),
+        "open_orders_left": left,
+        "markets": markets,
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    try:
+        from bot.observability.status import format_summary as fancy
+    except ImportError:
+        fancy = None
+    if fancy is not None:
+        try:
+            return fancy(summary)
+        except (KeyError, TypeError, ValueError):
+            log.debug("summary formatter failed; plain text", exc_info=True)
+    lines = ["summary:"] + [f"  {k}: {v}" for k, v in summary.items() if k != "markets"]
+    return "\n".join(lines)
+
+
+async def cli_run(args: argparse.Namespace, settings: BotSettings | None) -> int:
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(settings)
+    reason, summary = await run_bot(
+        settings,
+        duration_s=getattr(args, "duration", None),
+        max_markets=getattr(args, "markets", None),
+    )
+    print(format_summary(summary), flush=True)
+    code = exit_code_for(reason)
+    if summary.get("open_orders_left") not in (0, None):
+        log.error("%s open orders left on the venue", summary["open_orders_left"])
+    return code
+
+
+def _setup_logging(settings: BotSettings) -> None:
+    secrets_to_hide = [s.get_secret_value() for s in (settings.private_key, settings.api_secret,
+                                                       settings.api_passphrase, settings.api_key) if s]
+    try:
+        from bot.observability.logs import setup_logging
+    except ImportError:
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        return
+    setup_logging(settings.log_level, settings.log_json, secrets_to_hide)
