@@ -43,13 +43,13 @@ def fills_in_trade(
         if shares > 0.0:
             price = notional / shares
             fee = shares * taker_fee_per_share(price, fee_rate, fee_exponent)
-            fills.append(Fill(trade.id, trade.taker_order_id, trade.asset_id, trade.side.value, shares, price, fee,
+            fills.append(Fill(trade.id, trade.taker_order_id, trade.asset_id, trade.side.name, shares, price, fee,
                               status, True))
     for m in trade.maker_orders:
         if m.asset_id not in tokens:
             continue
         if m.order_id in our_order_ids or (m.owner and m.owner == our_owner):
             side = maker_fill_side(trade, m)
-            fills.append(Fill(trade.id, m.order_id, m.asset_id, side.value, float(m.matched_amount), float(m.price),
+            fills.append(Fill(trade.id, m.order_id, m.asset_id, side.name, float(m.matched_amount), float(m.price),
                               0.0, status, False))
     return fills

@@ -587,7 +587,7 @@ class MarketRunner:
         unrelated: list[str] = []
         by_token: dict[str, list[Any]] = {t: [] for t in self.info.token_ids}
         for o in venue:
-            if o.side.value != "BUY" or o.asset_id not in by_token:
+            if o.side.name != "BUY" or o.asset_id not in by_token:
                 unrelated.append(o.id)
             else:
                 by_token[o.asset_id].append(o)
