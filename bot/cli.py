@@ -94,6 +94,22 @@ def _add_config_option(parser: argparse.ArgumentParser, *, default: Any) -> None
     )
 
 
+def _add_venue_options(parser: argparse.ArgumentParser, *, all_help: str) -> None:
+    """Which markets (`--market`, repeatable, or `--all`) and which venue (`--clob-url`, `--gamma-url`)."""
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--market",
+        action="append",
+        metavar="CID",
+        help="a condition id (or slug) instead of BOT_MARKET (repeatable)",
+    )
+    scope.add_argument("--all", action="store_true", help=all_help)
+    parser.add_argument("--clob-url", metavar="URL", help="CLOB REST base URL (default: BOT_CLOB_URL, live venue)")
+    parser.add_argument(
+        "--gamma-url", metavar="URL", help="Gamma base URL (default: BOT_GAMMA_URL; paper: CLOB URL + /gamma)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: global options, then one subparser per command (each with its own --help).
 
@@ -128,12 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="seed of the synthetic market flow")
     sim.add_argument("--faults", type=Path, metavar="FILE", help="JSON file of faults to inject")
 
-    command("orders", "list our open orders on the venue")
+    orders = command("orders", "list our open orders on the venue")
+    _add_venue_options(orders, all_help="every open order of the account, grouped by market")
+    orders.add_argument("--json", action="store_true", help="one JSON document instead of the table")
     cancel_all = command("cancel-all", "cancel our open orders in the configured markets")
-    cancel_all.add_argument("--all", action="store_true", help="cancel every open order of the account")
+    _add_venue_options(cancel_all, all_help="cancel every open order of the account (DELETE /cancel-all)")
 
     journal = command("journal", "read a journal file (JSON lines) and summarise it")
     journal.add_argument("file", type=Path, metavar="FILE", help="journal file")
+    journal.add_argument("--kind", action="append", metavar="K", help="only records of this kind (repeatable)")
+    journal.add_argument("--market", metavar="CID", help="only records of this market (condition id prefix)")
+    journal.add_argument("--order", metavar="ID", help="only records naming this order (id prefix)")
+    journal.add_argument("--since", metavar="T", help="from this time on: unix seconds or ISO 8601 (UTC if no zone)")
+    journal.add_argument("--until", metavar="T", help="up to this time: unix seconds or ISO 8601 (UTC if no zone)")
+    journal.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N matching records")
+    journal.add_argument("--json", action="store_true", help="print the matching lines as they are in the file")
 
     command("check-config", "validate the settings and print the effective configuration, secrets masked")
 

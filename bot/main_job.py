@@ -114,7 +114,7 @@ async def run_bot(
                 nursery.start_soon(_stop_after, duration_s, supervisor)
             if show_status is None:
                 show_status = bool(getattr(out, "isatty", lambda: False)())
-            nursery.start_soon(_status_task, supervisor, clock, paper, out, show_status)
+            await _start_observability(nursery, settings, supervisor, clock, paper, out, show_status)
             task_status.started(supervisor)
             try:
                 reason = await supervisor.run()
@@ -152,14 +152,48 @@ async def _stop_after(duration_s: float, supervisor: Supervisor) -> None:
     supervisor.stop(ExitReason.OPERATOR, f"--duration {duration_s:g} s elapsed")
 
 
-async def _status_task(supervisor: Supervisor, clock: VenueClock, paper: bool, out: Any, tty: bool) -> None:
-    try:
-        from bot.observability.status import StatusDisplay  # built beside the engine
-        from bot.status_snapshot import snapshot
-    except ImportError:
-        return
-    display = StatusDisplay(out=out, tty=tty)
-    await display.run(lambda: snapshot(supervisor, clock, "paper" if paper else "live"))
+async def _start_observability(
+    nursery: trio.Nursery, settings: BotSettings, supervisor: Supervisor, clock: VenueClock, paper: bool,
+    out: Any, tty: bool,
+) -> None:
+    """Status display (rich on a terminal, plain lines otherwise), loop-lag monitor, Prometheus metrics."""
+    from bot.observability.loop_lag import LoopLagMonitor
+    from bot.observability.metrics import Metrics, serve_metrics
+    from bot.observability.status import StatusDisplay
+    from bot.status_snapshot import snapshot
+
+    mode = "paper" if paper else "live"
+    metrics = Metrics() if settings.metrics_port is not None else None
+    lag = LoopLagMonitor(on_sample=metrics.observe_loop_lag if metrics is not None else None)
+    nursery.start_soon(lag.run)
+
+    def status() -> Any:
+        return snapshot(supervisor, clock, mode, lag)
+
+    display = StatusDisplay(status, out=out, tty=tty)
+    nursery.start_soon(display.run)
+    if metrics is not None:
+        port = await nursery.start(partial(serve_metrics, metrics, settings.metrics_port, host=settings.metrics_host))
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, port)
+        nursery.start_soon(_feed_metrics, metrics, supervisor, status)
+
+
+# The metrics follow the status at this period; Prometheus scrapes every 15 s or so.
+_METRICS_PERIOD_S = 1.0
+
+
+async def _feed_metrics(metrics: Any, supervisor: Supervisor, status: Any) -> None:
+    seen_latency: dict[str, int] = {}
+    while True:
+        await trio.sleep(_METRICS_PERIOD_S)
+        metrics.update(status())
+        for runner in list(supervisor.runners.values()):
+            metrics.sync_cancel_all_runs(runner.info.condition_id, runner.stats.cancel_all_runs)
+            samples = runner.stats.tick_to_order_samples
+            new = samples - seen_latency.get(runner.info.condition_id, 0)
+            for value in list(runner.stats.tick_to_order_s)[-new:] if new > 0 else []:
+                metrics.observe_tick_to_order(value)
+            seen_latency[runner.info.condition_id] = samples
 
 
 async def _final_open_orders(supervisor: Supervisor, links: VenueLinks) -> int | None:

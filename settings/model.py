@@ -91,6 +91,8 @@ class BotSettings(BaseSettings):
         frozen=True,
         validate_default=True,
         case_sensitive=False,
+        # `BOT_API_KEY=` in an env file means "not set" (derive it), not an empty credential.
+        env_ignore_empty=True,
     )
 
     # Set by `load_settings(config_path=...)`; a class-level slot so the source hook can see it.
@@ -180,6 +182,7 @@ class BotSettings(BaseSettings):
     # --- operations ---------------------------------------------------------------------------
     journal_path: Path | None = Field(None, description="append-only JSON-lines audit file")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus metrics port (off when unset)")
+    metrics_host: str = Field("127.0.0.1", description="metrics listen address (0.0.0.0 to scrape from outside a container)")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
     log_json: bool = Field(False, description="JSON log lines")
 

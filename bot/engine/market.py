@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 # Between attempts of a cancel-all that did not verify: long enough for the venue to apply the
 # previous cancel, short enough to fit several attempts inside the exit bound.
 _CANCEL_ALL_RETRY_S = 0.2
+# Terminal orders stay mapped this long so late WS events and trades still find them, then are dropped
+# so a long market's id map stays bounded.
+_TERMINAL_KEEP_S = 300.0
 # Latency samples kept for the summary and the benchmark (a ring: old samples drop off).
 _LATENCY_SAMPLES = 4096
 
@@ -85,6 +88,7 @@ class RunnerStats:
     reconcile_repairs: int = 0
     cancel_all_runs: list[tuple[str, float, bool]] = field(default_factory=list)  # (why, duration_s, verified)
     tick_to_order_s: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
+    tick_to_order_samples: int = 0  # total ever recorded (the ring keeps the latest)
     open_orders_left: int | None = None
     first_quote_at_s: float | None = None
 
@@ -292,9 +296,11 @@ class MarketRunner:
         )
         if report.first_request_at_s is not None and changed_at is not None:
             self.stats.tick_to_order_s.append(self.clock.to_trio(report.first_request_at_s) - changed_at)
+            self.stats.tick_to_order_samples += 1
         if report.posts_sent and self.stats.first_quote_at_s is None and report.accepted:
             self.stats.first_quote_at_s = now
         self._settle_watch(now)
+        self.manager.forget_terminal(_TERMINAL_KEEP_S)
         self._notify()
 
     def _desired(self, now: float) -> Ladder:
@@ -361,11 +367,16 @@ class MarketRunner:
             # Auth refused: the account's credentials, not this market, are the problem.
             raise MarketStop(ExitReason.ACCOUNT, f"auth refused: {outcome.message}")
         retry_after = outcome.retry_after_s if outcome is not None else None
+        if retry_after is None and self.backoff.active(now):
+            # The other legs of the batch that started this backoff are the same burst: counted
+            # one by one they would start a second, doubled backoff in the same instant.
+            return
         until = self.backoff.record_failure(now, retry_after)
         if until is not None and self.machine.state in (
             MarketState.QUOTING, MarketState.RECONCILING, MarketState.COMPLETING,
         ):
             self._transition(MarketTrigger.FAILURES_EXCEEDED, f"backoff until {until:.3f}")
+            self._set_block(BlockReason.BACKOFF)  # journaled when it starts, not at the next tick
 
     # --- completion -----------------------------------------------------------------------------------
     def _completion_due(self, now: float) -> bool:
@@ -444,7 +455,8 @@ class MarketRunner:
         elif kind is PostOutcomeKind.EXPECTED_REJECT:
             self.manager.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
         elif kind in (PostOutcomeKind.DELAYED, PostOutcomeKind.UNKNOWN, PostOutcomeKind.LIVE):
-            self.manager.unknown_outcome.add(order.order_id)
+            if order.state is OrderState.PENDING:  # WS events may have settled it before the answer
+                self.manager.unknown_outcome.add(order.order_id)
             if kind is PostOutcomeKind.UNKNOWN:
                 self._on_failure(outcome)
         else:
@@ -558,7 +570,7 @@ class MarketRunner:
                 continue
             if order.state is OrderState.PENDING:
                 self.manager.transition(order, OrderTrigger.ACCEPTED, reason="found on venue")
-                self.manager.unknown_outcome.discard(oid)
+            self.manager.unknown_outcome.discard(oid)  # on the venue: its fate is known, whatever its state
             matched = float(venue_order.size_matched)
             if matched > order.matched_shares:
                 self.manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched", matched=matched)

@@ -110,7 +110,9 @@ class OrderManager:
         return [o for o in self.by_id.values() if o.is_open]
 
     def open_count(self, token_id: str) -> int:
-        return sum(1 for o in self.by_id.values() if o.is_open and o.token_id == token_id and o.level is not None)
+        # Ladder orders live in `slots` until terminal, so the slots (at most 2 x ladder_levels) are the
+        # whole answer; scanning `by_id` would grow with every order the market ever placed.
+        return sum(1 for (t, _), o in self.slots.items() if t == token_id and o.is_open)
 
     def live_ladder(self, token_id: str) -> list[Order]:
         return sorted(
@@ -329,7 +331,8 @@ class OrderManager:
                 report.accepted += 1
         elif kind is PostOutcomeKind.DELAYED:
             self.counts["accepted"] += 1
-            self.unknown_outcome.add(order.order_id)
+            if order.state is OrderState.PENDING:  # a WS event may already have settled it
+                self.unknown_outcome.add(order.order_id)
         elif kind is PostOutcomeKind.EXPECTED_REJECT:
             self.counts["rejected_expected"] += 1
             self.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
@@ -337,7 +340,10 @@ class OrderManager:
                 report.expected_rejects += 1
         elif kind is PostOutcomeKind.UNKNOWN:
             self.counts["outcome_unknown"] += 1
-            self.unknown_outcome.add(order.order_id)
+            # Only while still pending: an order a WS event already settled (live, filled) has a
+            # known fate, and left in the set it would ask for a reconciliation on every tick.
+            if order.state is OrderState.PENDING:
+                self.unknown_outcome.add(order.order_id)
             self._on_failure(outcome)
             if report:
                 report.outcome_unknown += 1

@@ -182,6 +182,11 @@ class PairLadderStrategy:
             top_up -= cut_up
             top_down -= excess - cut_up
 
+        # Inventory-aware pair guard: while one side leads, the lagging side's bids must still make a
+        # profitable pair with what the leading side actually cost, not just with today's other bid.
+        top_up = min(top_up, self._lagging_cap_ticks(lead=down, lag=up, tick=tick, max_pair_ticks=max_pair_ticks))
+        top_down = min(top_down, self._lagging_cap_ticks(lead=up, lag=down, tick=tick, max_pair_ticks=max_pair_ticks))
+
         size = max(p.size_per_level_shares, view.min_order_size_shares)
         excess_up = up.inventory_shares - down.inventory_shares
         token_blocks: dict[str, BlockReason] = {}
@@ -209,6 +214,15 @@ class PairLadderStrategy:
                 reason = BlockReason.NOTIONAL_CAP
             return Ladder((), reason, token_blocks)
         return Ladder(tuple(quotes), None, token_blocks)
+
+    @staticmethod
+    def _lagging_cap_ticks(*, lead: TokenView, lag: TokenView, tick: float, max_pair_ticks: int) -> int:
+        """Highest bid (in ticks) for `lag` that pairs with `lead`'s unpaired shares within the edge."""
+        excess = lead.inventory_shares - lag.inventory_shares
+        if excess <= 0 or lead.inventory_shares <= 0:
+            return max_pair_ticks
+        avg_cost = lead.inventory_cost_pusd / lead.inventory_shares
+        return _ticks(max_pair_ticks * tick - avg_cost + _TICK_EPSILON, tick)
 
     def _top_ticks(self, token: TokenView, tick: float) -> int | None:
         """Level-0 price in ticks: behind the best bid by the offset, and always below the best ask."""

@@ -96,3 +96,14 @@ def test_prices_stay_on_a_fine_tick_grid():
     assert prices(ladder, UP) == [0.452, 0.451, 0.45]
     for q in ladder.quotes:
         assert abs(q.price * 1000 - round(q.price * 1000)) < 1e-9
+
+
+def test_lagging_side_is_capped_by_what_the_leading_side_cost():
+    # Up holds 20 shares bought at 0.60; Down may bid at most 1 - 0.02 - 0.60 = 0.38 even though
+    # the book would let it join 0.48.
+    v = view(0.45, 0.52, up_inv=20)
+    v = MarketView(now_s=v.now_s, cutoff_s=v.cutoff_s, start_s=v.start_s,
+                   up=TokenView(UP, "0.01", 0.45, 0.52, 99.0, 20.0, 12.0), down=v.down, min_order_size_shares=5.0)
+    ladder = PairLadderStrategy(params()).desired(v)
+    assert prices(ladder, DOWN) == [0.38, 0.37, 0.36]
+    assert prices(ladder, UP) == [0.45, 0.44, 0.43]

@@ -1,0 +1,482 @@
+"""The simulator's WebSocket front: the market and user channels on trio-websocket (not ASGI).
+
+Spec: ../shared/protocol/polymarket-clob.md section 6. One handler, `WsHub.serve_connection(ws,
+channel)`, serves both a loopback `trio_websocket.serve_websocket` listener (paths `/ws/market`,
+`/ws/user`) and in-process clients: `WsHub.connector(nursery)` returns `connect(url)`, an async context
+manager that wires a client `WebSocketConnection` to the hub over a bounded in-memory pipe — no
+sockets, real WebSocket framing, real backpressure.
+
+- Market: `{"type":"market","assets_ids":[...],"custom_feature_enabled":..,"initial_dump":..}` → one
+  frame with the `book` of each known asset (a JSON array, as the venue sends snapshots), then every
+  engine `MarketData` event touching a subscribed asset (`best_bid_ask`, `new_market`,
+  `market_resolved` only with custom features). `{"operation":"subscribe"|"unsubscribe",...}` later.
+- User: `{"type":"user","auth":{apiKey,secret,passphrase},"markets":[...]}`: wrong credentials close the
+  socket (1008, `Unauthorized/Invalid api key`); then that key's `UserData` events for the subscribed
+  markets (empty = all). The fault plan may drop, duplicate or reorder them.
+- Text `PING` → `PONG`. No frame from the client for `idle_timeout_s` closes the connection.
+
+Slow consumers: every connection has a bounded outgoing queue filled synchronously from the engine's
+event callback. When it is full the connection is closed (1008, "slow consumer"), never the engine
+blocked and never a frame silently skipped. That is the venue-faithful choice: a real exchange cannot
+let one client's TCP window stall its matching engine, and dropping individual deltas would leave the
+client's book silently wrong (`price_change` is incremental); a disconnect is visible, and a client
+rebuilds from the fresh `book` snapshot it gets on reconnect (the venue has no replay, spec 6.1).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    wrap_client_stream,
+    wrap_server_stream,
+)
+
+from bot.protocol.constants import ERR_UNAUTHORIZED
+from bot.sim.apikeys import ApiKeyStore
+from bot.sim.faults import FaultPlan, UserEventAction
+from bot.sim.model import MarketData, SimEvent, UserData
+
+if TYPE_CHECKING:
+    from bot.sim.engine import Exchange
+
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_POLICY", "WsConfig", "WsHub", "channel_for_path", "memory_pipe_pair"]
+
+# RFC 6455 close codes the hub uses.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001  # kicked by a fault (like a venue restart)
+CLOSE_POLICY = 1008  # bad auth, slow consumer
+
+_PING = "PING"
+_PONG = "PONG"
+# Events sent only to connections that enabled custom features (spec 6.1).
+_CUSTOM_EVENTS = frozenset({"best_bid_ask", "new_market", "market_resolved"})
+# Sent to every custom-feature connection, whatever it subscribed to.
+_BROADCAST_EVENTS = frozenset({"new_market"})
+_PATHS = {"/ws/market": "market", "/ws/user": "user"}
+
+
+def channel_for_path(path: str) -> str | None:
+    """`market`/`user` for the venue's paths (`/ws/market`, `/ws/user`), None otherwise."""
+    return _PATHS.get(path.rstrip("/") or "/")
+
+
+@dataclass(frozen=True, slots=True)
+class WsConfig:
+    """Tunables of the WS front."""
+
+    idle_timeout_s: float = 60.0
+    # Outgoing frames buffered per connection before it counts as a slow consumer. 1024 frames is
+    # seconds of a busy market's deltas: a client that is merely scheduled late never hits it, one that
+    # stopped reading does within a few seconds.
+    outgoing_queue_frames: int = 1024
+    # Spec 6.1: above ~500 assets per connection the initial snapshots are not delivered.
+    max_initial_dump_assets: int = 500
+    close_timeout_s: float = 2.0
+    # In-process transport: frames in flight per direction, like a socket buffer of a few frames.
+    pipe_capacity_chunks: int = 16
+
+
+class _PipeEnd(trio.abc.Stream):
+    """One end of a bounded in-memory byte pipe: `send_all` blocks while `capacity` chunks are unread.
+
+    Rejected alternative: `trio.testing.lockstep_stream_pair`, whose cancelled `send_all` corrupts the
+    stream; here a cancelled send sent nothing (a memory-channel send is atomic), so a server that cuts
+    a stalled client can still close its side cleanly.
+    """
+
+    def __init__(self, send: trio.MemorySendChannel[bytes], recv: trio.MemoryReceiveChannel[bytes]) -> None:
+        self._send = send
+        self._recv = recv
+        self._leftover = b""
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self._send.send(bytes(data))
+        except trio.BrokenResourceError:
+            raise trio.BrokenResourceError("peer closed the pipe") from None
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if not self._leftover:
+            try:
+                self._leftover = await self._recv.receive()
+            except (trio.EndOfChannel, trio.BrokenResourceError):
+                return b""
+        else:
+            await trio.lowlevel.checkpoint()
+        size = len(self._leftover) if max_bytes is None else max_bytes
+        chunk, self._leftover = self._leftover[:size], self._leftover[size:]
+        return chunk
+
+    async def aclose(self) -> None:
+        self._send.close()
+        self._recv.close()
+        await trio.lowlevel.checkpoint()
+
+
+def memory_pipe_pair(capacity_chunks: int) -> tuple[trio.abc.Stream, trio.abc.Stream]:
+    """Two connected in-memory stream ends, each direction holding at most `capacity_chunks` sends."""
+    a_to_b_send, a_to_b_recv = trio.open_memory_channel[bytes](capacity_chunks)
+    b_to_a_send, b_to_a_recv = trio.open_memory_channel[bytes](capacity_chunks)
+    return _PipeEnd(a_to_b_send, b_to_a_recv), _PipeEnd(b_to_a_send, a_to_b_recv)
+
+
+class _Connection:
+    """One client: its subscription, its bounded outgoing queue, and why it was closed."""
+
+    __slots__ = (
+        "api_key",
+        "assets",
+        "channel",
+        "close_code",
+        "close_reason",
+        "custom",
+        "markets",
+        "recv",
+        "scope",
+        "send",
+        "ws",
+    )
+
+    def __init__(self, ws: WebSocketConnection, channel: str, queue_frames: int) -> None:
+        self.ws = ws
+        self.channel = channel
+        self.send, self.recv = trio.open_memory_channel[str](queue_frames)
+        self.assets: set[str] = set()
+        self.markets: set[str] = set()
+        self.custom = False
+        self.api_key: str | None = None  # set once a user connection authenticated
+        self.scope: trio.CancelScope | None = None
+        self.close_code = CLOSE_NORMAL
+        self.close_reason: str | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the connection's task to close it (sync: callable from the engine callback)."""
+        if self.close_reason is None:
+            self.close_code, self.close_reason = code, reason
+        if self.scope is not None:
+            self.scope.cancel()
+
+    def offer(self, frame: str) -> bool:
+        """Queue one frame; on overflow close the connection as a slow consumer. True if queued."""
+        if self.close_reason is not None:
+            return False
+        try:
+            self.send.send_nowait(frame)
+        except trio.WouldBlock:
+            self.close(CLOSE_POLICY, "slow consumer")
+            return False
+        return True
+
+
+class WsHub:
+    """Fans engine events out to WebSocket clients; never blocks the engine (see module docstring)."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        keys: ApiKeyStore,
+        plan: FaultPlan | None = None,
+        *,
+        config: WsConfig | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._keys = keys
+        self.plan = plan or FaultPlan()
+        self.config = config or WsConfig()
+        self._connections: dict[str, set[_Connection]] = {"market": set(), "user": set()}
+        self._held: dict[str, UserData] = {}  # owner → a user event held back by a `reorder` fault
+        self._stats: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return (
+            f"<WsHub market={len(self._connections['market'])} user={len(self._connections['user'])} "
+            f"frames={self._stats['frames']}>"
+        )
+
+    # --- engine side --------------------------------------------------------------------------------
+
+    def attach(self) -> Callable[[], None]:
+        """Subscribe to the engine's events; returns the unsubscribe function."""
+        return self._exchange.subscribe(self.on_event)
+
+    def on_event(self, event: SimEvent) -> None:
+        """Engine callback: route one event to the interested connections without ever blocking."""
+        if isinstance(event, MarketData):
+            self._on_market(event)
+        elif isinstance(event, UserData):
+            self._on_user(event)
+
+    def _on_market(self, event: MarketData) -> None:
+        event_type = event.payload.get("event_type")
+        frame: str | None = None
+        tokens = set(event.token_ids)
+        for conn in list(self._connections["market"]):
+            if event_type in _CUSTOM_EVENTS and not conn.custom:
+                continue
+            if event_type not in _BROADCAST_EVENTS and not tokens & conn.assets:
+                continue
+            if frame is None:
+                frame = orjson.dumps(event.payload).decode()
+            self._deliver(conn, frame)
+
+    def _on_user(self, event: UserData) -> None:
+        action = self.plan.user_event_action()
+        self._stats[f"user_events_{action.value}"] += 1
+        if action is UserEventAction.DROP:
+            return
+        if action is UserEventAction.REORDER:
+            # Hold it; it goes out right after the next event of the same owner.
+            previous = self._held.pop(event.owner, None)
+            self._held[event.owner] = event
+            if previous is not None:
+                self._fan_out_user(previous)
+            return
+        self._fan_out_user(event)
+        if action is UserEventAction.DUPLICATE:
+            self._fan_out_user(event)
+        held = self._held.pop(event.owner, None)
+        if held is not None:
+            self._fan_out_user(held)
+
+    def _fan_out_user(self, event: UserData) -> None:
+        frame: str | None = None
+        for conn in list(self._connections["user"]):
+            if conn.api_key != event.owner:
+                continue
+            if conn.markets and event.condition_id not in conn.markets:
+                continue
+            if frame is None:
+                frame = orjson.dumps(event.payload).decode()
+            self._deliver(conn, frame)
+
+    def _deliver(self, conn: _Connection, frame: str) -> None:
+        if conn.offer(frame):
+            self._stats["frames"] += 1
+        elif conn.close_reason == "slow consumer":
+            self._stats["slow_consumers"] += 1
+
+    # --- fault hooks ----------------------------------------------------------------------------------
+
+    def kick(self, channel: str) -> int:
+        """Close every connection of `channel` now (fault `ws_disconnect`); returns how many."""
+        conns = list(self._connections.get(channel, ()))
+        for conn in conns:
+            conn.close(CLOSE_GOING_AWAY, "going away")
+        self._stats["kicked"] += len(conns)
+        return len(conns)
+
+    def inject_user_events(self, api_key: str | None, payloads: Iterable[dict[str, Any]]) -> int:
+        """Send raw user-channel payloads to `api_key`'s connections (all if None); frames queued."""
+        frames = [orjson.dumps(p).decode() for p in payloads]
+        delivered = 0
+        for conn in list(self._connections["user"]):
+            if conn.api_key is None or (api_key is not None and conn.api_key != api_key):
+                continue
+            for frame in frames:
+                if conn.offer(frame):
+                    delivered += 1
+        self._stats["injected"] += delivered
+        return delivered
+
+    def api_keys_connected(self) -> list[str]:
+        return sorted({c.api_key for c in self._connections["user"] if c.api_key is not None})
+
+    def statistics(self) -> dict[str, int]:
+        return {
+            "market_connections": len(self._connections["market"]),
+            "user_connections": len(self._connections["user"]),
+            **self._stats,
+        }
+
+    # --- connection side --------------------------------------------------------------------------------
+
+    async def handle_request(self, request: WebSocketRequest) -> None:
+        """`serve_websocket` handler: route `/ws/market` and `/ws/user`, reject other paths (404)."""
+        channel = channel_for_path(request.path.split("?", 1)[0])
+        if channel is None:
+            await request.reject(404)
+            return
+        ws = await request.accept()
+        await self.serve_connection(ws, channel)
+
+    async def serve_connection(self, ws: WebSocketConnection, channel: str) -> None:
+        """Serve one accepted connection of `channel` ("market" | "user") until it closes.
+
+        Never raises for client behaviour (bad frames, disconnects); closes the socket on the way out.
+        """
+        if channel not in self._connections:
+            raise ValueError(f"unknown channel {channel!r}")
+        conn = _Connection(ws, channel, self.config.outgoing_queue_frames)
+        self._connections[channel].add(conn)
+        self._stats[f"{channel}_accepted"] += 1
+        try:
+            with trio.CancelScope() as scope:
+                conn.scope = scope
+                if conn.close_reason is not None:
+                    scope.cancel()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer, conn)
+                    await self._reader(conn)
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._connections[channel].discard(conn)
+            if conn.close_reason is not None:
+                self._stats[f"closed_{conn.close_reason}"] += 1
+            with trio.move_on_after(self.config.close_timeout_s, shield=True):
+                await ws.aclose(conn.close_code, conn.close_reason)
+
+    async def _writer(self, conn: _Connection) -> None:
+        try:
+            async for frame in conn.recv:
+                await conn.ws.send_message(frame)
+                # Counted on frames actually sent, so "drop after N frames" means N arrive.
+                if self.plan.ws_frame_decision(conn.channel):
+                    self._stats["fault_drops"] += 1
+                    conn.close(CLOSE_GOING_AWAY, "connection dropped (fault)")
+                    return
+        except ConnectionClosed:
+            conn.close(CLOSE_NORMAL, "closed by client")
+
+    async def _reader(self, conn: _Connection) -> None:
+        while True:
+            with trio.move_on_after(self.config.idle_timeout_s) as idle:
+                try:
+                    message = await conn.ws.get_message()
+                except ConnectionClosed:
+                    return
+            if idle.cancelled_caught:
+                conn.close(CLOSE_NORMAL, "idle timeout")
+                return
+            if isinstance(message, bytes):
+                message = message.decode("utf-8", errors="replace")
+            if message == _PING:
+                conn.offer(_PONG)
+                continue
+            try:
+                payload = orjson.loads(message)
+            except orjson.JSONDecodeError:
+                self._stats["malformed"] += 1
+                continue
+            if not isinstance(payload, dict):
+                self._stats["malformed"] += 1
+                continue
+            if conn.channel == "market":
+                self._handle_market_message(conn, payload)
+            elif not self._handle_user_message(conn, payload):
+                return
+
+    # --- subscriptions ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _ids(payload: dict[str, Any], key: str) -> list[str]:
+        values = payload.get(key) or []
+        return [str(v) for v in values] if isinstance(values, list) else []
+
+    def _handle_market_message(self, conn: _Connection, payload: dict[str, Any]) -> None:
+        operation = str(payload.get("operation", "")).lower()
+        kind = str(payload.get("type", "")).lower()
+        assets = self._ids(payload, "assets_ids")
+        if "custom_feature_enabled" in payload:
+            conn.custom = bool(payload["custom_feature_enabled"])
+        if operation == "unsubscribe":
+            conn.assets.difference_update(assets)
+            return
+        if operation == "subscribe" or kind == "market":
+            new = [a for a in dict.fromkeys(assets) if a not in conn.assets]
+            conn.assets.update(new)
+            if payload.get("initial_dump", True) and len(conn.assets) <= self.config.max_initial_dump_assets:
+                self._send_books(conn, new)
+            return
+        self._stats["malformed"] += 1
+
+    def _send_books(self, conn: _Connection, assets: list[str]) -> None:
+        books = []
+        for asset in assets:
+            if self._exchange.market_by_token(asset) is None:
+                continue  # unknown tokens are silently ignored, like the venue
+            books.append({"event_type": "book", **self._exchange.book(asset)})
+        if books:
+            self._deliver(conn, orjson.dumps(books).decode())
+
+    def _handle_user_message(self, conn: _Connection, payload: dict[str, Any]) -> bool:
+        """False when the connection must close (bad credentials)."""
+        operation = str(payload.get("operation", "")).lower()
+        kind = str(payload.get("type", "")).lower()
+        markets = self._ids(payload, "markets")
+        if kind == "user" and operation == "":
+            auth = payload.get("auth")
+            record = None
+            if isinstance(auth, dict):
+                api_key, secret, passphrase = (auth.get(k) for k in ("apiKey", "secret", "passphrase"))
+                if all(isinstance(v, str) for v in (api_key, secret, passphrase)):
+                    record = self._keys.verify(api_key, secret, passphrase)  # type: ignore[arg-type]
+            if record is None:
+                self._stats["auth_failures"] += 1
+                conn.close(CLOSE_POLICY, ERR_UNAUTHORIZED)
+                return False
+            conn.api_key = record.api_key
+            conn.markets = set(markets)
+            return True
+        if conn.api_key is None:
+            # Anything before a valid auth message is ignored.
+            self._stats["malformed"] += 1
+            return True
+        if operation == "subscribe":
+            conn.markets.update(markets)
+        elif operation == "unsubscribe":
+            conn.markets.difference_update(markets)
+        else:
+            self._stats["malformed"] += 1
+        return True
+
+    # --- in-process transport ---------------------------------------------------------------------------
+
+    def connector(self, nursery: trio.Nursery) -> Callable[[str], Any]:
+        """`connect(url)`: an async context manager yielding a client WebSocketConnection served by this
+        hub in-process. The server side and the client's reader task live in `nursery` (the simulator's)."""
+
+        @asynccontextmanager
+        async def connect(url: str) -> AsyncIterator[WebSocketConnection]:
+            parts = urlsplit(url)
+            resource = parts.path or "/"
+            if parts.query:
+                resource += "?" + parts.query
+            # Bounded: a client that stops reading fills the pipe, then our per-connection queue,
+            # exactly like a full TCP window.
+            client_stream, server_stream = memory_pipe_pair(self.config.pipe_capacity_chunks)
+            nursery.start_soon(self._serve_stream, server_stream)
+            host = parts.hostname or "sim"
+            ws = await wrap_client_stream(nursery, client_stream, host, resource)  # type: ignore[arg-type]
+            try:
+                yield ws
+            finally:
+                with trio.move_on_after(self.config.close_timeout_s, shield=True):
+                    await ws.aclose()
+
+        return connect
+
+    async def _serve_stream(self, stream: trio.abc.Stream) -> None:
+        async with trio.open_nursery() as nursery:
+            try:
+                request = await wrap_server_stream(nursery, stream)
+                await self.handle_request(request)
+            except ConnectionClosed:
+                pass
+            finally:
+                with trio.move_on_after(self.config.close_timeout_s, shield=True):
+                    await stream.aclose()
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,393 @@
+"""The status screen, the plain lines, the display task and the end-of-run summary show what operators rely on."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+import trio
+from rich.console import Console
+
+from bot.engine.clock import VenueClock
+from bot.engine.journal import NullJournal
+from bot.engine.market import MarketRunner
+from bot.engine.markets import MarketInfo
+from bot.observability.snapshot import (
+    BotStatus,
+    LadderRow,
+    MarketStatus,
+    TokenStatus,
+    market_status_from_runner,
+)
+from bot.observability.status import StatusDisplay, format_countdown, format_summary, plain_lines, render
+from bot.protocol.book import OrderBook
+from bot.protocol.constants import Side
+from settings import BotSettings
+from statemachines.order import Order, OrderTrigger
+
+SLUG = "btc-updown-15m-1767225600"
+
+
+def _market(*, slug: str = SLUG, block: str | None = "stale_book", to_cutoff_s: float = 83.4) -> MarketStatus:
+    up = TokenStatus(
+        token_id="111",
+        outcome="Up",
+        best_bid=0.48,
+        best_ask=0.5,
+        inventory_shares=10.0,
+        avg_cost=0.47,
+        ladder=(LadderRow(0, 0.47, 10.0, "live", 2.5), LadderRow(1, 0.46, 10.0, "pending", 0.0)),
+    )
+    down = TokenStatus(
+        token_id="222",
+        outcome="Down",
+        best_bid=0.49,
+        best_ask=0.51,
+        inventory_shares=7.5,
+        avg_cost=0.485,
+        ladder=(LadderRow(0, 0.44, 10.0, "cancelling", 0.0),),
+    )
+    return MarketStatus(
+        slug=slug,
+        condition_id="0x" + "ab" * 32,
+        state="quoting",
+        block_reason=block,
+        seconds_to_cutoff=to_cutoff_s,
+        seconds_to_end=to_cutoff_s + 60,
+        up=up,
+        down=down,
+        pair_cost=0.955,
+        paired_shares=7.5,
+        marked_pnl_pusd=0.3375,
+        realised_pnl_pusd=0.0,
+        orders_posted=12,
+        orders_cancelled=6,
+        rejects_expected=2,
+        rejects_unexpected=1,
+        fills=4,
+        completions_sent=1,
+        completions_filled=1,
+        storms=0,
+    )
+
+
+def _status(*markets: MarketStatus) -> BotStatus:
+    return BotStatus(
+        now_s=1_767_225_000.0,
+        mode="paper",
+        markets=markets or (_market(),),
+        heartbeat_age_s=1.25,
+        ws_market_connected=True,
+        ws_user_connected=False,
+        ws_reconnects=3,
+        loop_lag_ms=0.42,
+        open_orders=3,
+        finished_markets=2,
+    )
+
+
+def _screen(renderable: object) -> str:
+    console = Console(record=True, width=120, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_screen_shows_state_countdowns_ladder_block_reason_and_health() -> None:
+    text = _screen(render(_status()))
+    for expected in (
+        SLUG,
+        "state quoting",
+        "cutoff in 1m23s",
+        "end in 2m23s",
+        "block stale_book",
+        "0.47",
+        "0.46",
+        "0.44",
+        "cancelling",
+        "bid 0.48 / ask 0.5",
+        "inv 10 @ 0.4700",
+        "pair cost 0.9550",
+        "P&L marked +0.34",
+        "2 expected / 1 unexpected",
+        "heartbeat 1.2s ago",
+        "ws market ok",
+        "user DOWN",
+        "loop lag 0.4 ms",
+        "open orders 3",
+    ):
+        assert expected in text, f"{expected!r} missing from the screen:\n{text}"
+
+
+def test_screen_says_none_when_nothing_blocks_quoting_and_passed_after_the_cutoff() -> None:
+    text = _screen(render(_status(_market(block=None, to_cutoff_s=-5.0))))
+    assert "block none" in text
+    assert "cutoff in passed" in text
+
+
+def test_venue_text_is_never_taken_as_rich_markup() -> None:
+    text = _screen(render(_status(_market(slug="[bold]odd[/bold]-slug"))))
+    assert "[bold]odd[/bold]-slug" in text
+
+
+def test_plain_lines_are_key_value_pairs_one_per_market() -> None:
+    lines = plain_lines(_status(_market(), _market(slug="eth-updown-15m-1767225600", block=None)))
+    assert len(lines) == 3
+    head, first, second = lines
+    assert head.startswith("bot ")
+    assert first.startswith("market ") and second.startswith("market ")
+    for line in lines:
+        assert all(token.count("=") >= 1 for token in line.split(" ")[1:]), line
+    fields = dict(token.split("=", 1) for token in first.split(" ")[1:])
+    assert fields["slug"] == SLUG
+    assert fields["state"] == "quoting"
+    assert fields["block"] == "stale_book"
+    assert fields["cutoff_in_s"] == "83.4"
+    assert fields["up_prices"] == "0.47,0.46"
+    assert fields["down_orders"] == "1"
+    assert fields["pair_cost"] == "0.955"
+    assert fields["rejects_unexpected"] == "1"
+    assert dict(token.split("=", 1) for token in second.split(" ")[1:])["block"] == "-"
+    head_fields = dict(token.split("=", 1) for token in head.split(" ")[1:])
+    assert head_fields == {
+        "mode": "paper",
+        "heartbeat_age_s": "1.25",
+        "ws_market": "up",
+        "ws_user": "down",
+        "ws_reconnects": "3",
+        "loop_lag_ms": "0.42",
+        "open_orders": "3",
+        "markets": "2",
+        "finished_markets": "2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(-1.0, "passed"), (0.0, "passed"), (42.46, "42.5s"), (83.9, "1m23s"), (3723.0, "1h02m03s")],
+)
+def test_countdown_format(seconds: float, text: str) -> None:
+    assert format_countdown(seconds) == text
+
+
+def _runner_summary(market: str, **overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "market": market,
+        "condition_id": "0x01",
+        "state": "shutdown",
+        "exit_reason": "market_end",
+        "posted": 10,
+        "accepted": 9,
+        "rejected_expected": 1,
+        "rejected_unexpected": 0,
+        "cancelled": 7,
+        "filled": 2,
+        "open": 0,
+        "fills": 3,
+        "fills_reversed": 0,
+        "up_shares": 10.0,
+        "down_shares": 10.0,
+        "paired_shares": 10.0,
+        "pair_cost": 0.96,
+        "completions_sent": 1,
+        "completions_filled": 1,
+        "marked_pnl_pusd": 0.4,
+        "realised_pnl_pusd": 0.0,
+        "cancel_all_runs": [("startup", 0.010, True), ("cutoff", 0.030, True)],
+        "open_orders_left": 0,
+        "storms": 0,
+    }
+    base.update(overrides)
+    return base
+
+
+def test_summary_totals_markets_and_reports_what_is_left_on_the_venue() -> None:
+    summary = {
+        "markets": [
+            _runner_summary("m-1"),
+            _runner_summary(
+                "m-2",
+                posted=20,
+                rejected_unexpected=2,
+                paired_shares=30.0,
+                pair_cost=0.92,
+                cancel_all_runs=[("exit", 0.020, True)],
+            ),
+        ],
+        "open_orders_left": 0,
+        "exit_reason": "signal",
+        "duration_s": 305.0,
+    }
+    text = format_summary(summary)
+    assert text.splitlines()[0] == "run summary: exit signal after 5m05s"
+    assert "markets traded: 2" in text
+    assert "orders posted: 30, cancelled: 14, rejected: 2 expected / 2 unexpected" in text
+    assert "fills: 6" in text
+    assert "pairs completed: 40 shares (completion orders 2 filled / 2 sent)" in text
+    # Weighted by paired shares: (10 * 0.96 + 30 * 0.92) / 40.
+    assert "average pair cost: 0.9300 pUSD" in text
+    assert "P&L: realised +0.00 pUSD, marked +0.80 pUSD" in text
+    assert "cancel-all: 3 runs, max 30.0 ms, median 20.0 ms, all verified: yes" in text
+    assert "open orders left on venue: 0" in text
+    assert "market=m-2" in text
+
+
+def test_summary_flags_an_unverified_cancel_all_and_an_unchecked_venue() -> None:
+    summary = {
+        "markets": [_runner_summary("m-1", cancel_all_runs=[("exit", 10.0, False)], pair_cost=None)],
+        "open_orders_left": None,
+        "exit_reason": "crash",
+        "duration_s": 12.0,
+    }
+    text = format_summary(summary)
+    assert "all verified: NO (1 not verified)" in text
+    assert "open orders left on venue: - (not checked)" in text
+    assert "average pair cost: - pUSD" in text
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((trio.current_time(), record.getMessage()))
+
+
+def _capture_logger(name: str) -> tuple[logging.Logger, _ListHandler]:
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = _ListHandler()
+    logger.handlers[:] = [handler]
+    return logger, handler
+
+
+async def test_without_a_terminal_the_display_logs_plain_lines_every_interval(autojump_clock: object) -> None:
+    logger, handler = _capture_logger("test.status.plain")
+    display = StatusDisplay(plain_interval_s=10.0, tty=False, logger=logger)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(display.run, lambda: _status())
+        await trio.sleep(25.0)
+        nursery.cancel_scope.cancel()
+    assert sorted({t for t, _ in handler.lines}) == [0.0, 10.0, 20.0]
+    assert len(handler.lines) == 3 * 2  # the bot line and one market line, three times
+    assert handler.lines[1][1].startswith(f"market slug={SLUG} state=quoting")
+
+
+async def test_a_failing_snapshot_is_logged_once_and_never_stops_the_display(autojump_clock: object) -> None:
+    logger, handler = _capture_logger("test.status.failing")
+    calls = 0
+
+    def flaky() -> BotStatus:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise RuntimeError("runner gone")
+        return _status()
+
+    display = StatusDisplay(plain_interval_s=1.0, tty=False, logger=logger)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(display.run, flaky)
+        await trio.sleep(4.5)
+        nursery.cancel_scope.cancel()
+    assert display.errors == 3
+    assert display.frames == 2  # at t=3 and t=4
+    messages = [m for _, m in handler.lines]
+    assert messages.count("status display skipped a frame") == 1
+
+
+async def test_on_a_terminal_the_display_redraws_every_refresh(autojump_clock: object) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    async with StatusDisplay(lambda: _status(), 0.25, console=console) as display:
+        assert display.tty
+        await trio.sleep(0.9)
+    assert display.frames == 4  # t = 0, 0.25, 0.5, 0.75
+    assert "cutoff in 1m23s" in out.getvalue()
+
+
+async def test_the_context_manager_needs_a_status_source() -> None:
+    with pytest.raises(ValueError, match="get_status"):
+        async with StatusDisplay(tty=False):
+            pass
+
+
+class _Books:
+    def __init__(self, books: dict[str, OrderBook]) -> None:
+        self._books = books
+
+    def book(self, token_id: str) -> OrderBook | None:
+        return self._books.get(token_id)
+
+    async def changed(self) -> None:
+        await trio.sleep_forever()
+
+
+async def test_snapshot_of_a_real_runner_shows_its_ladder_book_inventory_and_block(
+    autojump_clock: object,
+) -> None:
+    clock = VenueClock(epoch_offset_s=1_767_225_000.0)
+    start = clock.now_s()
+    info = MarketInfo(
+        condition_id="0x" + "cd" * 32,
+        slug=SLUG,
+        up_token_id="111",
+        down_token_id="222",
+        start_s=start,
+        end_s=start + 900.0,
+        tick_size="0.01",
+    )
+    up_book = OrderBook("111")
+    up_book.set_level(Side.BUY, 0.48, 100.0)
+    up_book.set_level(Side.SELL, 0.50, 80.0)
+    up_book.needs_snapshot = False
+    down_book = OrderBook("222")  # still waiting for its snapshot: no top of book shown
+    down_book.set_level(Side.BUY, 0.40, 5.0)
+    _, receive = trio.open_memory_channel[object](0)
+    runner = MarketRunner(
+        info,
+        BotSettings(),
+        gateway=object(),  # type: ignore[arg-type]  # never called: nothing here runs
+        books=_Books({"111": up_book, "222": down_book}),
+        user_events=receive,
+        clock=clock,
+        journal=NullJournal(),
+    )
+    order = Order(
+        "0xorder",
+        "111",
+        side="BUY",
+        price=0.47,
+        size_shares=10.0,
+        order_type="GTD",
+        created_at_s=start,
+        level=0,
+    )
+    order.trigger(OrderTrigger.ACCEPTED, at_s=start)
+    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0, at_s=start)
+    runner.manager.adopt(order)
+    runner.inventory.seed("111", 4.0, 1.88)
+
+    await trio.sleep(100.0)
+    status = market_status_from_runner(runner, clock.now_s())
+
+    assert status.slug == SLUG and status.state == "starting"
+    assert status.block_reason == "not_started"
+    assert status.seconds_to_cutoff == pytest.approx(900.0 - 60.0 - 100.0)
+    assert status.seconds_to_end == pytest.approx(800.0)
+    assert status.up.ladder == (LadderRow(0, 0.47, 10.0, "live", 4.0),)
+    assert (status.up.best_bid, status.up.best_ask) == (0.48, 0.50)
+    assert (status.down.best_bid, status.down.best_ask) == (None, None)
+    assert status.up.inventory_shares == 4.0 and status.up.avg_cost == pytest.approx(0.47)
+    assert status.down.ladder == () and status.pair_cost is None
+    assert status.open_orders == 1
+    text = _screen(render(_status(status)))
+    assert "not_started" in text and "cutoff in 12m20s" in text
+
+
+def test_a_display_on_a_file_that_is_no_terminal_uses_plain_lines() -> None:
+    assert StatusDisplay(out=io.StringIO()).tty is False
+    assert StatusDisplay(console=Console(file=io.StringIO(), force_terminal=True)).tty is True
+    with pytest.raises(ValueError, match="not both"):
+        StatusDisplay(console=Console(), out=io.StringIO())
