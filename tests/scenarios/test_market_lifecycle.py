@@ -3,7 +3,7 @@
 import trio
 
 from statemachines.market import ExitReason
-from tests.scenarios.harness import EPOCH_S, WINDOW_S, scenario
+from tests.scenarios.harness import WINDOW_S, scenario
 
 
 async def test_one_market_quotes_gets_fills_and_leaves_nothing_at_cutoff(autojump_clock):
