@@ -49,6 +49,7 @@ def plan_completion(
 
     `best_ask`, when known, lowers the cap to the ask: paying more than the book asks buys nothing
     extra, and a cap at the ask keeps the pUSD amount (and so the balance reserved) no larger than needed.
+    When the cap cannot reach the best ask there is nothing to take: None.
     """
     tick = float(tick_size)
     decimals = len(tick_size.split(".")[1]) if "." in tick_size else 0
@@ -64,6 +65,10 @@ def plan_completion(
             break
         ticks -= 1
     else:
+        return None
+    if best_ask is not None and price < best_ask - _EPS:
+        # Nothing is offered at or below the cap: a FOK/FAK would only be killed, and pausing the
+        # maker ladder for it would churn every quote for nothing.
         return None
     shares = math.floor(imbalance_shares * 100 + _EPS) / 100
     amount = math.floor(shares * price * 10**_BUY_AMOUNT_DECIMALS + _EPS) / 10**_BUY_AMOUNT_DECIMALS

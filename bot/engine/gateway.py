@@ -38,6 +38,12 @@ __all__ = ["CancelOutcome", "PostOutcome", "PostOutcomeKind", "VenueGateway"]
 
 log = logging.getLogger(__name__)
 
+# The signer floors a market BUY's pUSD to cents with float arithmetic, exactly as the reference client
+# does, so a planned 5.10 (5.1 * 100 == 509.99999999999994) would be signed as 5.09. Planned amounts are
+# already on the cent grid: adding far less than a cent (and far more than float noise) makes the floor
+# land on the intended cent.
+_CENT_FLOOR_NUDGE_PUSD = 1e-7
+
 
 class PostOutcomeKind(enum.StrEnum):
     LIVE = "live"
@@ -146,7 +152,8 @@ class VenueGateway:
     def sign_market_buy(self, *, token_id: str, amount_pusd: float, price_cap: float, tick_size: str, neg_risk: bool) -> SignedOrder:
         """A marketable BUY: `amount_pusd` is collateral to spend, never shares (spec section 4)."""
         return self.signer.build_market(
-            token_id=token_id, amount=amount_pusd, price_cap=price_cap, side=Side.BUY, tick_size=tick_size, neg_risk=neg_risk,
+            token_id=token_id, amount=amount_pusd + _CENT_FLOOR_NUDGE_PUSD, price_cap=price_cap, side=Side.BUY,
+            tick_size=tick_size, neg_risk=neg_risk,
         )
 
     # --- orders ------------------------------------------------------------------------------------

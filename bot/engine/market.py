@@ -439,9 +439,13 @@ class MarketRunner:
                            amount_pusd=amount_pusd, price_cap=cap, shares=shares, order_type=order_type)
         outcome = await self.gateway.post_one(signed, order_type=order_type, post_only=False)
         self._apply_completion_outcome(order, outcome)
-        # Wait briefly for the trade events so the next decision sees the new inventory.
+        # Wait briefly for the trade events so the next decision sees the new inventory. A "matched"
+        # answer ends the order before its trade arrives on the user stream: wait for the fill too.
         with trio.move_on_after(self.settings.completion_settle_s):
-            while not order.is_terminal:
+            while not order.is_terminal or (
+                order.state is OrderState.FILLED
+                and not any(f.order_id == order.order_id for f in self.inventory.counted_fills())
+            ):
                 await self._wake.wait()
                 self._wake = trio.Event()
 

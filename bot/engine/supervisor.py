@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 # How often the rollover scheduler looks for the next windows. Windows are minutes long and the
 # lead is tens of seconds, so a few seconds' resolution starts every runner in time.
 _DISCOVERY_PERIOD_S = 2.0
+# With nothing due, look again at least this often (new series windows, a re-listed market).
+_DISCOVERY_IDLE_MAX_S = 60.0
+_DISCOVERY_MIN_SLEEP_S = 0.05
 # Discovery retries inside the Gamma/CLOB hydration window back off up to this.
 _DISCOVERY_BACKOFF_MAX_S = 30.0
 
@@ -224,6 +227,7 @@ class Supervisor:
                 backoff_s = min(backoff_s * 2, _DISCOVERY_BACKOFF_MAX_S)
                 await trio.sleep(backoff_s)
                 continue
+            next_due = now + _DISCOVERY_IDLE_MAX_S
             for info in sorted(candidates, key=lambda m: m.start_s):
                 if info.condition_id in self._seen:
                     continue
@@ -233,6 +237,7 @@ class Supervisor:
                         self._seen.add(info.condition_id)
                     continue  # nothing to quote in this window any more
                 if now < info.start_s - s.rollover_lead_s:
+                    next_due = min(next_due, info.start_s - s.rollover_lead_s)
                     continue  # too early; a later pass starts it
                 if len(self.runners) >= s.max_markets:
                     break
@@ -246,7 +251,23 @@ class Supervisor:
             }:
                 self.stop(ExitReason.MARKET_END, "every configured market has ended")
                 return
-            await trio.sleep(_DISCOVERY_PERIOD_S)
+            if self._expecting_unlisted(now):
+                # A series window should be listed but is not (Gamma/CLOB hydration): look again soon.
+                next_due = min(next_due, now + _DISCOVERY_PERIOD_S)
+            await self.clock.sleep_until_s(max(next_due, now + _DISCOVERY_MIN_SLEEP_S))
+
+    def _expecting_unlisted(self, now: float) -> bool:
+        s = self.settings
+        if self._fixed_markets is not None or s.market != "auto":
+            return not self._seen
+        paper_window = s.paper_window_s if s.mode.value == "paper" else None
+        for series in s.series:
+            window = series_window_s(series, paper_window)
+            start = math.floor((now + s.rollover_lead_s) / window) * window
+            if not any(r.info.slug.startswith(series) and r.info.start_s >= start for r in self.stats.records):
+                if now < start + window - s.quote_cutoff_s:
+                    return True
+        return False
 
     async def _discover(self, gamma: GammaClient | None, now: float) -> list[MarketInfo]:
         s = self.settings

@@ -137,3 +137,10 @@ def test_max_pair_cost_allows_a_set_loss():
         max_pair_cost=1.02, fee_rate=0.0, fee_exponent=1.0,
     )
     assert plan.price_cap == 0.42
+
+
+def test_no_completion_when_nothing_is_offered_at_or_below_the_cap():
+    assert plan_completion(
+        lagging_token_id=DOWN, imbalance_shares=10.0, leading_avg_cost=0.60, tick_size="0.01", min_edge=0.02,
+        max_pair_cost=None, fee_rate=0.0, fee_exponent=1.0, best_ask=0.45,
+    ) is None  # the cap is 0.38, the cheapest offer 0.45

@@ -18,7 +18,7 @@ DAY_S = 24 * 3600
 
 async def test_a_day_of_15_minute_markets_rolls_over_with_faults_and_leaves_nothing(autojump_clock):
     async with scenario(
-        window_s=900, max_markets=None, flow=LIGHT_FLOW, quote_interval_s=5.0, ladder_levels=2,
+        window_s=900, max_markets=None, flow=LIGHT_FLOW, quote_interval_s=10.0, ladder_levels=1, reprice_ticks=2,
         reconcile_interval_s=120.0, rollover_lead_s=20.0,
     ) as sc:
         plan = sc.sim.admin
