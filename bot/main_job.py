@@ -18,12 +18,14 @@ import secrets
 import signal
 import sys
 import time
+from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
 
 import trio
 
 from bot.engine.clock import VenueClock
+from bot.engine.fills import fills_in_trade
 from bot.engine.journal import Journal, NullJournal
 from bot.engine.supervisor import Supervisor, VenueLinks
 from bot.exit_codes import EXIT_CONFIG, exit_code_for
@@ -65,6 +67,7 @@ async def run_bot(
     max_markets: int | None = None,
     out: Any = None,
     show_status: bool | None = None,
+    inprocess: bool = False,
     task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
 ) -> tuple[ExitReason, dict[str, Any]]:
     """Run the bot until it stops; returns (reason, summary). Paper mode embeds the simulator."""
@@ -73,7 +76,7 @@ async def run_bot(
     paper = settings.mode is BotMode.PAPER
     started_wall = time.monotonic()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             if paper:
                 from bot.sim.flow import SeriesSchedule
                 from bot.sim.model import SimConfig
@@ -90,8 +93,18 @@ async def run_bot(
                                            nominal_minutes=minutes, seed=settings.paper_seed)],
                     seed=settings.paper_seed,
                 )
-                server = await nursery.start(partial(serve_loopback, venue, run_venue=True, seed=settings.paper_seed))
-                links = VenueLinks(server.urls.rest, server.urls.ws_market, server.urls.ws_user, server.urls.gamma)
+                if inprocess:
+                    # Tests: the same simulator without sockets, so Trio's fake clock can drive it.
+                    from bot.sim.server import open_inprocess_sim
+
+                    sim = await stack.enter_async_context(open_inprocess_sim(venue, seed=settings.paper_seed))
+                    links = VenueLinks(sim.rest_url, sim.ws_market_url, sim.ws_user_url, sim.gamma_url,
+                                       sim.transport, sim.transport, sim.connector)
+                else:
+                    server = await nursery.start(
+                        partial(serve_loopback, venue, run_venue=True, seed=settings.paper_seed)
+                    )
+                    links = VenueLinks(server.urls.rest, server.urls.ws_market, server.urls.ws_user, server.urls.gamma)
                 # A fresh throwaway key per paper run: nothing to configure, nothing to leak.
                 signer = OrderSigner("0x" + secrets.token_hex(32), chain_id=settings.chain_id)
                 creds = None
@@ -119,8 +132,9 @@ async def run_bot(
             try:
                 reason = await supervisor.run()
             finally:
-                left = await _final_open_orders(supervisor, links)
+                left, venue_fills = await _venue_records(supervisor, links)
                 summary = _summary(supervisor, reason_or(supervisor), left, time.monotonic() - started_wall)
+                summary["venue_fills"] = venue_fills
                 journal.write("summary", **{k: v for k, v in summary.items() if k != "markets"})
                 journal.close()
             nursery.cancel_scope.cancel()
@@ -196,24 +210,32 @@ async def _feed_metrics(metrics: Any, supervisor: Supervisor, status: Any) -> No
             seen_latency[runner.info.condition_id] = samples
 
 
-async def _final_open_orders(supervisor: Supervisor, links: VenueLinks) -> int | None:
-    """Our open orders on the venue after the stop, from a fresh query (must be 0)."""
-    rest = supervisor.rest
-    if rest is None or supervisor.creds is None:
-        return None
+async def _venue_records(supervisor: Supervisor, links: VenueLinks) -> tuple[int | None, int | None]:
+    """From fresh queries after the stop: our open orders left on the venue (must be 0) and our fills
+    in the venue's trade records (not FAILED), counted the way the inventory counts them."""
+    if supervisor.creds is None:
+        return None, None
+    creds = supervisor.creds
     with trio.move_on_after(_FINAL_CHECK_TIMEOUT_S, shield=True):
         try:
-            async with ClobRestClient(links.rest_url, address=supervisor.signer.address, creds=supervisor.creds,
+            async with ClobRestClient(links.rest_url, address=supervisor.signer.address, creds=creds,
                                       transport=links.http_transport,
                                       time_s=lambda: int(supervisor.clock.now_s())) as client:
                 with venue_deadline(_FINAL_CHECK_TIMEOUT_S):
-                    total = 0
+                    left = 0
+                    fills = 0
                     for record in supervisor.stats.records:
-                        total += len(await client.get_open_orders(market=record.info.condition_id))
-                    return total
+                        info = record.info
+                        left += len(await client.get_open_orders(market=info.condition_id))
+                        for trade in await client.get_trades(market=info.condition_id):
+                            if trade.status.value == "FAILED":
+                                continue
+                            fills += len(fills_in_trade(trade, our_order_ids=(), our_owner=creds.api_key,
+                                                        tokens=info.token_ids, fee_rate=0.0, fee_exponent=1.0))
+                    return left, fills
         except VenueError as exc:
-            log.warning("final open-orders check failed: %s", exc)
-    return None
+            log.warning("final venue check failed: %s", exc)
+    return None, None
 
 
 def _summary(supervisor: Supervisor, reason: ExitReason, left: int | None, duration_s: float) -> dict[str, Any]:
@@ -229,7 +251,7 @@ def _summary(supervisor: Supervisor, reason: ExitReason, left: int | None, durat
         "orders_cancelled": sum(m["cancelled"] for m in markets),
         "rejects_expected": sum(m["rejected_expected"] for m in markets),
         "rejects_unexpected": sum(m["rejected_unexpected"] for m in markets),
-        "fills": sum(m["fills"] for m in markets),
+        "fills": sum(m["fills"] - m["fills_reversed"] for m in markets),
         "pairs_completed": sum(m["completions_filled"] for m in markets),
         "paired_shares": sum(m["paired_shares"] for m in markets),
         "avg_pair_cost": (sum(c * w for c, w in zip(pair_costs, weights, strict=True)) / sum(weights))

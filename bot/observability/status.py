@@ -387,6 +387,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"rejected: {_sum(markets, 'rejected_expected'):g} expected / {_sum(markets, 'rejected_unexpected'):g} unexpected"
     )
     lines.append(f"fills: {_sum(markets, 'fills'):g} (reversed {_sum(markets, 'fills_reversed'):g})")
+    if summary.get("venue_fills") is not None:
+        lines.append(f"fills in the venue's trade records: {summary['venue_fills']}")
     lines.append(
         f"pairs completed: {_sum(markets, 'paired_shares'):g} shares "
         f"(completion orders {_sum(markets, 'completions_filled'):g} filled / {_sum(markets, 'completions_sent'):g} sent)"

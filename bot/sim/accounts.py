@@ -108,7 +108,9 @@ class Accounts:
 
     # --- wire ------------------------------------------------------------------------------------
 
-    def balance_wire(self, address: str, asset_type: str, token_id: str | None, allowance_units: int) -> dict[str, Any]:
+    def balance_wire(
+        self, address: str, asset_type: str, token_id: str | None, allowance_units: int
+    ) -> dict[str, Any]:
         """`GET /balance-allowance` V2 body: `{"balance": "<1e6 units>", "allowances": {spender: amount}}`.
 
         ValueError for an unknown asset type or a CONDITIONAL query without a token id.

@@ -125,7 +125,9 @@ class MirroredBook:
         self._prices: dict[str, list[int]] = {BID: [], ASK: []}  # ascending
 
     def __repr__(self) -> str:
-        return f"<MirroredBook bid={self.best(BID)} ask={self.best(ASK)} orders={sum(1 for _ in self.orders())}>"
+        return (
+            f"<MirroredBook bid={self.best(BID)} ask={self.best(ASK)} orders={sum(1 for _ in self.orders())}>"
+        )
 
     def add(self, order: SimOrder) -> None:
         """Append at the back of its price level (time priority)."""

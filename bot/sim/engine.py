@@ -8,50 +8,40 @@ synchronous and driven by an injected clock: `advance()` applies whatever is due
 Validation runs in the spec's order (10.4): mode → market accepting → tick grid and range → minimum
 size → marketable BUY ≥ $1 and market-order precision → post-only with FOK/FAK → expiration →
 balance/allowance with reservation (fees included) → duplicate → post-only cross → match.
+
+Module map: `book` (mirrored book, fill planning), `settlement` (balances), `trades` (trade records
+and lifecycle), `market` (per-market state and market-channel payloads), `rules` (validation, fees,
+modes), `heartbeats`, `orders_wire` (order and book shapes), `model` (the public value types).
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from bot.protocol.constants import (
-    ERR_BALANCE_PREFIX,
-    ERR_CANCEL_ONLY,
     ERR_DUPLICATED_FMT,
-    ERR_ENGINE_RESTARTING,
     ERR_FAK_NO_MATCH,
     ERR_FOK_NOT_FILLED,
-    ERR_INVALID_EXPIRATION,
     ERR_INVALID_PAYLOAD,
     ERR_MARKET_NOT_READY,
-    ERR_MARKET_PRECISION,
     ERR_MARKETABLE_BUY_MIN_FMT,
     ERR_MIN_SIZE_FMT,
     ERR_POST_ONLY_CROSSES,
-    ERR_POST_ONLY_MODE,
-    ERR_POST_ONLY_MODE_CODE,
     ERR_POST_ONLY_WITH_MARKET_TYPE,
-    ERR_SELL_PRECISION,
-    ERR_TICK_FMT,
     ERR_TOO_MANY_CANCELS_FMT,
-    ERR_TRADING_DISABLED,
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
-    ROUNDING_CONFIG,
 )
 from bot.sim.accounts import Accounts
-from bot.sim.book import BID, Fill, MirroredBook, SimOrder
+from bot.sim.book import Fill, SimOrder
 from bot.sim.heartbeats import HeartbeatMismatch, HeartbeatRegistry
+from bot.sim.market import SimMarket
 from bot.sim.model import (
-    MODES,
     MarketData,
     MarketSpec,
     NewOrder,
@@ -61,17 +51,18 @@ from bot.sim.model import (
     SimEvent,
     UserData,
 )
-from bot.sim.orders_wire import (
-    ORDER_CANCELLATION,
-    ORDER_PLACEMENT,
-    ORDER_UPDATE,
-    book_summary,
-    order_event,
-    order_rest,
-    top_of_book,
+from bot.sim.orders_wire import ORDER_CANCELLATION, ORDER_PLACEMENT, ORDER_UPDATE, order_event, order_rest
+from bot.sim.rules import (
+    EngineMode,
+    balance_error,
+    check_expiration,
+    check_market_precision,
+    limit_price_units,
+    taker_fee_units,
 )
-from bot.sim.trades import TRADE_FAILED, BalanceDelta, MakerFillRecord, TradeBook, TradeRecord
-from bot.sim.wire import UNIT, fmt_units, ms_string, units_from_decimal
+from bot.sim.settlement import apply_delta, release, reserve, settle_fills
+from bot.sim.trades import TRADE_FAILED, TradeBook, TradeRecord
+from bot.sim.wire import UNIT, fmt_units, units_from_decimal
 
 __all__ = [
     "Exchange",
@@ -94,49 +85,6 @@ CANCELED = "CANCELED"
 INVALID = "INVALID"
 CANCELED_MARKET_RESOLVED = "CANCELED_MARKET_RESOLVED"
 
-# Spec 4 "Precision rules": FOK/FAK maker amounts carry at most 2 decimals.
-_MARKET_MAKER_AMOUNT_DECIMALS = 2
-# Spec 9 "Fees (V2)": the fee is rounded to 5 decimals, with 0.00001 as the smallest charged fee.
-_FEE_DECIMALS = 5
-# An implied price (maker/taker) within this fraction of a tick of the grid is on the grid: market
-# orders' share amounts are rounded, so their implied price is a hair off the cap (spec 4).
-_TICK_TOLERANCE_FRACTION = Fraction(1, 100)
-
-
-@dataclass
-class _Market:
-    spec: MarketSpec
-    tick: str
-    tick_units: int
-    min_size_units: int
-    listed_at_s: float
-    book: MirroredBook = field(default_factory=MirroredBook)
-    last_trade_units: dict[str, int] = field(default_factory=dict)
-    closed: bool = False  # past end_ts: no new orders
-    resolved: bool = False  # resting orders cancelled with CANCELED_MARKET_RESOLVED
-    dirty: set[tuple[str, int]] = field(default_factory=set)  # (book side, Yes price) changed
-    traded: bool = False
-    last_bbo: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def is_yes(self, token_id: str) -> bool:
-        return token_id == self.spec.yes_token_id
-
-    def outcome(self, token_id: str) -> str:
-        return self.spec.outcomes[0] if self.is_yes(token_id) else self.spec.outcomes[1]
-
-    def tokens(self) -> tuple[str, str]:
-        return (self.spec.yes_token_id, self.spec.no_token_id)
-
-    def accepting_from_s(self) -> float:
-        ts = self.spec.accepting_orders_ts
-        return self.listed_at_s if ts is None else ts
-
-
-def _tick_units(tick: str) -> int:
-    if tick not in ROUNDING_CONFIG:
-        raise ValueError(f"unknown tick size {tick!r}; expected one of {sorted(ROUNDING_CONFIG)}")
-    return units_from_decimal(tick)
-
 
 class Exchange:
     """A CLOB V2 venue in memory. Not thread-safe; every public call finishes by emitting its events.
@@ -149,8 +97,8 @@ class Exchange:
         self._clock = clock
         self._config = config or SimConfig()
         self._rng = random.Random(seed)
-        self._markets: dict[str, _Market] = {}
-        self._by_token: dict[str, _Market] = {}
+        self._markets: dict[str, SimMarket] = {}
+        self._by_token: dict[str, SimMarket] = {}
         self._unresolved: set[str] = set()
         self._orders: dict[str, SimOrder] = {}
         self._open_by_owner: defaultdict[str, dict[str, SimOrder]] = defaultdict(dict)
@@ -167,29 +115,28 @@ class Exchange:
             origin_s=clock(),
             new_id=self._new_uuid,
         )
+        self._mode = EngineMode(self._config.post_only_mode_s)
         self._gtd_due: list[tuple[float, int, str]] = []
         self._delayed_due: list[tuple[float, int, str]] = []
         self._seq = 0
-        self._mode = "normal"
-        self._mode_until_s: float | None = None
         self._fail_next_trades = 0
         self._listeners: list[Callable[[SimEvent], None]] = []
         self._schedule_listeners: list[Callable[[], None]] = []
         self._outbox: list[SimEvent] = []
         self._flushing = False
         self._batch_depth = 0
-        self._touched: dict[str, _Market] = {}
+        self._touched: dict[str, SimMarket] = {}
         self._counts: defaultdict[str, int] = defaultdict(int)
         self._fees_collected_units = 0
 
     def __repr__(self) -> str:
-        open_orders = sum(len(orders) for orders in self._open_by_owner.values())
         return (
-            f"<Exchange markets={len(self._markets)} open_orders={open_orders} "
-            f"trades={self._trades.statistics()['trades']} mode={self._mode}>"
+            f"<Exchange markets={len(self._markets)} open_orders={self._open_count()} "
+            f"trades={self._counts['trades']} mode={self._mode.mode}>"
         )
 
-    # --- ids ----------------------------------------------------------------------------------
+    def _open_count(self) -> int:
+        return sum(len(orders) for orders in self._open_by_owner.values())
 
     def _new_uuid(self) -> str:
         value = self._rng.getrandbits(128)
@@ -204,25 +151,29 @@ class Exchange:
     # --- markets ------------------------------------------------------------------------------
 
     def add_market(self, spec: MarketSpec) -> None:
-        """List a market; ValueError if its condition id or a token id is already listed."""
+        """List a market (emits `new_market`); ValueError if its condition id or a token is listed."""
         if spec.condition_id in self._markets:
             raise ValueError(f"market {spec.condition_id} already listed")
         for token in (spec.yes_token_id, spec.no_token_id):
             if token in self._by_token:
                 raise ValueError(f"token {token} already listed")
-        market = _Market(
-            spec=spec,
-            tick=spec.tick_size,
-            tick_units=_tick_units(spec.tick_size),
-            min_size_units=units_from_decimal(spec.min_order_size),
-            listed_at_s=self._clock(),
-        )
+        market = SimMarket(spec=spec, listed_at_s=self._clock())
         self._markets[spec.condition_id] = market
         self._by_token[spec.yes_token_id] = market
         self._by_token[spec.no_token_id] = market
         self._unresolved.add(spec.condition_id)
-        for token in market.tokens():
-            market.last_bbo[token] = top_of_book(market.book, yes=market.is_yes(token))
+        self._emit(MarketData(market.tokens(), spec.condition_id, market.new_market_payload(self._clock())))
+        self._finish()
+
+    def resolve_market(self, condition_id: str, winning_token_id: str) -> None:
+        """Announce the winner with the custom-feature `market_resolved` event (spec 6.2).
+
+        Redemption is on-chain, not a CLOB action, so balances do not change here; resting orders are
+        cancelled at the market's end by `advance()` whether or not this is called.
+        """
+        market = self._markets[condition_id]
+        payload = market.resolved_payload(winning_token_id, self._clock())
+        self._emit(MarketData(market.tokens(), condition_id, payload))
         self._finish()
 
     def markets(self) -> list[MarketSpec]:
@@ -239,27 +190,19 @@ class Exchange:
     def accepting_orders(self, condition_id: str) -> bool:
         """Whether the market takes new orders now (spec 8 `acceptingOrders`)."""
         market = self._markets.get(condition_id)
-        if market is None:
-            return False
-        now = self._clock()
-        return not market.closed and market.accepting_from_s() <= now < market.spec.end_ts
+        return market is not None and market.accepts_at(self._clock())
 
     def is_closed(self, condition_id: str) -> bool:
-        """Whether the market's end has passed (its resting orders are or will be cancelled)."""
+        """Whether the market's end has passed (resting orders are or will be cancelled); True if unknown."""
         market = self._markets.get(condition_id)
         return market is None or market.closed or self._clock() >= market.spec.end_ts
 
     def tick_size(self, token_id: str) -> str:
-        return self._market_for_token(token_id).tick
+        """The token's current tick (it may have changed since listing). KeyError if unknown."""
+        return self._by_token[token_id].tick
 
     def neg_risk(self, token_id: str) -> bool:
-        return self._market_for_token(token_id).spec.neg_risk
-
-    def _market_for_token(self, token_id: str) -> _Market:
-        market = self._by_token.get(token_id)
-        if market is None:
-            raise KeyError(token_id)
-        return market
+        return self._by_token[token_id].spec.neg_risk
 
     def set_tick_size(self, condition_id: str, new_tick: str) -> None:
         """Change the market's tick and emit `tick_size_change` for both tokens (spec 6.2).
@@ -267,40 +210,13 @@ class Exchange:
         Resting orders off the new grid stay; new orders must use the new tick.
         """
         market = self._markets[condition_id]
-        new_units = _tick_units(new_tick)
-        old_tick = market.tick
-        market.tick, market.tick_units = new_tick, new_units
-        now = self._clock()
-        for token in market.tokens():
-            payload = {
-                "event_type": "tick_size_change",
-                "asset_id": token,
-                "market": condition_id,
-                "old_tick_size": old_tick,
-                "new_tick_size": new_tick,
-                "timestamp": ms_string(now),
-            }
-            self._emit(MarketData((token,), condition_id, payload))
+        for payload in market.set_tick(new_tick, self._clock()):
+            self._emit(MarketData((payload["asset_id"],), condition_id, payload))
         self._finish()
 
     def book(self, token_id: str) -> dict[str, Any]:
-        """`GET /book` for one token (spec 1.3); KeyError for an unknown token."""
-        market = self._market_for_token(token_id)
-        return self._summary(market, token_id, self._clock())
-
-    def _summary(self, market: _Market, token_id: str, now: float) -> dict[str, Any]:
-        last = market.last_trade_units.get(token_id)
-        return book_summary(
-            market.book,
-            market=market.spec.condition_id,
-            asset_id=token_id,
-            yes=market.is_yes(token_id),
-            now_s=now,
-            min_order_size=fmt_units(market.min_size_units),
-            tick_size=market.tick,
-            neg_risk=market.spec.neg_risk,
-            last_trade_price="" if last is None else fmt_units(last),
-        )
+        """`GET /book` for one token (spec 1.3): best level LAST; KeyError for an unknown token."""
+        return self._by_token[token_id].summary(token_id, self._clock())
 
     # --- accounts -----------------------------------------------------------------------------
 
@@ -316,7 +232,9 @@ class Exchange:
     def address_for_key(self, api_key: str) -> str | None:
         return self._api_keys.get(api_key)
 
-    def fund(self, address: str, *, pusd_units: int = 0, token_id: str | None = None, shares_units: int = 0) -> None:
+    def fund(
+        self, address: str, *, pusd_units: int = 0, token_id: str | None = None, shares_units: int = 0
+    ) -> None:
         """Credit pUSD and/or shares to an account (opening it empty if needed); for tests and flow."""
         self._accounts.open(address, 0)
         if pusd_units:
@@ -332,7 +250,7 @@ class Exchange:
     def accounts(self) -> Accounts:
         return self._accounts
 
-    # --- heartbeats ---------------------------------------------------------------------------
+    # --- heartbeats and faults ----------------------------------------------------------------
 
     def heartbeat(self, owner: str, heartbeat_id: str | None) -> str:
         """Extend `owner`'s chain and return the next id; HeartbeatMismatch(expected_id) on a wrong id."""
@@ -341,54 +259,23 @@ class Exchange:
         finally:
             self._finish()
 
-    # --- faults -------------------------------------------------------------------------------
-
     def set_mode(self, mode: str, until_s: float | None = None) -> None:
-        """Engine mode until the clock time `until_s` (None: until changed).
+        """Engine mode until the clock time `until_s` (None: until changed). ValueError on an unknown mode.
 
-        A "restarting" window (425) is followed by `post_only_mode_s` of post-only mode (spec 9).
+        "restarting": orders and cancels get 425; afterwards `post_only_mode_s` of "post_only" (only
+        post-only orders, 503 otherwise). "cancel_only" and "disabled": orders get 503, cancels work.
         """
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {sorted(MODES)}")
-        self._mode, self._mode_until_s = mode, until_s
+        self._mode.set(mode, until_s)
         self._finish()
 
     @property
     def mode(self) -> str:
-        self._update_mode(self._clock())
-        return self._mode
+        self._mode.update(self._clock())
+        return self._mode.mode
 
     def fail_next_trades(self, n: int) -> None:
         """Make the next `n` trades end FAILED (balances reversed) instead of CONFIRMED."""
         self._fail_next_trades += n
-
-    def _update_mode(self, now: float) -> None:
-        while self._mode_until_s is not None and now >= self._mode_until_s:
-            if self._mode == "restarting":
-                self._mode, self._mode_until_s = "post_only", self._mode_until_s + self._config.post_only_mode_s
-            else:
-                self._mode, self._mode_until_s = "normal", None
-
-    def _retry_after(self, now: float) -> int | None:
-        return None if self._mode_until_s is None else max(1, math.ceil(self._mode_until_s - now))
-
-    def _check_place_mode(self, post_only: bool, now: float) -> None:
-        self._update_mode(now)
-        if self._mode == "restarting":
-            raise OrderRejected(ERR_ENGINE_RESTARTING, 425, retry_after_s=self._retry_after(now))
-        if self._mode == "disabled":
-            raise OrderRejected(ERR_TRADING_DISABLED, 503)
-        if self._mode == "cancel_only":
-            raise OrderRejected(ERR_CANCEL_ONLY, 503)
-        if self._mode == "post_only" and not post_only:
-            raise OrderRejected(
-                ERR_POST_ONLY_MODE, 503, code=ERR_POST_ONLY_MODE_CODE, retry_after_s=self._retry_after(now)
-            )
-
-    def _check_cancel_mode(self, now: float) -> None:
-        self._update_mode(now)
-        if self._mode == "restarting":
-            raise OrderRejected(ERR_ENGINE_RESTARTING, 425, retry_after_s=self._retry_after(now))
 
     # --- placement ----------------------------------------------------------------------------
 
@@ -429,9 +316,9 @@ class Exchange:
 
     def _place(self, order: NewOrder) -> PlaceResult:
         now = self._clock()
-        self._check_place_mode(order.post_only, now)
+        self._mode.check_place(order.post_only, now)
         market = self._by_token.get(order.token_id)
-        if market is None or market.closed or not market.accepting_from_s() <= now < market.spec.end_ts:
+        if market is None or not market.accepts_at(now):
             raise OrderRejected(ERR_MARKET_NOT_READY)
         if (
             order.side not in ("BUY", "SELL")
@@ -440,58 +327,43 @@ class Exchange:
             or order.taker_amount <= 0
         ):
             raise OrderRejected(ERR_INVALID_PAYLOAD)
-        price_units = self._limit_price(order, market)
+        price_units = limit_price_units(order, market.tick)
         is_buy = order.side == "BUY"
         is_market_type = order.order_type in MARKET_ORDER_TYPES
         size_units = order.taker_amount if is_buy else order.maker_amount
         if (not is_market_type or self._config.min_size_applies_to_market_orders) and (
             size_units < market.min_size_units
         ):
-            raise OrderRejected(
-                ERR_MIN_SIZE_FMT.format(
-                    id=order.order_id, size=fmt_units(size_units), min=fmt_units(market.min_size_units)
-                )
-            )
-        self._seq += 1
-        sim = SimOrder(
-            order_id=order.order_id,
-            owner=order.owner,
-            maker_address=order.maker_address,
-            market=market.spec.condition_id,
-            token_id=order.token_id,
-            outcome=market.outcome(order.token_id),
-            is_yes=market.is_yes(order.token_id),
-            side=order.side,
-            order_type=order.order_type,
-            post_only=order.post_only,
-            expiration=order.expiration,
-            created_at_s=now,
-            price_units=price_units,
-            maker_amount=order.maker_amount,
-            taker_amount=order.taker_amount,
-            seq=self._seq,
-            budget_units=order.maker_amount,
-        )
+            shown, minimum = fmt_units(size_units), fmt_units(market.min_size_units)
+            raise OrderRejected(ERR_MIN_SIZE_FMT.format(id=order.order_id, size=shown, min=minimum))
+        sim = self._new_sim_order(order, market, price_units, now)
         crosses = market.book.crosses(sim.book_side, sim.yes_price)
         marketable = is_market_type or (crosses and not order.post_only)
         min_buy_units = units_from_decimal(round(self._config.marketable_buy_min_pusd, 6))
         if is_buy and marketable and order.maker_amount < min_buy_units:
             raise OrderRejected(ERR_MARKETABLE_BUY_MIN_FMT.format(amount=fmt_units(order.maker_amount)))
         if is_market_type and self._config.enforce_market_order_precision:
-            self._check_market_precision(order, market)
+            check_market_precision(order, market.tick)
         if order.post_only and is_market_type:
             raise OrderRejected(ERR_POST_ONLY_WITH_MARKET_TYPE)
-        self._check_expiration(order, now)
+        check_expiration(
+            order,
+            now,
+            security_s=self._config.gtd_security_s,
+            reject_on_non_gtd=self._config.reject_expiration_on_non_gtd,
+        )
         fills, left = self._plan(market, sim) if marketable else ([], sim.budget_units)
-        self._check_balance(sim, fills, market)
+        self._check_balance(market, sim, fills)
         if order.order_id in self._orders:
             raise OrderRejected(ERR_DUPLICATED_FMT.format(id=order.order_id))
         if order.post_only and crosses:
             raise OrderRejected(ERR_POST_ONLY_CROSSES)
 
-        # Accepted: from here the order exists (a duplicate of it is rejected) and reserves funds.
+        # Accepted: from here the order exists (a repost of it is a duplicate) and reserves its funds.
+        self._seq += 1
+        sim.seq = self._seq
         self._orders[sim.order_id] = sim
-        self._reserve(sim)
+        reserve(self._accounts, sim)
         self._counts["placed"] += 1
         if marketable and market.spec.taker_delay_s > 0:
             sim.status = DELAYED
@@ -503,96 +375,60 @@ class Exchange:
             raise OrderRejected(outcome)
         return outcome
 
-    def _limit_price(self, order: NewOrder, market: _Market) -> int:
-        """The order's limit in its token's space, on the tick grid within [tick, 1 − tick]."""
-        if order.side == "BUY":
-            implied = Fraction(order.maker_amount, order.taker_amount)
-        else:
-            implied = Fraction(order.taker_amount, order.maker_amount)
-        tick = Fraction(market.tick_units, UNIT)
-        grid = math.floor(implied / tick + Fraction(1, 2)) * tick
-        if abs(implied - grid) > tick * _TICK_TOLERANCE_FRACTION or not tick <= grid <= 1 - tick:
-            shown = fmt_units(round(implied * UNIT))
-            raise OrderRejected(ERR_TICK_FMT.format(id=order.order_id, price=shown, tick=market.tick))
-        return int(grid * UNIT)
+    def _new_sim_order(self, order: NewOrder, market: SimMarket, price_units: int, now: float) -> SimOrder:
+        return SimOrder(
+            order_id=order.order_id,
+            owner=order.owner,
+            maker_address=order.maker_address,
+            market=market.condition_id,
+            token_id=order.token_id,
+            outcome=market.outcome(order.token_id),
+            is_yes=market.is_yes(order.token_id),
+            side=order.side,
+            order_type=order.order_type,
+            post_only=order.post_only,
+            expiration=order.expiration,
+            created_at_s=now,
+            price_units=price_units,
+            maker_amount=order.maker_amount,
+            taker_amount=order.taker_amount,
+            seq=0,
+            budget_units=order.maker_amount,
+        )
 
-    def _check_market_precision(self, order: NewOrder, market: _Market) -> None:
-        maker_step = 10 ** (6 - _MARKET_MAKER_AMOUNT_DECIMALS)
-        if order.side == "BUY":
-            taker_step = 10 ** (6 - ROUNDING_CONFIG[market.tick].amount)
-            if order.maker_amount % maker_step or order.taker_amount % taker_step:
-                raise OrderRejected(ERR_MARKET_PRECISION)
-        elif order.maker_amount % maker_step:
-            raise OrderRejected(ERR_SELL_PRECISION)
-
-    def _check_expiration(self, order: NewOrder, now: float) -> None:
-        if order.order_type == "GTD":
-            if order.expiration <= now + self._config.gtd_security_s:
-                raise OrderRejected(ERR_INVALID_EXPIRATION)
-        elif order.expiration != 0 and self._config.reject_expiration_on_non_gtd:
-            raise OrderRejected(ERR_INVALID_EXPIRATION)
-
-    def _plan(self, market: _Market, sim: SimOrder) -> tuple[list[Fill], int]:
+    def _plan(self, market: SimMarket, sim: SimOrder) -> tuple[list[Fill], int]:
         skip = sim.owner if self._config.prevent_self_trade else None
         return market.book.plan(sim, sim.budget_units, skip_owner=skip)
 
-    def _fee_units(self, market: _Market, shares_units: int, price_units: int) -> int:
-        """Taker fee = C × rate × (p(1−p))^exponent, rounded to 5 decimals, at least 0.00001 (spec 9)."""
-        rate = market.spec.fee_rate
-        if rate <= 0:
-            return 0
-        p = price_units / UNIT
-        raw = shares_units / UNIT * rate * (p * (1 - p)) ** market.spec.fee_exponent
-        if raw <= 0:
-            return 0
-        fee = max(round(raw, _FEE_DECIMALS), 10.0**-_FEE_DECIMALS)
-        return round(fee * UNIT)
+    def _fee(self, market: SimMarket) -> Callable[[int, int], int]:
+        spec = market.spec
+        return lambda shares, price: taker_fee_units(shares, price, spec.fee_rate, spec.fee_exponent)
 
-    def _check_balance(self, sim: SimOrder, fills: list[Fill], market: _Market) -> None:
-        """Balance/allowance with reservation; a BUY's fees on its crossing part count (spec 5.3)."""
+    def _check_balance(self, market: SimMarket, sim: SimOrder, fills: list[Fill]) -> None:
+        """Balance/allowance net of reservations; a BUY's fees on its crossing part count (spec 5.3)."""
         address = sim.maker_address
         if sim.is_buy:
-            fees = sum(self._fee_units(market, fill.shares, fill.taker_price) for fill in fills)
-            required = sim.maker_amount + fees
-            balance = self._accounts.pusd(address)
-            reserved = self._accounts.reserved_pusd(address)
+            fee = self._fee(market)
+            fees = sum(fee(f.shares, f.taker_price) for f in fills)
+            balance, reserved = self._accounts.pusd(address), self._accounts.reserved_pusd(address)
         else:
             fees = 0
-            required = sim.maker_amount
             balance = self._accounts.tokens(address, sim.token_id)
             reserved = self._accounts.reserved_tokens(address, sim.token_id)
-        if self._accounts.exists(address) and balance - reserved >= required:
-            return
-        parts = [f"balance: {balance}"]
-        if reserved:
-            parts.append(f"sum of active orders: {reserved}")
-        parts.append(f"order amount (inc. fees): {required}" if fees else f"order amount: {required}")
-        raise OrderRejected(f"{ERR_BALANCE_PREFIX}: the balance is not enough -> {', '.join(parts)}")
+        required = sim.maker_amount + fees
+        if not self._accounts.exists(address) or balance - reserved < required:
+            raise balance_error(balance, reserved, required, fees=fees > 0)
 
-    def _reserve(self, sim: SimOrder) -> None:
-        sim.reserved_units = sim.maker_amount
-        if sim.is_buy:
-            self._accounts.reserve_pusd(sim.maker_address, sim.reserved_units)
-        else:
-            self._accounts.reserve_tokens(sim.maker_address, sim.token_id, sim.reserved_units)
-
-    def _release(self, sim: SimOrder, units: int) -> None:
-        units = min(units, sim.reserved_units)
-        sim.reserved_units -= units
-        if sim.is_buy:
-            self._accounts.release_pusd(sim.maker_address, units)
-        else:
-            self._accounts.release_tokens(sim.maker_address, sim.token_id, units)
-
-    def _fully_filled(self, sim: SimOrder, budget_left: int) -> bool:
+    @staticmethod
+    def _fully_filled(sim: SimOrder, budget_left: int) -> bool:
         if sim.is_buy:
             return budget_left * UNIT < sim.price_units
         return budget_left == 0
 
     def _execute(
-        self, market: _Market, sim: SimOrder, fills: list[Fill], left: int, now: float
+        self, market: SimMarket, sim: SimOrder, fills: list[Fill], left: int, now: float
     ) -> PlaceResult | str:
-        """Match an accepted order, then rest, finish or kill it. Returns the kill text for FOK/FAK."""
+        """Match an accepted order, then rest, finish or kill it. Returns the kill text of a FOK/FAK."""
         if sim.order_type == "FOK" and not self._fully_filled(sim, left):
             self._kill(sim, ERR_FOK_NOT_FILLED, now)
             return ERR_FOK_NOT_FILLED
@@ -600,11 +436,11 @@ class Exchange:
             self._kill(sim, ERR_FAK_NO_MATCH, now)
             return ERR_FAK_NO_MATCH
         trade = self._apply_fills(market, sim, fills, now) if fills else None
-        self._touch(market)
+        self._touched[market.condition_id] = market
         if sim.order_type in MARKET_ORDER_TYPES or sim.open_shares() == 0:
             filled = self._fully_filled(sim, sim.budget_units)
             sim.status = MATCHED if filled else CANCELED
-            self._release(sim, sim.reserved_units)
+            release(self._accounts, sim)
             self._open_by_owner[sim.owner].pop(sim.order_id, None)
             if trade is not None:
                 self._emit_order(sim, ORDER_UPDATE, now, status=MATCHED if filled else LIVE)
@@ -616,118 +452,63 @@ class Exchange:
             market.dirty.add((sim.book_side, sim.yes_price))
             self._open_by_owner[sim.owner][sim.order_id] = sim
             if sim.order_type == "GTD":
-                at_s = sim.expiration - self._config.gtd_security_s
-                heapq.heappush(self._gtd_due, (at_s, sim.seq, sim.order_id))
+                heapq.heappush(
+                    self._gtd_due, (sim.expiration - self._config.gtd_security_s, sim.seq, sim.order_id)
+                )
             self._emit_order(sim, ORDER_UPDATE if trade else ORDER_PLACEMENT, now)
         if trade is None:
             return PlaceResult(sim.order_id, "live", "", "", [])
-        spent = sum(f.taker_notional for f in fills)
-        shares = sum(f.shares for f in fills)
+        spent, shares = sum(f.taker_notional for f in fills), trade.size_units
         making, taking = (spent, shares) if sim.is_buy else (shares, spent)
         return PlaceResult(sim.order_id, "matched", fmt_units(making), fmt_units(taking), [trade.trade_id])
 
     def _kill(self, sim: SimOrder, reason: str, now: float) -> None:
         sim.status = CANCELED
-        self._release(sim, sim.reserved_units)
+        release(self._accounts, sim)
         self._open_by_owner[sim.owner].pop(sim.order_id, None)
         self._counts["killed"] += 1
         self._emit_order(sim, ORDER_CANCELLATION, now, status=f"{CANCELED}_{reason}", killed=True)
 
-    def _apply_fills(self, market: _Market, taker: SimOrder, fills: list[Fill], now: float) -> TradeRecord:
-        """Move balances for every fill, update both sides, record one trade and emit its events."""
+    def _apply_fills(self, market: SimMarket, taker: SimOrder, fills: list[Fill], now: float) -> TradeRecord:
+        """Settle every fill, record one trade and emit its events (market data, trades, maker updates)."""
         trade_id = self._new_uuid()
-        deltas: list[BalanceDelta] = []
-        maker_records: list[MakerFillRecord] = []
-        touched_makers: list[SimOrder] = []
-        fee_total = notional_total = shares_total = 0
+        settled = settle_fills(self._accounts, taker, fills, trade_id, self._fee(market))
         for fill in fills:
-            maker = fill.maker
-            fee = self._fee_units(market, fill.shares, fill.taker_price)
-            fee_total += fee
-            notional_total += fill.taker_notional
-            shares_total += fill.shares
-            if taker.is_buy:
-                taker_pusd, taker_shares = -(fill.taker_notional + fee), fill.shares
-                self._release(taker, fill.taker_notional)
-                taker.budget_units -= fill.taker_notional
-            else:
-                taker_pusd, taker_shares = fill.taker_notional - fee, -fill.shares
-                self._release(taker, fill.shares)
-                taker.budget_units -= fill.shares
-            if maker.is_buy:
-                maker_pusd, maker_shares = -fill.maker_notional, fill.shares
-                self._release(maker, fill.maker_notional)
-                maker.budget_units -= fill.maker_notional
-            else:
-                maker_pusd, maker_shares = fill.maker_notional, -fill.shares
-                self._release(maker, fill.shares)
-                maker.budget_units -= fill.shares
-            for delta in (
-                BalanceDelta(taker.maker_address, taker_pusd, taker.token_id, taker_shares),
-                BalanceDelta(maker.maker_address, maker_pusd, maker.token_id, maker_shares),
-            ):
-                self._apply_delta(delta, sign=1)
-                deltas.append(delta)
-            market.dirty.add((maker.book_side, maker.yes_price))
-            maker.matched_shares += fill.shares
-            if trade_id not in maker.trade_ids:
-                maker.trade_ids.append(trade_id)
-            if maker not in touched_makers:
-                touched_makers.append(maker)
-            maker_records.append(
-                MakerFillRecord(
-                    order_id=maker.order_id,
-                    owner=maker.owner,
-                    maker_address=maker.maker_address,
-                    matched_units=fill.shares,
-                    price_units=fill.maker_price,
-                    asset_id=maker.token_id,
-                    outcome=maker.outcome,
-                    side=maker.side,
-                )
-            )
-        taker.matched_shares += shares_total
-        taker.trade_ids.append(trade_id)
-        self._fees_collected_units += fee_total
+            market.dirty.add((fill.maker.book_side, fill.maker.yes_price))
+        self._fees_collected_units += settled.fee_units
         will_fail = self._fail_next_trades > 0
-        if will_fail:
-            self._fail_next_trades -= 1
+        self._fail_next_trades -= int(will_fail)
+        shares = settled.shares_units
         trade = TradeRecord(
             trade_id=trade_id,
             taker_order_id=taker.order_id,
-            market=market.spec.condition_id,
+            market=market.condition_id,
             asset_id=taker.token_id,
             side=taker.side,
-            size_units=shares_total,
-            price_units=(2 * notional_total * UNIT + shares_total) // (2 * shares_total),
+            size_units=shares,
+            price_units=(2 * settled.notional_units * UNIT + shares) // (2 * shares),  # VWAP, rounded
             outcome=taker.outcome,
             taker_owner=taker.owner,
             taker_address=taker.maker_address,
             match_time_s=now,
-            maker_fills=maker_records,
-            deltas=deltas,
-            taker_fee_units=fee_total,
+            maker_fills=settled.maker_fills,
+            deltas=settled.deltas,
+            taker_fee_units=settled.fee_units,
             will_fail=will_fail,
         )
         self._trades.add(trade)
         self._counts["trades"] += 1
-        market.traded = True
-        self._emit_last_trades(market, taker, fills, now)
+        for payload in market.record_trades(taker, fills, now):
+            self._emit(MarketData((payload["asset_id"],), market.condition_id, payload))
         self._emit_trade(trade, now)
-        for maker in touched_makers:
+        for maker in settled.makers:
             if maker.open_shares() == 0:
                 market.book.remove(maker)
                 maker.status = MATCHED
-                self._release(maker, maker.reserved_units)
+                release(self._accounts, maker)
                 self._open_by_owner[maker.owner].pop(maker.order_id, None)
             self._emit_order(maker, ORDER_UPDATE, now)
         return trade
-
-    def _apply_delta(self, delta: BalanceDelta, *, sign: int) -> None:
-        if delta.pusd_units:
-            self._accounts.credit_pusd(delta.address, sign * delta.pusd_units)
-        if delta.token_id is not None and delta.token_units:
-            self._accounts.credit_tokens(delta.address, delta.token_id, sign * delta.token_units)
 
     # --- cancels ------------------------------------------------------------------------------
 
@@ -738,7 +519,7 @@ class Exchange:
         """
         try:
             now = self._clock()
-            self._check_cancel_mode(now)
+            self._mode.check_cancel(now)
             if len(order_ids) > self._config.max_cancel_batch:
                 raise OrderRejected(ERR_TOO_MANY_CANCELS_FMT.format(max=self._config.max_cancel_batch))
             canceled: list[str] = []
@@ -762,12 +543,10 @@ class Exchange:
         """Cancel `owner`'s open orders in a market and/or token; with neither filter, all of them."""
         try:
             now = self._clock()
-            self._check_cancel_mode(now)
+            self._mode.check_cancel(now)
             canceled: list[str] = []
             for sim in list(self._open_by_owner[owner].values()):
-                if market and sim.market != market:
-                    continue
-                if asset_id and sim.token_id != asset_id:
+                if (market and sim.market != market) or (asset_id and sim.token_id != asset_id):
                     continue
                 self._close(sim, CANCELED, now)
                 canceled.append(sim.order_id)
@@ -785,9 +564,9 @@ class Exchange:
         if sim.resting:
             market.book.remove(sim)
             market.dirty.add((sim.book_side, sim.yes_price))
-            self._touch(market)
+            self._touched[market.condition_id] = market
         sim.status = status
-        self._release(sim, sim.reserved_units)
+        release(self._accounts, sim)
         self._open_by_owner[sim.owner].pop(sim.order_id, None)
         self._counts[f"closed:{status}"] += 1
         self._emit_order(sim, ORDER_CANCELLATION, now)
@@ -802,7 +581,7 @@ class Exchange:
         asset_id: str | None = None,
         order_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """`owner`'s resting orders as wire `OpenOrder` dicts, in creation order."""
+        """`owner`'s resting orders as wire `OpenOrder` dicts (spec 1.2), in creation order."""
         result = []
         for sim in self._open_by_owner.get(owner, {}).values():
             if sim.status != LIVE:
@@ -849,14 +628,14 @@ class Exchange:
     # --- time ---------------------------------------------------------------------------------
 
     def advance(self) -> None:
-        """Apply everything due at `clock()`: delayed takers, GTD expiry, trade lifecycle,
-        heartbeat sweeps, market end and resolution, mode windows."""
+        """Apply everything due at `clock()`: mode windows, delayed takers, GTD expiry, trade lifecycle,
+        heartbeat sweeps, market end."""
         try:
             now = self._clock()
-            self._update_mode(now)
+            self._mode.update(now)
             self._run_delayed(now)
             self._expire_gtd(now)
-            self._advance_trades(now)
+            self._trades.advance(now, lambda trade: self._trade_changed(trade, now))
             for owner in self._heartbeats.sweep(now):
                 self._counts["heartbeat_expiries"] += 1
                 for sim in list(self._open_by_owner[owner].values()):
@@ -870,7 +649,7 @@ class Exchange:
         self._drop_stale(self._gtd_due)
         self._drop_stale(self._delayed_due)
         candidates = [
-            self._mode_until_s,
+            self._mode.until_s,
             self._gtd_due[0][0] if self._gtd_due else None,
             self._delayed_due[0][0] if self._delayed_due else None,
             self._trades.next_deadline(),
@@ -878,65 +657,67 @@ class Exchange:
         ]
         for condition_id in self._unresolved:
             market = self._markets[condition_id]
-            end = market.spec.end_ts
-            candidates.append(end + self._config.market_resolve_delay_s if market.closed else end)
+            end_s = market.spec.end_ts
+            candidates.append(end_s + self._config.market_resolve_delay_s if market.closed else end_s)
         times = [t for t in candidates if t is not None]
         return min(times) if times else None
 
+    def _is_open(self, order_id: str) -> bool:
+        return order_id in self._open_by_owner[self._orders[order_id].owner]
+
     def _drop_stale(self, heap: list[tuple[float, int, str]]) -> None:
-        while heap and heap[0][2] not in self._open_by_owner[self._orders[heap[0][2]].owner]:
+        while heap and not self._is_open(heap[0][2]):
             heapq.heappop(heap)
 
     def _run_delayed(self, now: float) -> None:
         while self._delayed_due and self._delayed_due[0][0] <= now:
             _at, _seq, order_id = heapq.heappop(self._delayed_due)
-            sim = self._orders[order_id]
-            if order_id not in self._open_by_owner[sim.owner]:
+            if not self._is_open(order_id):
                 continue  # cancelled while delayed
+            sim = self._orders[order_id]
             market = self._markets[sim.market]
             sim.status = LIVE
             fills, left = self._plan(market, sim)
             if sim.is_buy:
-                cost = sum(f.taker_notional + self._fee_units(market, f.shares, f.taker_price) for f in fills)
+                fee = self._fee(market)
+                cost = sum(f.taker_notional + fee(f.shares, f.taker_price) for f in fills)
                 if self._accounts.available_pusd(sim.maker_address) + sim.reserved_units < cost:
-                    self._close(sim, INVALID, now)
+                    self._close(sim, INVALID, now)  # the fees are no longer covered
                     continue
             self._execute(market, sim, fills, left, now)
 
     def _expire_gtd(self, now: float) -> None:
         while self._gtd_due and self._gtd_due[0][0] <= now:
             _at, _seq, order_id = heapq.heappop(self._gtd_due)
-            sim = self._orders[order_id]
-            if order_id in self._open_by_owner[sim.owner]:
+            if self._is_open(order_id):
                 self._counts["gtd_expired"] += 1
-                self._close(sim, CANCELED, now)
+                self._close(self._orders[order_id], CANCELED, now)
 
-    def _advance_trades(self, now: float) -> None:
-        def changed(trade: TradeRecord) -> None:
-            if trade.status == TRADE_FAILED:
-                for delta in reversed(trade.deltas):
-                    self._apply_delta(delta, sign=-1)
-                self._fees_collected_units -= trade.taker_fee_units
-            self._emit_trade(trade, now)
-
-        self._trades.advance(now, changed)
+    def _trade_changed(self, trade: TradeRecord, now: float) -> None:
+        if trade.status == TRADE_FAILED:
+            for delta in reversed(trade.deltas):
+                apply_delta(self._accounts, delta, sign=-1)
+            self._fees_collected_units -= trade.taker_fee_units
+        self._emit_trade(trade, now)
 
     def _end_markets(self, now: float) -> None:
         for condition_id in sorted(self._unresolved):
             market = self._markets[condition_id]
-            if not market.closed and now >= market.spec.end_ts:
+            if now >= market.spec.end_ts:
                 market.closed = True
             if market.closed and now >= market.spec.end_ts + self._config.market_resolve_delay_s:
                 market.resolved = True
                 self._unresolved.discard(condition_id)
-                for sim in list(market.book.orders()) + self._delayed_in(condition_id):
+                delayed = [sim for sim in self._orders_of(condition_id) if sim.status == DELAYED]
+                for sim in [*market.book.orders(), *delayed]:
                     self._close(sim, CANCELED_MARKET_RESOLVED, now)
 
-    def _delayed_in(self, condition_id: str) -> list[SimOrder]:
+    def _orders_of(self, condition_id: str) -> list[SimOrder]:
         return [
-            self._orders[order_id]
-            for _at, _seq, order_id in self._delayed_due
-            if self._orders[order_id].market == condition_id and self._orders[order_id].status == DELAYED
+            sim
+            for orders in self._open_by_owner.values()
+            for sim in orders.values()
+            if sim.market == condition_id
         ]
 
     # --- events -------------------------------------------------------------------------------
@@ -964,102 +745,29 @@ class Exchange:
     def _emit(self, event: SimEvent) -> None:
         self._outbox.append(event)
 
-    def _touch(self, market: _Market) -> None:
-        self._touched[market.spec.condition_id] = market
-
-    def _emit_order(self, sim: SimOrder, kind: str, now: float, *, status: str | None = None, killed: bool = False) -> None:
-        payload = order_event(
-            sim,
-            kind,
-            now,
-            status=status,
-            killed=killed,
-            market_buy_in_pusd=self._config.market_buy_original_size_in_pusd,
-        )
+    def _emit_order(
+        self, sim: SimOrder, kind: str, now: float, *, status: str | None = None, killed: bool = False
+    ) -> None:
+        in_pusd = self._config.market_buy_original_size_in_pusd
+        payload = order_event(sim, kind, now, status=status, killed=killed, market_buy_in_pusd=in_pusd)
         self._emit(UserData(sim.owner, sim.market, payload))
 
     def _emit_trade(self, trade: TradeRecord, now: float) -> None:
         for owner, trader_side, address in trade.views():
             self._emit(UserData(owner, trade.market, trade.ws(owner, trader_side, address, now)))
 
-    def _emit_last_trades(self, market: _Market, taker: SimOrder, fills: list[Fill], now: float) -> None:
-        """`last_trade_price` per execution price, on both tokens (the book is one, mirrored)."""
-        by_price: dict[int, int] = {}
-        for fill in fills:
-            by_price[fill.taker_price] = by_price.get(fill.taker_price, 0) + fill.shares
-        other = market.spec.no_token_id if taker.is_yes else market.spec.yes_token_id
-        other_side = "SELL" if taker.is_buy else "BUY"
-        for price, shares in by_price.items():
-            for token, token_price, side in ((taker.token_id, price, taker.side), (other, UNIT - price, other_side)):
-                market.last_trade_units[token] = token_price
-                payload = {
-                    "event_type": "last_trade_price",
-                    "asset_id": token,
-                    "market": market.spec.condition_id,
-                    "price": fmt_units(token_price),
-                    "side": side,
-                    "size": fmt_units(shares),
-                    "fee_rate_bps": "0",
-                    "timestamp": ms_string(now),
-                }
-                self._emit(MarketData((token,), market.spec.condition_id, payload))
-
-    def _emit_market_changes(self, market: _Market, now: float) -> None:
-        cid = market.spec.condition_id
-        tokens = market.tokens()
-        if market.traded:
-            for token in tokens:
-                self._emit(MarketData((token,), cid, {"event_type": "book", **self._summary(market, token, now)}))
-        elif market.dirty:
-            hashes = {token: self._summary(market, token, now)["hash"] for token in tokens}
-            tops = {token: top_of_book(market.book, yes=market.is_yes(token)) for token in tokens}
-            entries = []
-            for side, yes_price in sorted(market.dirty):
-                size = fmt_units(market.book.level_shares(side, yes_price))
-                yes_side, no_side = ("BUY", "SELL") if side == BID else ("SELL", "BUY")
-                for token, price, token_side in ((tokens[0], yes_price, yes_side), (tokens[1], UNIT - yes_price, no_side)):
-                    bid, ask = tops[token]
-                    entries.append(
-                        {
-                            "asset_id": token,
-                            "price": fmt_units(price),
-                            "size": size,
-                            "side": token_side,
-                            "hash": hashes[token],
-                            "best_bid": fmt_units(bid),
-                            "best_ask": fmt_units(ask),
-                        }
-                    )
-            payload = {"event_type": "price_change", "market": cid, "timestamp": ms_string(now), "price_changes": entries}
-            self._emit(MarketData(tokens, cid, payload))
-        market.dirty.clear()
-        market.traded = False
-        for token in tokens:
-            bbo = top_of_book(market.book, yes=market.is_yes(token))
-            if bbo != market.last_bbo.get(token):
-                market.last_bbo[token] = bbo
-                payload = {
-                    "event_type": "best_bid_ask",
-                    "market": cid,
-                    "asset_id": token,
-                    "best_bid": fmt_units(bbo[0]),
-                    "best_ask": fmt_units(bbo[1]),
-                    "spread": fmt_units(bbo[1] - bbo[0]),
-                    "timestamp": ms_string(now),
-                }
-                self._emit(MarketData((token,), cid, payload))
-
     def _finish(self) -> None:
-        """Emit the market-data consequences of the call, deliver all events, wake the driver."""
+        """Summarise the call's book changes, deliver all events in order, wake the driver."""
         if self._batch_depth:
             return
         if self._touched:
             now = self._clock()
             touched, self._touched = self._touched, {}
             for market in touched.values():
-                self._emit_market_changes(market, now)
+                for token_ids, payload in market.changes(now):
+                    self._emit(MarketData(token_ids, market.condition_id, payload))
         if self._flushing:
-            return
+            return  # a listener called back into us: the outer flush delivers these events
         self._flushing = True
         try:
             while self._outbox:
@@ -1078,9 +786,9 @@ class Exchange:
         """Counts that matter: orders, trades, fees, heartbeats, accounts, events, mode."""
         return {
             "markets": len(self._markets),
-            "open_orders": sum(len(orders) for orders in self._open_by_owner.values()),
+            "open_orders": self._open_count(),
             "orders_total": len(self._orders),
-            "mode": self._mode,
+            "mode": self._mode.mode,
             "fees_collected_units": self._fees_collected_units,
             "counts": dict(self._counts),
             "trades": self._trades.statistics(),

@@ -32,10 +32,14 @@ __all__ = [
 _SHARE_STEP_UNITS = UNIT // 100  # sizes carry at most 2 decimals (spec 9)
 _MARKET_TAKER_STEP_UNITS = UNIT // 10_000  # market BUY share amounts: 4 decimals (spec 4)
 
+_MAKER_STAGGER_S = 0.1
+
 _ASSET_NAMES = {"btc": "Bitcoin", "eth": "Ethereum", "sol": "Solana", "xrp": "XRP"}
 
 
-def limit_amounts(side: str, price: str | float | Decimal, size_shares: str | float | Decimal) -> tuple[int, int]:
+def limit_amounts(
+    side: str, price: str | float | Decimal, size_shares: str | float | Decimal
+) -> tuple[int, int]:
     """(makerAmount, takerAmount) of a limit order on a 2-decimal share grid (spec 3.4), exact integers."""
     price_units = units_from_decimal(str(price))
     shares_units = units_from_decimal(str(size_shares)) // _SHARE_STEP_UNITS * _SHARE_STEP_UNITS
@@ -220,7 +224,8 @@ class FlowParams:
     taker_rate_per_s: float = 0.5
     taker_size_shares: tuple[float, float] = (5.0, 60.0)
     taker_sweep_ticks: int = 3
-    sweeper_probability: float = 0.15  # a taker 3x as large that reaches deeper levels
+    sweeper_probability: float = 0.15  # a larger taker that reaches deeper levels
+    sweeper_size_factor: int = 3
     sweeper_extra_ticks: int = 4
     taker_sell_probability: float = 0.2
     account_pusd: float = 1_000_000.0
@@ -229,7 +234,9 @@ class FlowParams:
 class MarketFlow:
     """The synthetic participants of one market; call `step(now)` at or after `next_deadline()`."""
 
-    def __init__(self, exchange: Exchange, spec: MarketSpec, rng: random.Random, params: FlowParams | None = None) -> None:
+    def __init__(
+        self, exchange: Exchange, spec: MarketSpec, rng: random.Random, params: FlowParams | None = None
+    ) -> None:
         self._exchange = exchange
         self._spec = spec
         self._rng = rng
@@ -287,7 +294,8 @@ class MarketFlow:
             if now < self._start_s():
                 return
             self._started = True
-            self._next_requote_s = [now + i * 0.1 for i in range(self._params.makers)]
+            # Makers start a moment apart so their quotes do not all land in the same instant.
+            self._next_requote_s = [now + i * _MAKER_STAGGER_S for i in range(self._params.makers)]
             self._next_taker_s = now + self._rng.expovariate(self._params.taker_rate_per_s)
         while True:
             due = self.next_deadline()
@@ -325,14 +333,19 @@ class MarketFlow:
         center = self._quoted_center[index]
         live = self._exchange.open_orders(api_key, market=self._spec.condition_id)
         full = len(live) == 2 * self._params.maker_levels
-        moved = center is None or abs(self._fair - center) >= float(tick) * self._params.maker_requote_move_ticks
+        moved = (
+            center is None or abs(self._fair - center) >= float(tick) * self._params.maker_requote_move_ticks
+        )
         if full and not moved:
             return
         self._quoted_center[index] = self._fair
         half = self._params.maker_half_spread_ticks + index
         with self._exchange.batch():
             self._exchange.cancel_market(api_key, market=self._spec.condition_id)
-            for token, value in ((self._spec.yes_token_id, self._fair), (self._spec.no_token_id, 1 - self._fair)):
+            for token, value in (
+                (self._spec.yes_token_id, self._fair),
+                (self._spec.no_token_id, 1 - self._fair),
+            ):
                 top = (Decimal(str(value)) / tick).to_integral_value(rounding="ROUND_FLOOR") * tick
                 for level in range(self._params.maker_levels):
                     price = top - (half + level * self._params.maker_level_step_ticks) * tick
@@ -348,7 +361,7 @@ class MarketFlow:
         p = self._params
         api_key, address = self._takers[self._rng.randrange(len(self._takers))]
         sweeper = self._rng.random() < p.sweeper_probability
-        size = self._size(p.taker_size_shares) * (3 if sweeper else 1)
+        size = self._size(p.taker_size_shares) * (p.sweeper_size_factor if sweeper else 1)
         reach = p.taker_sweep_ticks + (p.sweeper_extra_ticks if sweeper else 0)
         tick = self._tick()
         held = [
@@ -362,9 +375,15 @@ class MarketFlow:
             if not bids:
                 return
             floor_price = max(tick, Decimal(bids[-1]["price"]) - reach * tick)
-            shares = min(Decimal(size), Decimal(units) / UNIT).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+            shares = min(Decimal(size), Decimal(units) / UNIT).quantize(
+                Decimal("0.01"), rounding="ROUND_FLOOR"
+            )
             order = build_market_order(
-                **self._ids(api_key, address, now), token_id=token, side="SELL", amount=shares, price=floor_price
+                **self._ids(api_key, address, now),
+                token_id=token,
+                side="SELL",
+                amount=shares,
+                price=floor_price,
             )
         else:
             token = self._spec.yes_token_id if self._rng.random() < self._fair else self._spec.no_token_id

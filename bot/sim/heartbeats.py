@@ -29,7 +29,9 @@ class HeartbeatMismatch(Exception):
 class HeartbeatRegistry:
     """Chains per owner and the sweep grid `origin_s + k * sweep_s`. Pure: time is passed in."""
 
-    def __init__(self, *, timeout_s: float, sweep_s: float, origin_s: float, new_id: Callable[[], str]) -> None:
+    def __init__(
+        self, *, timeout_s: float, sweep_s: float, origin_s: float, new_id: Callable[[], str]
+    ) -> None:
         if timeout_s <= 0 or sweep_s <= 0:
             raise ValueError("timeout_s and sweep_s must be positive")
         self._timeout_s = timeout_s

@@ -177,7 +177,9 @@ class _Due:
 class TradeBook:
     """All trades, indexed by owner, with the pending lifecycle steps on a heap."""
 
-    def __init__(self, *, mined_delay_s: float, confirmed_delay_s: float, new_tx_hash: Callable[[], str]) -> None:
+    def __init__(
+        self, *, mined_delay_s: float, confirmed_delay_s: float, new_tx_hash: Callable[[], str]
+    ) -> None:
         self._mined_delay_s = mined_delay_s
         self._confirmed_delay_s = max(confirmed_delay_s, mined_delay_s)
         self._new_tx_hash = new_tx_hash

@@ -32,8 +32,12 @@ _MIN_SLEEP_S = 1e-6
 class SimVenue:
     """Exchange + flows + series on the Trio clock. Run `run()` in a nursery; it ends when cancelled.
 
-    `exchange` is usable as soon as the venue is constructed; `run` reports started (with the venue)
-    once the first markets exist.
+    Construct it inside a Trio run (its clock reads `trio.current_time()`). The given markets and the
+    series windows listed at construction time exist at once, so `exchange` is usable before `run`
+    starts; `run` reports started (with the venue) after its first step.
+
+    `flow` shapes the synthetic participants of every market; `with_flow=False` gives a quiet venue
+    (only the fronts trade). `max_step_s` bounds one sleep of the driver.
     """
 
     def __init__(
@@ -64,9 +68,12 @@ class SimVenue:
         self._wake = trio.Event()
         self._iterations = 0
         self.exchange.add_schedule_listener(self._on_schedule_change)
+        self._list_markets(self.now())
 
     def __repr__(self) -> str:
-        return f"<SimVenue now={self.now():.3f} markets={len(self.exchange.markets())} flows={len(self._flows)}>"
+        return (
+            f"<SimVenue now={self.now():.3f} markets={len(self.exchange.markets())} flows={len(self._flows)}>"
+        )
 
     def now(self) -> float:
         """The simulator's clock: unix seconds."""
@@ -125,6 +132,11 @@ class SimVenue:
                 flow.step(now)
                 if flow.next_deadline() is None and now >= flow.spec.end_ts:
                     del self._flows[condition_id]
+                    spec = flow.spec
+                    up_wins = flow.fair_value >= 0.5  # the walk's final value decides the window
+                    self.exchange.resolve_market(
+                        condition_id, spec.yes_token_id if up_wins else spec.no_token_id
+                    )
 
     async def run(self, *, task_status: trio.TaskStatus[SimVenue] = trio.TASK_STATUS_IGNORED) -> None:
         """Drive the simulator until cancelled; reports started once the first markets are listed."""
@@ -146,4 +158,3 @@ class SimVenue:
             "flows": [flow.statistics() for flow in self._flows.values()],
             "exchange": self.exchange.statistics(),
         }
-

@@ -1,0 +1,134 @@
+"""Synthetic market flow: the recurring series' names and ids, a deterministic seeded flow, makers
+keeping depth on both tokens, and takers that fill resting BUYs on both tokens."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+from bot.sim.engine import Exchange, SimConfig, UserData
+from bot.sim.flow import FlowParams, MarketFlow, SeriesSchedule, build_order
+
+WINDOW_START = 1_700_000_100  # a multiple of 150 and of 900
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_series_names_windows_by_nominal_minutes_and_aligned_start():
+    series = SeriesSchedule(asset="btc", window_s=150, nominal_minutes=15, seed=7)
+    spec = series.spec_for(series.window_start(WINDOW_START + 149))
+    assert spec.slug == f"btc-updown-15m-{WINDOW_START}"
+    assert (spec.start_ts, spec.end_ts) == (WINDOW_START, WINDOW_START + 150)
+    assert spec.accepting_orders_ts == WINDOW_START - 300  # listed two windows ahead
+    assert re.fullmatch(r"0x[0-9a-f]{64}", spec.condition_id)
+    assert re.fullmatch(r"[1-9][0-9]{70,78}", spec.yes_token_id) and re.fullmatch(
+        r"[1-9][0-9]{70,78}", spec.no_token_id
+    )
+    assert spec.yes_token_id != spec.no_token_id and spec.outcomes == ("Up", "Down")
+    assert spec.question.startswith("Bitcoin Up or Down - ")
+    assert (
+        SeriesSchedule(asset="btc", window_s=150, nominal_minutes=15, seed=7).spec_for(WINDOW_START) == spec
+    )
+    assert SeriesSchedule(asset="btc", window_s=150, nominal_minutes=15, seed=8).spec_for(
+        WINDOW_START
+    ).condition_id != (spec.condition_id)
+    assert (
+        SeriesSchedule(asset="eth", window_s=300).spec_for(WINDOW_START).slug
+        == f"eth-updown-5m-{WINDOW_START}"
+    )
+
+
+def test_series_lists_upcoming_windows_ahead_of_time():
+    series = SeriesSchedule(window_s=900, list_ahead_s=60)
+    assert series.listed_windows(WINDOW_START + 10) == [WINDOW_START]
+    assert series.next_listing_s(WINDOW_START + 10) == WINDOW_START + 840
+    assert series.listed_windows(WINDOW_START + 840) == [WINDOW_START, WINDOW_START + 900]
+
+
+def _run_flow(seed: int, *, until_s: float, ours: bool = False) -> tuple[Exchange, MarketFlow, list[Any]]:
+    """Replay a flow on a fake clock from the window start, optionally with our BUYs at the best bids."""
+    clock = FakeClock(WINDOW_START - 5)
+    exchange = Exchange(clock=clock, config=SimConfig(), seed=seed)
+    events: list[Any] = []
+    exchange.subscribe(events.append)
+    spec = SeriesSchedule(window_s=900, list_ahead_s=5, seed=seed).spec_for(WINDOW_START)
+    exchange.add_market(spec)
+    flow = MarketFlow(exchange, spec, random.Random(seed), FlowParams())
+    exchange.register_api_key("ours", "0xours")
+    counter = 0
+    while clock.now < until_s:
+        times = [t for t in (exchange.next_deadline(), flow.next_deadline()) if t is not None]
+        clock.now = min([*times, clock.now + 1.0])
+        exchange.advance()
+        flow.step(clock.now)
+        if ours:
+            for token in (spec.yes_token_id, spec.no_token_id):
+                bids = exchange.book(token)["bids"]
+                if bids and not exchange.open_orders("ours", asset_id=token):
+                    counter += 1
+                    exchange.place(
+                        build_order(
+                            order_id=f"0x{counter:064x}",
+                            owner="ours",
+                            address="0xours",
+                            token_id=token,
+                            side="BUY",
+                            price=bids[-1]["price"],
+                            size=10,
+                            post_only=True,
+                        )
+                    )
+    return exchange, flow, events
+
+
+def test_flow_is_deterministic_for_a_seed():
+    def transcript(seed: int) -> str:
+        _exchange, _flow, events = _run_flow(seed, until_s=WINDOW_START + 60)
+        return json.dumps([e.payload for e in events])
+
+    first = transcript(11)
+    assert first == transcript(11)
+    assert first != transcript(12)
+
+
+def test_makers_keep_depth_on_both_tokens_around_fair_value():
+    exchange, flow, _events = _run_flow(3, until_s=WINDOW_START + 120)
+    spec = flow.spec
+    for token, fair in ((spec.yes_token_id, flow.fair_value), (spec.no_token_id, 1 - flow.fair_value)):
+        book = exchange.book(token)
+        assert len(book["bids"]) >= 3 and len(book["asks"]) >= 3
+        bid, ask = float(book["bids"][-1]["price"]), float(book["asks"][-1]["price"])
+        assert 0.01 < ask - bid <= 0.10  # a spread of a few ticks
+        assert bid <= fair + 0.01 and ask >= fair - 0.01
+
+
+def test_takers_fill_our_resting_buys_on_both_tokens():
+    exchange, flow, events = _run_flow(5, until_s=WINDOW_START + 900, ours=True)
+    spec = flow.spec
+    our_fills = [
+        m
+        for e in events
+        if isinstance(e, UserData)
+        and e.owner == "ours"
+        and e.payload["event_type"] == "trade"
+        and e.payload["status"] == "MATCHED"
+        for m in e.payload["maker_orders"]
+        if m["owner"] == "ours"
+    ]
+    filled_tokens = {m["asset_id"] for m in our_fills}
+    assert filled_tokens == {spec.yes_token_id, spec.no_token_id}
+    held = [
+        int(exchange.balance("0xours", "CONDITIONAL", t)["balance"])
+        for t in (spec.yes_token_id, spec.no_token_id)
+    ]
+    assert all(units > 0 for units in held)
+    assert exchange.open_orders("ours") == []  # the market ended: everything was cancelled
+    assert flow.next_deadline() is None
