@@ -299,7 +299,7 @@ class Supervisor:
         record = MarketRecord(info, runner)
         self.stats.records.append(record)
         self.journal.write("market_start", market=info.condition_id, slug=info.slug, start_s=info.start_s,
-                           end_s=info.end_s)
+                           end_s=info.end_s, up_token_id=info.up_token_id, down_token_id=info.down_token_id)
         if self._on_runner is not None:
             self._on_runner(runner)
         markets.start_soon(self._run_one, record, feed)

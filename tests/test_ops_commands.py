@@ -1,0 +1,371 @@
+"""Operator commands against a real loopback simulator: `orders` lists what rests, `cancel-all` leaves
+nothing (checked on the venue itself) and says "0 open orders left", or says NOT VERIFIED and exits 5
+when it cannot prove it; `journal` filters by kind, market, order and time and survives a bad line.
+
+The venue commands run as the operator runs them: `bot.cli.main([...])` in a worker thread (its own
+`trio.run`), settings from the environment, against `serve_loopback` on 127.0.0.1 with a real clock.
+The simulator's clock is pinned to the middle of a window so no market ends during a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from bot import cli
+from bot.engine.journal import Journal
+from bot.exit_codes import EXIT_CONFIG, EXIT_FATAL_VENUE, EXIT_OK
+from bot.ops_commands import cancel_all_command, order_id_of_wire, parse_time_s
+from bot.protocol.auth import ApiCreds
+from bot.protocol.constants import Side
+from bot.protocol.rest import ClobRestClient
+from bot.protocol.signing import OrderSigner
+from bot.sim.flow import SeriesSchedule
+from bot.sim.model import MarketSpec
+from bot.sim.server import LoopbackServer, serve_loopback
+from bot.sim.venue import SimVenue
+from settings import BotSettings
+
+# Hardhat account 1: a well-known test key, never funded anywhere real.
+TEST_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+WINDOW_S = 3600
+WINDOW_START_S = 1_800_000_000  # a multiple of 3600: the windows align with it
+SERIES = "btc-updown-15m"
+TEST_TIMEOUT_S = 20
+
+
+@dataclass
+class Venue:
+    server: LoopbackServer
+    venue: SimVenue
+    creds: ApiCreds
+    signer: OrderSigner
+    markets: list[MarketSpec]  # the current window's market first
+
+    def open_on_venue(self, market: MarketSpec | None = None) -> list[dict[str, Any]]:
+        """Our open orders as the exchange itself holds them (not through the commands)."""
+        return self.venue.exchange.open_orders(self.creds.api_key, market=market.condition_id if market else None)
+
+
+async def _place(venue: Venue, market: MarketSpec, token_id: str, price: str) -> str:
+    async with ClobRestClient(venue.server.urls.rest, address=venue.signer.address, creds=venue.creds) as rest:
+        order = venue.signer.build_limit(token_id=token_id, price=price, size_shares="10", side=Side.BUY,
+                                         tick_size=market.tick_size)
+        result = await rest.post_order(order.to_wire(venue.creds.api_key, "GTC", post_only=True))
+    assert result.ok, result.error
+    return order.order_id
+
+
+@pytest.fixture
+async def venue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Venue]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    series = SeriesSchedule(asset="btc", window_s=WINDOW_S, nominal_minutes=15, seed=3)
+    # Half an hour into a window: nothing ends while a test runs.
+    sim = SimVenue(clock_epoch_s=WINDOW_START_S + WINDOW_S / 2 - trio.current_time(), series=[series],
+                   with_flow=False, seed=3)
+    async with trio.open_nursery() as nursery:
+        server: LoopbackServer = await nursery.start(lambda task_status: serve_loopback(
+            sim, run_venue=True, seed=3, task_status=task_status))
+        signer = OrderSigner(TEST_KEY)
+        async with ClobRestClient(server.urls.rest, address=signer.address, creds=None) as rest:
+            creds = await rest.create_or_derive_api_key(signer)
+        markets = sorted(sim.exchange.markets(), key=lambda m: m.start_ts)
+        for name, value in {"BOT_PRIVATE_KEY": TEST_KEY, "BOT_CLOB_URL": server.urls.rest, "BOT_MARKET": "auto",
+                            "BOT_SERIES": SERIES, "BOT_PAPER_WINDOW_S": str(WINDOW_S),
+                            "BOT_CANCEL_ALL_TIMEOUT_S": "5", "BOT_REQUEST_TIMEOUT_S": "2"}.items():
+            monkeypatch.setenv(name, value)
+        yield Venue(server, sim, creds, signer, markets)
+        server.shutdown()
+        nursery.cancel_scope.cancel()
+
+
+async def _run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    # Abandonable, so the test's fail_after bounds it too (the command bounds itself by its settings).
+    code = await trio.to_thread.run_sync(cli.main, list(argv), abandon_on_cancel=True)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _assert_no_secret(venue: Venue, *texts: str) -> None:
+    for text in texts:
+        for secret in (TEST_KEY, TEST_KEY.removeprefix("0x"), venue.creds.secret, venue.creds.passphrase):
+            assert secret not in text
+
+
+# --- orders ----------------------------------------------------------------------------------------
+
+
+async def test_orders_lists_ours_per_configured_market_and_the_whole_account(
+    venue: Venue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT_S):
+        current, following = venue.markets[0], venue.markets[1]
+        up = await _place(venue, current, current.yes_token_id, "0.40")
+        down = await _place(venue, current, current.no_token_id, "0.45")
+        later = await _place(venue, following, following.yes_token_id, "0.30")
+
+        code, out, err = await _run_cli(capsys, "orders")  # BOT_MARKET=auto: the series windows via Gamma
+        assert code == EXIT_OK, err
+        assert "3 open orders in 2 markets" in out
+        assert current.slug in out and following.slug in out
+        for order_id in (up, down, later):
+            assert f"{order_id[:6]}…{order_id[-4:]}" in out
+        assert "0.4 " in out and "BUY" in out and "Up" in out and "Down" in out
+
+        code, out, err = await _run_cli(capsys, "orders", "--market", current.condition_id, "--json")
+        assert code == EXIT_OK, err
+        document = json.loads(out)
+        assert document["total"] == 2 and document["scope"] == "markets"
+        (market,) = document["markets"]
+        assert market["condition_id"] == current.condition_id
+        assert {o["id"]: (o["side"], o["price"], o["original_size"], o["size_matched"]) for o in market["orders"]} == {
+            up: ("BUY", "0.4", "10", "0"), down: ("BUY", "0.45", "10", "0"),
+        }
+
+        code, all_out, err = await _run_cli(capsys, "orders", "--all", "--json")
+        assert code == EXIT_OK, err
+        whole = json.loads(all_out)
+        assert whole["total"] == 3
+        assert {m["condition_id"]: len(m["orders"]) for m in whole["markets"]} == {
+            current.condition_id: 2, following.condition_id: 1,
+        }
+        _assert_no_secret(venue, out, err, all_out)
+
+
+async def test_orders_by_slug_needs_gamma_and_an_unknown_slug_is_a_clear_failure(
+    venue: Venue, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT_S):
+        current = venue.markets[0]
+        await _place(venue, current, current.yes_token_id, "0.40")
+        monkeypatch.setenv("BOT_MARKET", current.slug)
+        code, out, err = await _run_cli(capsys, "orders")
+        assert (code, "1 open order in 1 market (1 queried)" in out) == (EXIT_OK, True), err
+        code, out, err = await _run_cli(capsys, "orders", "--market", "btc-updown-15m-1")
+        assert code == EXIT_FATAL_VENUE
+        assert "not listed on Gamma" in err and "--all" in err
+
+
+# --- cancel-all ------------------------------------------------------------------------------------
+
+
+async def test_cancel_all_empties_the_configured_market_then_all_empties_the_account(
+    venue: Venue, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT_S):
+        current, following = venue.markets[0], venue.markets[1]
+        ids = [await _place(venue, current, current.yes_token_id, price) for price in ("0.40", "0.39")]
+        ids.append(await _place(venue, current, current.no_token_id, "0.41"))
+        elsewhere = await _place(venue, following, following.no_token_id, "0.20")
+        monkeypatch.setenv("BOT_MARKET", current.condition_id)
+
+        code, out, err = await _run_cli(capsys, "cancel-all")
+        assert code == EXIT_OK, err
+        assert venue.open_on_venue(current) == []
+        assert [o["id"] for o in venue.open_on_venue()] == [elsewhere]  # not a configured market
+        assert "cancelled 3 orders" in out and all(order_id in out for order_id in ids)
+        assert "0 open orders left" in out
+
+        code, all_out, all_err = await _run_cli(capsys, "cancel-all", "--all")
+        assert code == EXIT_OK, all_err
+        assert venue.open_on_venue() == []
+        assert "DELETE /cancel-all: cancelled 1 order" in all_out and elsewhere in all_out
+        assert "0 open orders left (whole account" in all_out
+        _assert_no_secret(venue, out, err, all_out, all_err)
+
+
+async def test_cancel_all_with_nothing_open_verifies_at_once(
+    venue: Venue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT_S):
+        code, out, err = await _run_cli(capsys, "cancel-all")
+        assert code == EXIT_OK, err
+        assert "cancelled 0 orders" in out and "verified: 0 open orders left (3 market(s)" in out
+
+
+async def test_cancel_all_with_gamma_down_is_not_verified_rather_than_an_empty_scope(
+    venue: Venue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT_S):
+        current = venue.markets[0]
+        await _place(venue, current, current.yes_token_id, "0.40")
+        # Nothing listens on port 1: the series cannot be resolved (BOT_MARKET=auto).
+        code, out, err = await _run_cli(capsys, "cancel-all", "--gamma-url", "http://127.0.0.1:1")
+        assert code == EXIT_FATAL_VENUE
+        assert "NOT VERIFIED: cannot resolve the markets" in err and "cancel-all --all" in err
+        assert "0 open orders left" not in out
+        assert len(venue.open_on_venue()) == 1
+
+
+def _stuck_venue(log: list[str]) -> httpx.MockTransport:
+    """A venue whose cancels answer but never take effect: one order stays open forever."""
+    stuck = {
+        "id": "0x" + "ee" * 32, "status": "LIVE", "owner": "k", "maker_address": "0x01", "market": "0x" + "11" * 32,
+        "asset_id": "1001", "side": "BUY", "original_size": "10", "size_matched": "0", "price": "0.4",
+        "outcome": "Up", "expiration": "0", "order_type": "GTC", "associate_trades": [], "created_at": 1_800_000_000,
+    }
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        log.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/time":
+            return httpx.Response(200, json=1_800_000_100)
+        if request.url.path == "/data/orders":
+            return httpx.Response(200, json={"data": [stuck], "next_cursor": "LTE=", "limit": 100, "count": 1})
+        return httpx.Response(200, json={"canceled": [], "not_canceled": {}})
+
+    return httpx.MockTransport(handle)
+
+
+async def test_cancel_all_that_cannot_verify_says_so_and_exits_fatal_venue_after_its_bound(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = BotSettings(
+        mode="live", private_key=TEST_KEY, api_key="k", api_secret="c2VjcmV0LXNlY3JldA==", api_passphrase="pp-x",
+        clob_url="http://venue.invalid", market="0x" + "11" * 32, cancel_all_timeout_s=3.0, cancel_retry_s=1.0,
+    )
+    log: list[str] = []
+    out, err = io.StringIO(), io.StringIO()
+    args = argparse.Namespace(all=False, market=None, clob_url=None, gamma_url=None)
+    with trio.fail_after(TEST_TIMEOUT_S):
+        started = trio.current_time()
+        code = await cancel_all_command(args, settings, out=out, err=err, transport=_stuck_venue(log))
+        elapsed = trio.current_time() - started
+    assert code == EXIT_FATAL_VENUE
+    assert elapsed == 3.0  # exactly the bound: listings and cancels answer at once on the fake clock
+    assert "NOT VERIFIED: 1 open order(s) left after 3 s: 0x" + "ee" * 32 in err.getvalue()
+    assert "0 open orders left" not in out.getvalue()
+    # One market sweep, then list + cancel-by-id at t = 0, 1, 2 (the bound cuts the sleep after the third).
+    assert log.count("DELETE /cancel-market-orders") == 1
+    assert log.count("GET /data/orders") == 3 and log.count("DELETE /orders") == 3
+    assert "c2VjcmV0LXNlY3JldA==" not in out.getvalue() + err.getvalue()
+
+
+async def test_paper_mode_without_a_venue_url_says_there_is_no_venue(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_CLOB_URL", raising=False)
+    monkeypatch.delenv("BOT_MODE", raising=False)
+    with trio.fail_after(TEST_TIMEOUT_S):
+        for command in ("orders", "cancel-all"):
+            code, out, err = await _run_cli(capsys, command)
+            assert (code, out) == (EXIT_CONFIG, "")
+            assert err.count("\n") == 1 and "no venue to query" in err and "--clob-url" in err
+
+
+# --- journal ---------------------------------------------------------------------------------------
+
+MARKET_A = "0x" + "aa" * 32
+MARKET_B = "0x" + "bb" * 32
+TOKEN_A = "7" * 70
+
+
+@pytest.fixture
+def journal_file(tmp_path: Path) -> tuple[Path, str, str]:
+    """A journal as the engine writes it, plus one line cut short, and the ids of two posted orders."""
+    signer = OrderSigner(TEST_KEY)
+    first = signer.build_limit(token_id=TOKEN_A, price="0.40", size_shares="10", side=Side.BUY, tick_size="0.01",
+                               neg_risk=True)
+    second = signer.build_limit(token_id="8" * 70, price="0.55", size_shares="5", side=Side.BUY, tick_size="0.01")
+    path = tmp_path / "journal.jsonl"
+    clock = iter([1_800_000_000.25, 1_800_000_001.0, 1_800_000_002.5, 1_800_000_003.0, 1_800_000_004.0,
+                  1_800_000_005.0, 1_800_000_006.0])
+    journal = Journal(path, lambda: next(clock))
+    journal.write("market_start", market=MARKET_A, slug="btc-updown-15m-1800000000", start_s=1.0, end_s=2.0)
+    journal.write("post", order=first.to_wire("api-key-id", "GTC", post_only=True))
+    journal.write("transition", order_id=first.order_id, token_id=TOKEN_A, level=0, src="pending",
+                  trigger="accepted", dst="live", reason="ok", matched=0.0)
+    journal.write("fill", market=MARKET_A, trade_id="t-1", order_id=first.order_id, token_id=TOKEN_A, side="BUY",
+                  shares=4.0, price=0.4, fee=0.0, status="MATCHED", taker=False)
+    journal.close()
+    with path.open("a", encoding="utf-8") as raw:
+        raw.write('{"t": 1800000004.5, "kind": "post", "order": {"salt"\n')  # a write cut short
+    journal = Journal(path, lambda: next(clock))
+    journal.write("post", order=second.to_wire("api-key-id", "GTD", post_only=False))
+    journal.write("cancel_all", market=MARKET_B, why="stop", verified=True, duration_s=0.2, attempts=1)
+    journal.close()
+    return path, first.order_id, second.order_id
+
+
+def _journal(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    code = cli.main(["journal", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def test_journal_prints_one_summarised_line_per_record_and_reports_the_cut_line(
+    journal_file: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, first, _second = journal_file
+    code, lines, err = _journal(capsys, str(path))
+    assert code == EXIT_OK
+    assert f"{path}:5: malformed line skipped" in err
+    assert lines[-1] == "-- 6 records shown; 1 malformed line skipped"
+    assert lines[0].startswith("2027-01-15T08:00:00.250Z  market_start")
+    post = lines[1]
+    # The id is recovered from the body (neg-risk domain here); amounts become size@price.
+    assert f"order={first[:6]}…{first[-4:]} BUY 10@0.4 (maker=4000000 taker=10000000)" in post
+    assert "token=777777…7777 GTC postOnly" in post and "api-key-id" not in post
+    assert "GTD" in lines[4] and "postOnly" not in lines[4]
+
+
+def test_journal_filters_by_kind_market_order_time_and_tail(
+    journal_file: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, first, second = journal_file
+    kinds = lambda lines: [line.split()[1] for line in lines[:-1]]  # noqa: E731 - local shorthand
+
+    assert kinds(_journal(capsys, str(path), "--kind", "post", "--kind", "fill")[1]) == ["post", "fill", "post"]
+    # Market A: its own records, plus the post and transition of the order its fill names.
+    assert kinds(_journal(capsys, str(path), "--market", MARKET_A)[1]) == [
+        "market_start", "post", "transition", "fill"]
+    assert kinds(_journal(capsys, str(path), "--market", MARKET_B[:10])[1]) == ["cancel_all"]
+    assert kinds(_journal(capsys, str(path), "--order", first[:10])[1]) == ["post", "transition", "fill"]
+    assert kinds(_journal(capsys, str(path), "--order", second[2:12].upper())[1]) == ["post"]
+    assert kinds(_journal(capsys, str(path), "--since", "1800000001", "--until", "2027-01-15T08:00:03Z")[1]) == [
+        "post", "transition", "fill"]
+    assert kinds(_journal(capsys, str(path), "--tail", "2")[1]) == ["post", "cancel_all"]
+
+
+def test_journal_json_passes_the_matching_lines_through_unchanged(
+    journal_file: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, first, _second = journal_file
+    code, lines, err = _journal(capsys, str(path), "--json", "--order", first)
+    assert code == EXIT_OK and "malformed" in err
+    originals = path.read_text().splitlines()
+    assert lines == [originals[1], originals[2], originals[3]]
+
+
+def test_journal_refuses_a_missing_file_or_a_bad_time_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, err = _journal(capsys, str(tmp_path / "none.jsonl"))
+    assert (code, lines, err.count("\n")) == (EXIT_CONFIG, [], 1) and "cannot read" in err
+    (tmp_path / "j.jsonl").write_text("")
+    code, lines, err = _journal(capsys, str(tmp_path / "j.jsonl"), "--since", "yesterday")
+    assert (code, lines) == (EXIT_CONFIG, []) and "--since/--until" in err
+
+
+def test_time_arguments_and_order_ids_of_journaled_bodies() -> None:
+    assert parse_time_s("1800000000.5") == 1_800_000_000.5
+    assert parse_time_s("2027-01-15T08:00:00Z") == parse_time_s("2027-01-15T08:00:00") == 1_800_000_000
+    assert parse_time_s("2027-01-15T09:00:00+01:00") == 1_800_000_000
+    signer = OrderSigner(TEST_KEY)
+    order = signer.build_limit(token_id="5", price="0.5", size_shares="2", side=Side.SELL, tick_size="0.01")
+    wire = order.to_wire("k", "GTC")
+    assert order_id_of_wire(wire) == order.order_id
+    tampered = {**wire, "order": {**wire["order"], "makerAmount": str(int(wire["order"]["makerAmount"]) + 1)}}
+    assert order_id_of_wire(tampered) is None
+    assert Decimal(wire["order"]["takerAmount"]) / Decimal(wire["order"]["makerAmount"]) == Decimal("0.5")
