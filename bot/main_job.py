@@ -68,6 +68,7 @@ async def run_bot(
     out: Any = None,
     show_status: bool | None = None,
     inprocess: bool = False,
+    dry_run: bool = False,
     task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
 ) -> tuple[ExitReason, dict[str, Any]]:
     """Run the bot until it stops; returns (reason, summary). Paper mode embeds the simulator."""
@@ -121,7 +122,7 @@ async def run_bot(
             if settings.journal_path is not None:
                 journal = Journal(settings.journal_path, clock.now_s)
             supervisor = Supervisor(settings, links, signer=signer, clock=clock, journal=journal, creds=creds,
-                                    max_markets_total=max_markets)
+                                    max_markets_total=max_markets, dry_run=dry_run)
             nursery.start_soon(_watch_signals, signals, supervisor)
             if duration_s is not None:
                 nursery.start_soon(_stop_after, duration_s, supervisor)
@@ -288,6 +289,7 @@ async def cli_run(args: argparse.Namespace, settings: BotSettings | None) -> int
         settings,
         duration_s=getattr(args, "duration", None),
         max_markets=getattr(args, "markets", None),
+        dry_run=bool(getattr(args, "dry_run", False)),
     )
     print(format_summary(summary), flush=True)
     code = exit_code_for(reason)

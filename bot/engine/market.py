@@ -367,9 +367,11 @@ class MarketRunner:
             # Auth refused: the account's credentials, not this market, are the problem.
             raise MarketStop(ExitReason.ACCOUNT, f"auth refused: {outcome.message}")
         retry_after = outcome.retry_after_s if outcome is not None else None
-        if retry_after is None and self.backoff.active(now):
+        until_s = self.backoff.until_s
+        if self.backoff.active(now) and (retry_after is None or until_s is None or now + retry_after <= until_s):
             # The other legs of the batch that started this backoff are the same burst: counted
-            # one by one they would start a second, doubled backoff in the same instant.
+            # one by one they would start a second, doubled backoff in the same instant. A 429 gives
+            # every leg the same Retry-After, so that one is the same burst too (the pause covers it).
             return
         until = self.backoff.record_failure(now, retry_after)
         if until is not None and self.machine.state in (

@@ -23,6 +23,7 @@ import trio
 
 from bot.engine.clock import VenueClock
 from bot.engine.discovery import GammaClient, series_window_s
+from bot.engine.dry_run import DryRunGateway
 from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
@@ -94,6 +95,7 @@ class Supervisor:
         markets: list[MarketInfo] | None = None,
         max_markets_total: int | None = None,
         on_runner: Callable[[MarketRunner], None] | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.settings = settings
         self.links = links
@@ -115,6 +117,9 @@ class Supervisor:
         self._markets_scope: trio.CancelScope | None = None
         self._seen: set[str] = set()
         self._ready = trio.Event()
+        self.dry_run = dry_run
+        # Dry run: markets get a user-event channel on which nothing ever arrives (no user stream).
+        self._silent_user_send: trio.MemorySendChannel[Any] | None = None
 
     # --- control ---------------------------------------------------------------------------------------
     def stop(self, reason: ExitReason, detail: str = "") -> None:
@@ -149,25 +154,30 @@ class Supervisor:
             time_s=lambda: int(self.clock.now_s()),
         ) as rest:
             self.rest = rest
-            if self.creds is None:
+            if self.dry_run:
+                # No account call at all: the owner field of the (never sent) bodies is a placeholder.
+                self.creds = self.creds or ApiCreds("dry-run", "", "")
+            elif self.creds is None:
                 with trio.fail_after(s.request_timeout_s * 2):
                     self.creds = await rest.create_or_derive_api_key(self.signer)
                 rest.use_creds(self.creds)
-            gateway = VenueGateway(rest, self.signer, self.creds, request_timeout_s=s.request_timeout_s,
-                                   journal=self.journal)
+            gateway_cls = DryRunGateway if self.dry_run else VenueGateway
+            gateway = gateway_cls(rest, self.signer, self.creds, request_timeout_s=s.request_timeout_s,
+                                  journal=self.journal)
             gamma = GammaClient(self.links.gamma_url, transport=self.links.gamma_transport,
                                 timeout_s=s.request_timeout_s) if self.links.gamma_url else None
             try:
                 async with trio.open_nursery() as nursery:
-                    self.heartbeat = Heartbeat(rest, interval_s=s.heartbeat_interval_s,
-                                               max_failures=s.heartbeat_max_failures,
-                                               beat_timeout_s=s.request_timeout_s)
-                    await nursery.start(self.heartbeat.run)
-                    nursery.start_soon(self._watch_heartbeat)
-                    user_stream = UserStream(self.links.ws_user_url, self.creds, (), **self._ws_options())
-                    await nursery.start(user_stream.run)
-                    self.user_hub = UserEventHub(user_stream)
-                    nursery.start_soon(self.user_hub.run)
+                    if not self.dry_run:
+                        self.heartbeat = Heartbeat(rest, interval_s=s.heartbeat_interval_s,
+                                                   max_failures=s.heartbeat_max_failures,
+                                                   beat_timeout_s=s.request_timeout_s)
+                        await nursery.start(self.heartbeat.run)
+                        nursery.start_soon(self._watch_heartbeat)
+                        user_stream = UserStream(self.links.ws_user_url, self.creds, (), **self._ws_options())
+                        await nursery.start(user_stream.run)
+                        self.user_hub = UserEventHub(user_stream)
+                        nursery.start_soon(self.user_hub.run)
                     self.market_hub = MarketDataHub(nursery, self.links.ws_market_url,
                                                     stream_factory=self._market_stream)
                     await self._run_markets(gateway, gamma)
@@ -289,9 +299,16 @@ class Supervisor:
         return found
 
     async def _start_market(self, markets: trio.Nursery, gateway: VenueGateway, info: MarketInfo) -> None:
-        assert self.market_hub is not None and self.user_hub is not None
+        assert self.market_hub is not None
         feed = await self.market_hub.add_market(info.token_ids)
-        user_rx = await self.user_hub.add_market(info.condition_id, info.token_ids)
+        if self.user_hub is not None:
+            user_rx = await self.user_hub.add_market(info.condition_id, info.token_ids)
+        else:
+            # Dry run: no user stream; a channel that stays open and silent (zero buffer: nothing is sent).
+            send, user_rx = trio.open_memory_channel[Any](0)
+            self._silent_user_send = send
+        if isinstance(gateway, DryRunGateway):
+            gateway.register_market(info.condition_id, info.token_ids)
         runner = MarketRunner(info, self.settings, gateway, books=feed, user_events=user_rx, clock=self.clock,
                               journal=self.journal)
         self.runners[info.condition_id] = runner
