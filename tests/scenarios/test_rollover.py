@@ -31,7 +31,8 @@ async def test_a_day_of_15_minute_markets_rolls_over_with_faults_and_leaves_noth
                 lambda: sc.sim.controller.apply(SimAction(kind="ws_disconnect", channel="user")),
                 lambda: sc.sim.controller.apply(SimAction(kind="ws_disconnect", channel="market")),
                 lambda: sc.sim.controller.apply(SimAction(kind="fail_trades", count=2)),
-                lambda: plan.http.append(HttpFault(kind="rate_limit", retry_after_s=2, count=4)),
+                lambda: plan.http.append(HttpFault(kind="rate_limit", retry_after_s=2, count=4,
+                                                  families=["post_orders", "cancel_orders"])),
             ]):
                 await trio.sleep_until(3600.0 * (3 + 4 * hour) + 123.0)
                 fault()
