@@ -81,6 +81,9 @@ class MarketView:
     completing: bool = False
     backing_off: bool = False
     reconciling: bool = False
+    # pUSD this market may still commit across the account (total cap minus the other markets'
+    # commitments); None = only the per-market cap applies.
+    account_budget_pusd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +244,10 @@ class PairLadderStrategy:
         self, quotes: list[Quote], view: MarketView, token_blocks: dict[str, BlockReason]
     ) -> list[Quote]:
         """Drop the deepest levels first until resting notional plus inventory cost fits the cap."""
-        budget = self._p.max_notional_per_market_pusd - view.up.inventory_cost_pusd - view.down.inventory_cost_pusd
+        cap = self._p.max_notional_per_market_pusd
+        if view.account_budget_pusd is not None:
+            cap = min(cap, view.account_budget_pusd)
+        budget = cap - view.up.inventory_cost_pusd - view.down.inventory_cost_pusd
         kept = sorted(quotes, key=lambda q: (q.level, q.token_id))
         total = sum(q.price * q.size_shares for q in kept)
         dropped = False

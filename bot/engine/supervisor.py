@@ -310,7 +310,7 @@ class Supervisor:
         if isinstance(gateway, DryRunGateway):
             gateway.register_market(info.condition_id, info.token_ids)
         runner = MarketRunner(info, self.settings, gateway, books=feed, user_events=user_rx, clock=self.clock,
-                              journal=self.journal)
+                              journal=self.journal, account_budget=self._account_budget)
         self.runners[info.condition_id] = runner
         self.stats.markets_started += 1
         record = MarketRecord(info, runner)
@@ -339,6 +339,11 @@ class Supervisor:
         if record.reason is ExitReason.ACCOUNT:
             # Auth refused is the account's, not the market's: everything stops.
             self.stop(ExitReason.ACCOUNT, "auth refused")
+
+    def _account_budget(self, runner: MarketRunner) -> float:
+        """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments."""
+        others = sum(r.committed_pusd() for r in self.runners.values() if r is not runner)
+        return max(0.0, self.settings.max_total_notional_pusd - others)
 
     def _overall_reason(self) -> ExitReason:
         if self._stop_reason is not None and self._stop_reason is not ExitReason.MARKET_END:

@@ -107,3 +107,12 @@ def test_lagging_side_is_capped_by_what_the_leading_side_cost():
     ladder = PairLadderStrategy(params()).desired(v)
     assert prices(ladder, DOWN) == [0.38, 0.37, 0.36]
     assert prices(ladder, UP) == [0.45, 0.44, 0.43]
+
+
+def test_account_wide_budget_caps_a_market_below_its_own_cap():
+    v = view(0.45, 0.52)
+    v = MarketView(now_s=v.now_s, cutoff_s=v.cutoff_s, start_s=v.start_s, up=v.up, down=v.down,
+                   min_order_size_shares=5.0, account_budget_pusd=10.0)
+    ladder = PairLadderStrategy(params(max_notional_per_market_pusd=1000.0)).desired(v)
+    assert sum(q.price * q.size_shares for q in ladder.quotes) <= 10.0
+    assert {q.level for q in ladder.quotes} == {0}
