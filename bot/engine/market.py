@@ -109,6 +109,15 @@ def _has_cancelled(exc: BaseException) -> bool:
     return False
 
 
+def _first_error(exc: BaseException) -> BaseException:
+    """The first exception in `exc` (a group, possibly nested) that is not a cancellation."""
+    if isinstance(exc, BaseExceptionGroup):
+        for e in exc.exceptions:
+            if not _only_cancelled(e):
+                return _first_error(e)
+    return exc
+
+
 def _find_stop(exc: BaseException) -> MarketStop | None:
     if isinstance(exc, MarketStop):
         return exc
@@ -135,6 +144,7 @@ class MarketRunner:
         journal: Any,
         strategy: Strategy | None = None,
         on_change: Any = None,
+        account_budget: Any = None,
     ) -> None:
         self.info = info
         self.settings = settings
@@ -163,6 +173,8 @@ class MarketRunner:
         self.block_reason: BlockReason | None = BlockReason.NOT_STARTED
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
         self._on_change = on_change
+        # Callable(runner) -> pUSD this market may commit under the account-wide cap, or None.
+        self._account_budget = account_budget
         self._stop: MarketStop | None = None
         self._external_reason: ExitReason | None = None
         self._lock = trio.Lock()
@@ -203,7 +215,8 @@ class MarketRunner:
             self._stop = MarketStop(self._external_reason or ExitReason.SIGNAL, "cancelled from outside")
         else:
             log.exception("market %s crashed", self.info.slug, exc_info=exc)
-            self._stop = MarketStop(ExitReason.CRASH, f"{type(exc).__name__}: {exc}")
+            cause = _first_error(exc)  # the nursery's group says nothing; its failing leaf does
+            self._stop = MarketStop(ExitReason.CRASH, f"{type(cause).__name__}: {cause}")
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def _run_inner(self) -> None:
@@ -249,7 +262,12 @@ class MarketRunner:
         cannot interrupt it (the supervisor keeps the signal receiver open until we return)."""
         stop = self._stop or MarketStop(ExitReason.MARKET_END, "finished")
         with trio.move_on_after(self.settings.cancel_all_timeout_s, shield=True) as scope:
-            self.machine.stop(stop.reason, detail=stop.detail, at_s=self.clock.now_s())
+            before = self.machine.state
+            if self.machine.stop(stop.reason, detail=stop.detail, at_s=self.clock.now_s()):
+                # Journaled like every other transition (the machine's `stop` bypasses `_transition`).
+                self.journal.write("market_transition", market=self.info.condition_id, src=before.value,
+                                   trigger=MarketTrigger.STOP.value, dst=self.machine.state.value,
+                                   reason=stop.reason.value)
             self.journal.write("market_stop", market=self.info.condition_id, reason=stop.reason.value, detail=stop.detail)
             # The quoting tasks are gone (their nursery has exited), so no lock is needed: the
             # cancel-all must never wait behind anything.
@@ -257,6 +275,9 @@ class MarketRunner:
         if scope.cancelled_caught:
             log.error("cancel-all of %s did not finish within %.1f s", self.info.slug, self.settings.cancel_all_timeout_s)
             self.stats.cancel_all_runs.append(("exit", self.settings.cancel_all_timeout_s, False))
+            # The cut-off run wrote no line of its own: the audit trail must show it did not verify.
+            self.journal.write("cancel_all", market=self.info.condition_id, why="exit", verified=False,
+                               duration_s=self.settings.cancel_all_timeout_s, attempts=None)
         if self.machine.state is MarketState.SHUTTING_DOWN:
             self._transition(MarketTrigger.CANCEL_ALL_DONE, "cancel-all done")
         self._notify()
@@ -324,6 +345,7 @@ class MarketRunner:
             completing=self.machine.state is MarketState.COMPLETING,
             backing_off=self.machine.state is MarketState.BACKOFF,
             reconciling=self.machine.state is MarketState.RECONCILING,
+            account_budget_pusd=self._account_budget(self) if self._account_budget is not None else None,
         )
 
     def _effective_tick(self) -> str | None:
@@ -345,6 +367,11 @@ class MarketRunner:
         # Books are stamped with Trio's clock; the strategy works in unix seconds.
         updated = None if book.updated_at_s is None else self.clock.epoch_offset_s + book.updated_at_s
         return TokenView(token_id, tick, book.best_bid, book.best_ask, updated, pos.shares, pos.cost_pusd)
+
+    def committed_pusd(self) -> float:
+        """pUSD this market holds or may spend: inventory cost plus resting BUYs' remaining notional."""
+        resting = sum(o.price * o.remaining_shares for o in self.manager.open_orders() if o.side == "BUY")
+        return self.inventory.up.cost_pusd + self.inventory.down.cost_pusd + resting
 
     def _set_block(self, reason: BlockReason | None) -> None:
         if reason != self.block_reason:
@@ -589,6 +616,7 @@ class MarketRunner:
             else:
                 lost.append(order)
                 self.manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue")
+        await self._catch_up_fills()
         if strays or lost:
             self.stats.reconcile_repairs += 1
             self.journal.write("reconcile_mismatch", market=self.info.condition_id, strays=strays,
@@ -597,6 +625,17 @@ class MarketRunner:
                 raise MarketStop(ExitReason.RECONCILE_MISMATCH, f"{len(strays)} unknown, {len(lost)} lost")
             if strays:
                 self.manager.apply_cancel_outcome(await self.gateway.cancel_ids(strays))
+
+    async def _catch_up_fills(self) -> None:
+        """Count the fills whose user events were lost (a WS gap outlasting a trade's status events):
+        the venue's trades of the market over REST, each applied like an event (counted once per key)."""
+        try:
+            trades = await self.gateway.trades(self.info.condition_id)
+        except VenueError as exc:
+            log.warning("trades of %s not fetched: %s", self.info.slug, exc)
+            return
+        for trade in trades:
+            self._on_trade_event(trade)
 
     async def _seed(self) -> None:
         """Restart without cancelling: adopt our resting BUYs as ladder levels, cancel the rest."""

@@ -303,17 +303,23 @@ async def scenario(
     plan: FaultPlan | None = None,
     record: bool = False,
     tick_size: str = "0.01",
+    assets: tuple[str, ...] = ("btc",),
     **settings_overrides: Any,
 ):
-    """The bot and an in-process venue, wired. With `record=True` the journal is a `MemoryJournal`
-    (teed into `journal_path` when given) and the bot's HTTP goes through a `RecordingTransport`."""
+    """The bot and an in-process venue, wired: one recurring series per asset, `window_s` windows.
+
+    With `record=True` the journal is a `MemoryJournal` (teed into `journal_path` when given) and the
+    bot's HTTP goes through a `RecordingTransport`.
+    """
     venue = SimVenue(
         clock_epoch_s=EPOCH_S,
         config=sim_config or SimConfig(),
-        series=[SeriesSchedule(asset="btc", window_s=window_s, nominal_minutes=15, seed=seed, tick_size=tick_size)],
+        series=[SeriesSchedule(asset=asset, window_s=window_s, nominal_minutes=15, seed=seed, tick_size=tick_size)
+                for asset in assets],
         seed=seed,
         flow=flow,
     )
+    settings_overrides.setdefault("series", [f"{asset}-updown-15m" for asset in assets])
     settings = bot_settings(paper_window_s=window_s, **settings_overrides)
     async with open_inprocess_sim(venue, seed=seed, plan=plan) as sim:
         clock = VenueClock(EPOCH_S)
