@@ -83,8 +83,12 @@ class ApiKeyStore:
         record = self._by_key.get(api_key)
         if record is None:
             return None
-        secret_ok = hmac.compare_digest(record.creds.secret.encode(), secret.encode())
-        passphrase_ok = hmac.compare_digest(record.creds.passphrase.encode(), passphrase.encode())
+        secret_ok = hmac.compare_digest(
+            record.creds.secret.encode(), secret.encode("utf-8", "surrogateescape")
+        )
+        passphrase_ok = hmac.compare_digest(
+            record.creds.passphrase.encode(), passphrase.encode("utf-8", "surrogateescape")
+        )
         return record if secret_ok and passphrase_ok else None
 
     def keys_for(self, address: str) -> list[str]:

@@ -216,6 +216,13 @@ def _reject_from_engine(exc: OrderRejected, order_id: str | None = None) -> _Rej
     return _Reject(exc.message, exc.status, extra=extra, headers=headers)
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time string equality that also accepts non-ASCII input (as bytes, never raising)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogateescape"), given.encode("utf-8", "surrogateescape")
+    )
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.b64encode(str(offset).encode()).decode()
 
@@ -324,8 +331,9 @@ class SimRestApp:
             await self._app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        self._counts[f"{method} {path}"] += 1
-        decision = self.plan.http_decision(fault_family(method, path))
+        family = fault_family(method, path)
+        self._counts[family or "other"] += 1  # by family: paths carry ids, families are a fixed set
+        decision = self.plan.http_decision(family)
         if decision.latency_s > 0:
             await trio.sleep(decision.latency_s)
         fault = decision.fault
@@ -398,7 +406,7 @@ class SimRestApp:
         if not (api_key and signature and timestamp and passphrase and address):
             raise _Reject(ERR_UNAUTHORIZED, 401)
         record = self.keys.get(api_key)
-        if record is None or not hmac.compare_digest(record.creds.passphrase, passphrase):
+        if record is None or not _same(record.creds.passphrase, passphrase):
             raise _Reject(ERR_UNAUTHORIZED, 401)
         if record.address.lower() != address.lower():
             raise _Reject(ERR_UNAUTHORIZED, 401)
@@ -408,7 +416,7 @@ class SimRestApp:
             expected = hmac_signature(record.creds.secret, timestamp, request.method, request.url.path, body)
         except (ValueError, binascii.Error):
             raise _Reject(ERR_UNAUTHORIZED, 401) from None
-        if not hmac.compare_digest(expected, signature):
+        if not _same(expected, signature):
             raise _Reject(ERR_UNAUTHORIZED, 401)
         return record
 
