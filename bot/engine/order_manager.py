@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
-from bot.engine.strategy import Ladder, Quote
+from bot.engine.strategy import Ladder, Quote, params_from_settings
 from statemachines.order import Order, OrderState, OrderTrigger
 
 __all__ = ["ManagerParams", "OrderManager", "SyncReport"]
@@ -38,19 +38,11 @@ class ManagerParams:
     max_post_batch: int
     max_cancel_batch: int
     cancel_retry_s: float
-    gtd: bool
+    gtd_at_cutoff: bool
 
     @classmethod
-    def from_settings(cls, s: object) -> ManagerParams:
-        return cls(
-            ladder_levels=s.ladder_levels,  # type: ignore[attr-defined]
-            reprice_ticks=s.reprice_ticks,  # type: ignore[attr-defined]
-            resize_pct=s.resize_pct,  # type: ignore[attr-defined]
-            max_post_batch=s.max_post_batch,  # type: ignore[attr-defined]
-            max_cancel_batch=s.max_cancel_batch,  # type: ignore[attr-defined]
-            cancel_retry_s=s.cancel_retry_s,  # type: ignore[attr-defined]
-            gtd=s.gtd_at_cutoff,  # type: ignore[attr-defined]
-        )
+    def from_settings(cls, settings: object) -> ManagerParams:
+        return params_from_settings(cls, settings)
 
 
 @dataclass(slots=True)
@@ -290,7 +282,7 @@ class OrderManager:
         self, quotes: list[Quote], *, tick_size: str, neg_risk: bool, expiration_s: int, report: SyncReport
     ) -> None:
         now = self._clock_s()
-        order_type = "GTD" if self._p.gtd and expiration_s > 0 else "GTC"
+        order_type = "GTD" if self._p.gtd_at_cutoff and expiration_s > 0 else "GTC"
         expiration = expiration_s if order_type == "GTD" else 0
         signed = []
         for q in quotes:

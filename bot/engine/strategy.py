@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "BlockReason",
@@ -22,7 +22,10 @@ __all__ = [
     "Quote",
     "Strategy",
     "TokenView",
+    "params_from_settings",
 ]
+
+_P = TypeVar("_P", bound=Any)
 
 # Float prices on a tick grid are compared and rounded through integer ticks; this tolerance absorbs
 # binary noise (0.1 + 0.2 style) without ever moving a price by a whole tick.
@@ -115,17 +118,12 @@ class PairLadderParams:
 
     @classmethod
     def from_settings(cls, settings: object) -> PairLadderParams:
-        return cls(
-            ladder_levels=settings.ladder_levels,  # type: ignore[attr-defined]
-            level_spacing_ticks=settings.level_spacing_ticks,  # type: ignore[attr-defined]
-            top_offset_ticks=settings.top_offset_ticks,  # type: ignore[attr-defined]
-            size_per_level_shares=settings.size_per_level_shares,  # type: ignore[attr-defined]
-            min_pair_edge=settings.min_pair_edge,  # type: ignore[attr-defined]
-            max_inventory_skew_shares=settings.max_inventory_skew_shares,  # type: ignore[attr-defined]
-            max_unpaired_shares=settings.max_unpaired_shares,  # type: ignore[attr-defined]
-            max_notional_per_market_pusd=settings.max_notional_per_market_pusd,  # type: ignore[attr-defined]
-            stale_book_s=settings.stale_book_s,  # type: ignore[attr-defined]
-        )
+        return params_from_settings(cls, settings)
+
+
+def params_from_settings(cls: type[_P], settings: object) -> _P:
+    """A parameters dataclass filled from the settings fields of the same names."""
+    return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 def _ticks(price: float, tick: float) -> int:
