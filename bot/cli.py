@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--duration", type=_positive_float, metavar="S", help="stop (with cancel-all) after S seconds"
     )
-    run.add_argument("--markets", type=_positive_int, metavar="N", help="trade at most N markets at once")
+    run.add_argument("--markets", type=_positive_int, metavar="N", help="stop after N markets have been traded")
     run.add_argument("--dry-run", action="store_true", help="compute and show quotes, send no order")
 
     sim = command("sim", "serve the local exchange simulator (REST, WebSocket, discovery) on loopback")

@@ -46,6 +46,10 @@ class MarketFeed:
     def book(self, token_id: str) -> OrderBook | None:
         return self.stream.book(token_id)
 
+    def last_frame_at(self) -> float | None:
+        """Trio time of the connection's latest frame (PONGs included): a quiet book is still current."""
+        return self.stream.statistics().last_frame_at_s
+
     def notify(self) -> None:
         self.changes += 1
         self._event.set()

@@ -168,6 +168,7 @@ class MarketRunner:
             on_success=self.backoff.record_success,
         )
         self.stats = RunnerStats()
+        self.started_at_s = clock.now_s()
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
         self.tick_size: str | None = info.tick_size
         self.block_reason: BlockReason | None = BlockReason.NOT_STARTED
@@ -364,8 +365,14 @@ class MarketRunner:
         tick = self._effective_tick()
         if book is None or book.needs_snapshot:
             return TokenView(token_id, tick, None, None, None, pos.shares, pos.cost_pusd)
-        # Books are stamped with Trio's clock; the strategy works in unix seconds.
-        updated = None if book.updated_at_s is None else self.clock.epoch_offset_s + book.updated_at_s
+        # Books are stamped with Trio's clock; the strategy works in unix seconds. A quiet book on a
+        # live connection is current: freshness is the later of its last change and the last frame.
+        stamps = [book.updated_at_s]
+        last_frame_at = getattr(self.books, "last_frame_at", None)
+        if last_frame_at is not None:
+            stamps.append(last_frame_at())
+        known = [t for t in stamps if t is not None]
+        updated = self.clock.epoch_offset_s + max(known) if known else None
         return TokenView(token_id, tick, book.best_bid, book.best_ask, updated, pos.shares, pos.cost_pusd)
 
     def committed_pusd(self) -> float:
@@ -628,9 +635,13 @@ class MarketRunner:
 
     async def _catch_up_fills(self) -> None:
         """Count the fills whose user events were lost (a WS gap outlasting a trade's status events):
-        the venue's trades of the market over REST, each applied like an event (counted once per key)."""
+        the venue's trades of the market over REST, each applied like an event (counted once per key).
+
+        After a cancel-all start the inventory holds this run's fills only (what was bought before is not
+        seeded), so only trades from the start on count; after seeding, every trade of the market does."""
+        after_s = int(self.started_at_s) if self.settings.startup_cancel_all else None
         try:
-            trades = await self.gateway.trades(self.info.condition_id)
+            trades = await self.gateway.trades(self.info.condition_id, after_s=after_s)
         except VenueError as exc:
             log.warning("trades of %s not fetched: %s", self.info.slug, exc)
             return
@@ -648,6 +659,9 @@ class MarketRunner:
                 unrelated.append(o.id)
             else:
                 by_token[o.asset_id].append(o)
+        # The market's trades first (each fill counted once, at its price): a trade event the venue
+        # re-sends after the restart (MINED, CONFIRMED, FAILED) is then a repeat, not a second fill.
+        await self._catch_up_fills()
         for token, orders in by_token.items():
             orders.sort(key=lambda o: float(o.price), reverse=True)
             for level, o in enumerate(orders):
@@ -657,16 +671,18 @@ class MarketRunner:
                 if float(o.size_matched) > 0:
                     order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=float(o.size_matched), at_s=now)
                 self.manager.adopt(order)
+            pos = self.inventory.position(token)
             try:
                 shares = await self.gateway.conditional_balance_shares(token)
             except VenueError as exc:
                 log.warning("balance of %s unknown: %s", token[:12], exc)
-                shares = 0.0
+                shares = pos.shares  # what the trades say
             book = self.books.book(token)
             mark = book.best_bid if book is not None and book.best_bid is not None else 0.5
-            # The cost basis of inventory bought before a restart is unknown; mark it at the bid
-            # (or 0.5), which the completion cap then treats conservatively.
-            self.inventory.seed(token, shares, shares * mark)
+            # The balance is the truth for the shares. The part the market's trades do not explain has
+            # an unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
+            # conservatively.
+            self.inventory.seed(token, shares, pos.cost_pusd + (shares - pos.shares) * mark)
         self.journal.write("seeded", market=self.info.condition_id,
                            orders={t: [o.id for o in v] for t, v in by_token.items()}, unrelated=unrelated)
         if unrelated and self.settings.cancel_unrelated_on_seed:

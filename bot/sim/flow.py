@@ -296,7 +296,8 @@ class MarketFlow:
             self._started = True
             # Makers start a moment apart so their quotes do not all land in the same instant.
             self._next_requote_s = [now + i * _MAKER_STAGGER_S for i in range(self._params.makers)]
-            self._next_taker_s = now + self._rng.expovariate(self._params.taker_rate_per_s)
+            if self._takers and self._params.taker_rate_per_s > 0:
+                self._next_taker_s = now + self._rng.expovariate(self._params.taker_rate_per_s)
         while True:
             due = self.next_deadline()
             if due is None or due > now:

@@ -79,27 +79,34 @@ async def test_a_level_is_repriced_only_when_its_price_moved_more_than_reprice_t
 async def test_a_partly_filled_level_is_resized_only_beyond_resize_pct(autojump_clock):
     # top_offset_ticks=0: level 0 joins the best bid; once the trader's bid there leaves, ours is alone
     # at the top, so a seller's shares reach it first and the fills are exact.
+    # A second buyer keeps a bid at 0.50 behind ours in time: the seller's shares reach the first
+    # buyer, then us, and the level stays the best bid throughout.
     async with scenario(top_offset_ticks=0, resize_pct=25.0, completion_min_imbalance_shares=1000.0,
                         **QUIET) as sc, trio.open_nursery() as nursery:
         sc.start(nursery)
         runner = await sc.first_runner()
         up = runner.info.up_token_id
         await trio.sleep(1.0)
-        buyer, seller = sc.trader("buyer"), sc.trader("seller")
+        buyer, behind, seller = sc.trader("buyer"), sc.trader("behind"), sc.trader("seller")
         buyer.limit(up, "BUY", 0.50, 5)
         await trio.sleep(1.0)
-        buyer.cancel_all()
-        await trio.sleep(1.0)
+        behind.limit(up, "BUY", 0.50, 5)
+
+        def joined() -> bool:
+            order = runner.manager.slots.get((up, 0))
+            return order is not None and order.price == 0.50 and order.state is OrderState.LIVE
+
+        await sc.wait_until(joined, timeout_s=30.0)
         top = runner.manager.slots[(up, 0)]
         assert top.price == 0.50 and top.state is OrderState.LIVE
         seller.give_shares(up, 100)
-        seller.market(up, "SELL", amount=2, price=0.50)  # 8 of 10 left: 20 % drift, kept
+        seller.market(up, "SELL", amount=7, price=0.50)  # the buyer's 5, then 2 of ours: 20 % drift, kept
         await trio.sleep(1.0)
         assert runner.manager.slots[(up, 0)] is top
         assert top.matched_shares == 2.0 and top.state is OrderState.LIVE
         seller.market(up, "SELL", amount=1, price=0.50)  # 7 of 10 left: 30 % drift, replaced
         t_fill = trio.current_time()
-        await sc.wait_until(lambda: runner.manager.slots.get((up, 0)) not in (None, top))
+        await trio.sleep(2.0)
         assert top.state is OrderState.CANCELLED and top.matched_shares == 3.0
         cancel = [r for r in sc.http.of("DELETE", "/orders") if r.t >= t_fill]
         post = [r for r in sc.http.of("POST", "/order") + sc.http.of("POST", "/orders") if r.t >= t_fill]

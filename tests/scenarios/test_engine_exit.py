@@ -1,0 +1,133 @@
+"""Exit guarantee: an exception in any engine task, or a stop from outside, ends with the market's
+shielded, bounded cancel-all and a venue that lists zero open orders of ours; a second stop during the
+cleanup does not cut it short; a venue that stops answering cannot hold the exit past its bound, and
+the heartbeat it no longer gets clears the orders.
+
+Each crash is injected by patching one method of the runner to raise from a chosen virtual time on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import trio
+
+from bot.engine.market import MarketRunner
+from bot.sim.faults import HttpFault
+from statemachines.market import ExitReason
+from tests.scenarios.harness import QUIET_FLOW, Scenario, scenario
+
+CRASH_AT_S = 5.0
+QUIET = dict(flow=QUIET_FLOW, window_s=100, quote_cutoff_s=30.0, stale_book_s=600.0, record=True,
+             reconcile_interval_s=2.0)
+
+
+class InjectedCrash(RuntimeError):
+    pass
+
+
+def _raise_from(runner: MarketRunner, name: str) -> None:
+    """Make `runner.<name>` raise once the virtual clock reaches CRASH_AT_S."""
+    original: Callable[..., Any] = getattr(runner, name)
+
+    async def crashing(*args: Any, **kwargs: Any) -> Any:
+        if trio.current_time() >= CRASH_AT_S:
+            raise InjectedCrash(f"injected into {name}")
+        return await original(*args, **kwargs)
+
+    setattr(runner, name, crashing)
+
+
+async def _provoke_order_events(sc: Scenario, runner: MarketRunner) -> None:
+    """At the crash time, a better bid makes the runner reprice: our cancels and posts come back as events."""
+    await trio.sleep_until(CRASH_AT_S)
+    sc.trader().limit(runner.info.up_token_id, "BUY", 0.50, 5)
+
+
+@pytest.mark.parametrize(
+    "task, method",
+    [("quote loop", "_tick"), ("reconcile loop", "_reconcile"), ("user consumer", "_on_order_event")],
+)
+async def test_a_crash_in_any_engine_task_cancels_everything_and_exits_crash(autojump_clock, task, method):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.runner_hooks.append(lambda runner: _raise_from(runner, method))
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        await trio.sleep(1.0)
+        assert len(sc.our_open_orders()) == 6
+        if task == "user consumer":
+            nursery.start_soon(_provoke_order_events, sc, runner)
+        await sc.done.wait()
+        assert sc.reason is ExitReason.CRASH
+        assert runner.machine.exit_reason is ExitReason.CRASH
+        assert runner.machine.exit_detail == f"InjectedCrash: injected into {method}"
+        (stop,) = sc.journal.of("market_stop")
+        crashed_at = stop["t"] - sc.unix(0)
+        assert stop["reason"] == "crash" and CRASH_AT_S <= crashed_at <= CRASH_AT_S + 2.0
+        why, duration_s, verified = runner.stats.cancel_all_runs[-1]
+        assert why == "exit" and verified and duration_s <= sc.settings.cancel_all_timeout_s
+        exit_cancel = [r for r in sc.http.of("DELETE", "/cancel-market-orders") if r.t > 0.0]
+        assert exit_cancel[0].t == crashed_at
+        assert sc.our_open_orders() == []
+
+
+async def test_a_signal_mid_window_cancels_everything_and_exits_signal(autojump_clock):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        await trio.sleep(CRASH_AT_S)
+        assert len(sc.our_open_orders()) == 6
+        assert await sc.stop_and_wait(ExitReason.SIGNAL) is ExitReason.SIGNAL
+        assert runner.machine.exit_reason is ExitReason.SIGNAL
+        (stop,) = sc.journal.of("market_stop")
+        assert stop["t"] == sc.unix(CRASH_AT_S) and stop["reason"] == "signal"
+        assert runner.stats.cancel_all_runs[-1][0] == "exit" and runner.stats.cancel_all_runs[-1][2] is True
+        assert sc.our_open_orders() == []
+
+
+async def test_a_second_stop_during_the_cleanup_does_not_skip_the_cancel_all(autojump_clock):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        await trio.sleep(CRASH_AT_S)
+        # The venue is slow to cancel: the exit's cancel-by-market takes a full second.
+        sc.sim.admin.latency_s["cancel_market"] = 1.0
+        sc.supervisor.stop(ExitReason.SIGNAL, "first signal")
+        await trio.sleep(0.5)
+        assert runner.machine.state.value == "shutting_down" and len(sc.our_open_orders()) == 6
+        sc.supervisor.stop(ExitReason.SIGNAL, "second signal")
+        sc.supervisor.stop(ExitReason.OPERATOR, "and an operator")
+        await sc.done.wait()
+        assert sc.reason is ExitReason.SIGNAL  # the first reason wins
+        (cancel,) = [r for r in sc.http.of("DELETE", "/cancel-market-orders") if r.t > 0.0]
+        assert (cancel.t, cancel.t_done, cancel.status) == (CRASH_AT_S, CRASH_AT_S + 1.0, 200)
+        assert sorted(cancel.body) == ["market"]
+        (verify,) = [r for r in sc.http.of("GET", "/data/orders") if r.t >= CRASH_AT_S]
+        assert verify.t == CRASH_AT_S + 1.0
+        assert runner.stats.cancel_all_runs[-1] == ("exit", 1.0, True)
+        assert runner.machine.state.value == "shutdown"
+        assert sc.our_open_orders() == []
+
+
+async def test_a_venue_that_stops_answering_bounds_the_cleanup_and_the_heartbeat_clears_the_rest(autojump_clock):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        await trio.sleep(CRASH_AT_S)
+        # From now on no cancel of any kind is ever answered.
+        sc.sim.admin.http.append(HttpFault(kind="hang", families=["cancels"], count=1000))
+        sc.supervisor.stop(ExitReason.SIGNAL, "signal")
+        await sc.done.wait()
+        bound_s = sc.settings.cancel_all_timeout_s
+        # The cleanup gave up at its bound instead of hanging the exit...
+        assert runner.stats.cancel_all_runs[-1] == ("exit", bound_s, False)
+        (stop,) = sc.journal.of("market_stop")
+        assert stop["t"] == sc.unix(CRASH_AT_S)
+        assert trio.current_time() <= CRASH_AT_S + bound_s + 1.0
+        assert len(sc.our_open_orders()) == 6
+        # ...and with the bot gone its heartbeats stop: the venue's switch cancels what was left.
+        last_beat = max(r.t for r in sc.http.of("POST", "/v1/heartbeats") if r.status == 200)
+        cleared = await sc.wait_until(lambda: sc.our_open_orders() == [], timeout_s=30.0)
+        assert last_beat + 10.0 <= cleared <= last_beat + 15.0 + 0.01
