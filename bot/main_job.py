@@ -131,7 +131,13 @@ async def run_bot(
             await _start_observability(nursery, settings, supervisor, clock, paper, out, show_status)
             task_status.started(supervisor)
             try:
-                reason = await supervisor.run()
+                try:
+                    reason = await supervisor.run()
+                except Exception:
+                    # An account-level task crashed; every market already ran its cancel-all. Logged
+                    # through the redacting handler, then the normal summary and exit code 3.
+                    log.exception("the bot crashed; every market was stopped through its cancel-all")
+                    reason = ExitReason.CRASH
             finally:
                 left, venue_fills = await _venue_records(supervisor, links)
                 summary = _summary(supervisor, reason_or(supervisor), left, time.monotonic() - started_wall)
@@ -143,6 +149,7 @@ async def run_bot(
 
 
 def reason_or(supervisor: Supervisor) -> ExitReason:
+    """The recorded stop reason; MARKET_END when the bot stopped on its own."""
     return supervisor.stop_reason or ExitReason.MARKET_END
 
 

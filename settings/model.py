@@ -120,6 +120,9 @@ class BotSettings(BaseSettings):
         default_factory=lambda: ["btc-updown-15m"],
         description="recurring series to follow when market=auto, as '{asset}-updown-{N}m'",
     )
+    series_window_s: float | None = Field(
+        None, ge=60, le=86_400, description="real window length of the series (default: its N minutes; a simulator may compress it)"
+    )
     rollover_lead_s: float = Field(30.0, ge=0, le=3600, description="start a market's runner this long before its window opens")
     max_markets: int = Field(8, ge=1, le=500, description="markets traded at once")
 

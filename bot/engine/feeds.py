@@ -69,8 +69,11 @@ class MarketDataHub:
         *,
         stream_factory: Callable[[str, tuple[str, ...]], MarketStream],
         max_assets_per_connection: int = 200,
+        guard: Callable[..., Any] | None = None,
     ) -> None:
         self._nursery = nursery
+        # Wraps each task this hub starts (the supervisor turns a crash into a recorded stop).
+        self._guard = guard
         self._url = url
         self._factory = stream_factory
         self._max_assets = max_assets_per_connection
@@ -86,10 +89,15 @@ class MarketDataHub:
         shard = next((s for s in self._shards if len(s.token_ids) + len(token_ids) <= self._max_assets), None)
         if shard is None:
             shard = self._factory(self._url, token_ids)
-            await self._nursery.start(shard.run)
+            if self._guard is not None:
+                await self._nursery.start(self._guard, shard.run)
+                self._nursery.start_soon(self._guard, self._fan_out, shard)
+                self._nursery.start_soon(self._guard, self._drain_notices, shard)
+            else:
+                await self._nursery.start(shard.run)
+                self._nursery.start_soon(self._fan_out, shard)
+                self._nursery.start_soon(self._drain_notices, shard)
             self._shards.append(shard)
-            self._nursery.start_soon(self._fan_out, shard)
-            self._nursery.start_soon(self._drain_notices, shard)
         else:
             await shard.subscribe(token_ids)
         feed = MarketFeed(shard, token_ids)

@@ -172,14 +172,14 @@ class Supervisor:
                         self.heartbeat = Heartbeat(rest, interval_s=s.heartbeat_interval_s,
                                                    max_failures=s.heartbeat_max_failures,
                                                    beat_timeout_s=s.request_timeout_s)
-                        await nursery.start(self.heartbeat.run)
-                        nursery.start_soon(self._watch_heartbeat)
+                        await nursery.start(self._guarded, self.heartbeat.run)
+                        nursery.start_soon(self._guarded, self._watch_heartbeat)
                         user_stream = UserStream(self.links.ws_user_url, self.creds, (), **self._ws_options())
-                        await nursery.start(user_stream.run)
+                        await nursery.start(self._guarded, user_stream.run)
                         self.user_hub = UserEventHub(user_stream)
-                        nursery.start_soon(self.user_hub.run)
+                        nursery.start_soon(self._guarded, self.user_hub.run)
                     self.market_hub = MarketDataHub(nursery, self.links.ws_market_url,
-                                                    stream_factory=self._market_stream)
+                                                    stream_factory=self._market_stream, guard=self._guarded)
                     await self._run_markets(gateway, gamma)
                     nursery.cancel_scope.cancel()
             finally:
@@ -187,6 +187,18 @@ class Supervisor:
                     with trio.move_on_after(1.0, shield=True):
                         await gamma.aclose()
         return self._overall_reason()
+
+    async def _guarded(self, fn: Callable[..., Any], *args: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run an account-level task; if it crashes, stop every market as a CRASH (each through its
+        cancel-all) before the error cancels the nursery, so no market mistakes it for a signal."""
+        try:
+            if task_status is trio.TASK_STATUS_IGNORED:
+                await fn(*args)
+            else:
+                await fn(*args, task_status=task_status)
+        except Exception as exc:
+            self.stop(ExitReason.CRASH, f"{getattr(fn, '__qualname__', fn)}: {type(exc).__name__}: {exc}")
+            raise
 
     def _ws_options(self) -> dict[str, Any]:
         s = self.settings
@@ -270,7 +282,7 @@ class Supervisor:
         s = self.settings
         if self._fixed_markets is not None or s.market != "auto":
             return not self._seen
-        paper_window = s.paper_window_s if s.mode.value == "paper" else None
+        paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
         for series in s.series:
             window = series_window_s(series, paper_window)
             start = math.floor((now + s.rollover_lead_s) / window) * window
@@ -290,7 +302,7 @@ class Supervisor:
                 found = await gamma.market_by_condition(s.market)
                 return [found] if found else []
             return await gamma.markets_by_slug([s.market])
-        paper_window = s.paper_window_s if s.mode.value == "paper" else None
+        paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
         found: list[MarketInfo] = []
         for series in s.series:
             window = series_window_s(series, paper_window)

@@ -34,6 +34,7 @@ path refuses, goes through orjson. The Python paths avoid the generated frozen-d
 from __future__ import annotations
 
 import enum
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -312,10 +313,22 @@ def _dec(value: Any, *, empty_is_zero: bool = True) -> Decimal:
         value = str(value)
     elif type(value) is not str:
         raise MalformedMessage(f"amount is a {type(value).__name__}")
-    amount = Decimal(value.strip())
-    if not amount.is_finite() or amount < 0:
+    try:
+        amount = Decimal(value.strip())
+    except ArithmeticError as exc:
+        raise MalformedMessage(f"amount is not a decimal: {value!r}") from exc
+    # Finite as a float too: the engine does float arithmetic on amounts ("1e400" would become inf).
+    if not amount.is_finite() or amount < 0 or not math.isfinite(float(amount)):
         raise MalformedMessage(f"amount negative or not finite: {value!r}")
     return amount
+
+
+def _dec_price(value: Any) -> Decimal:
+    """An exact price in [0, 1] (an order, trade or maker-fill price)."""
+    price = _dec(value, empty_is_zero=False)
+    if price > 1:
+        raise MalformedMessage(f"price out of [0, 1]: {value!r}")
+    return price
 
 
 def _time_ms(value: Any) -> int:
@@ -841,7 +854,7 @@ def _order_event(d: Mapping[str, Any]) -> OrderEvent:
         market=_opt_str(d, "market"),
         asset_id=_str(d, "asset_id"),
         side=_side(d["side"]),
-        price=_dec(d["price"], empty_is_zero=False),
+        price=_dec_price(d["price"]),
         original_size=_dec(d.get("original_size")),
         size_matched=_dec(d.get("size_matched")),
         status=status,
@@ -863,7 +876,7 @@ def _maker_fill(m: Mapping[str, Any]) -> MakerOrderFill:
         owner=_opt_str(m, "owner"),
         maker_address=_opt_str(m, "maker_address"),
         matched_amount=_dec(m["matched_amount"], empty_is_zero=False),
-        price=_dec(m["price"], empty_is_zero=False),
+        price=_dec_price(m["price"]),
         asset_id=_str(m, "asset_id"),
         outcome=_opt_str(m, "outcome"),
         side=_opt_side(m.get("side")),
@@ -891,7 +904,7 @@ def _trade(d: Mapping[str, Any]) -> TradeEvent:
         asset_id=_str(d, "asset_id"),
         side=_side(d["side"]),
         size=_dec(d["size"], empty_is_zero=False),
-        price=_dec(d["price"], empty_is_zero=False),
+        price=_dec_price(d["price"]),
         status=status,
         match_time_ms=_time_ms(match_time),
         last_update_ms=_time_ms(d.get("last_update")),
@@ -961,7 +974,7 @@ def _open_order(d: Mapping[str, Any]) -> OpenOrder:
         side=_side(d["side"]),
         original_size=_dec(d.get("original_size")),
         size_matched=_dec(d.get("size_matched")),
-        price=_dec(d["price"], empty_is_zero=False),
+        price=_dec_price(d["price"]),
         outcome=_opt_str(d, "outcome"),
         expiration_s=_int(d.get("expiration")),
         order_type=_opt_str(d, "order_type"),

@@ -342,7 +342,11 @@ class MarketFlow:
         self._quoted_center[index] = self._fair
         half = self._params.maker_half_spread_ticks + index
         with self._exchange.batch():
-            self._exchange.cancel_market(api_key, market=self._spec.condition_id)
+            try:
+                self._exchange.cancel_market(api_key, market=self._spec.condition_id)
+            except OrderRejected:
+                return  # the engine is restarting (425): the makers wait like everyone else
+
             for token, value in (
                 (self._spec.yes_token_id, self._fair),
                 (self._spec.no_token_id, 1 - self._fair),

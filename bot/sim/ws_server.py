@@ -233,7 +233,16 @@ class WsHub:
                 frame = orjson.dumps(event.payload).decode()
             self._deliver(conn, frame)
 
+    def _has_listener(self, event: UserData) -> bool:
+        return any(
+            conn.api_key == event.owner and (not conn.markets or event.condition_id in conn.markets)
+            for conn in self._connections["user"]
+        )
+
     def _on_user(self, event: UserData) -> None:
+        if not self._has_listener(event) and event.owner not in self._held:
+            # Nobody would receive it: the plan's "next N events" counts only events that reach a client.
+            return
         action = self.plan.user_event_action()
         self._stats[f"user_events_{action.value}"] += 1
         if action is UserEventAction.DROP:
