@@ -12,6 +12,7 @@ cancel-all. The process exit code says why it stopped (`bot.exit_codes`).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import math
 import secrets
@@ -130,6 +131,10 @@ async def run_bot(
                 show_status = bool(getattr(out, "isatty", lambda: False)())
             await _start_observability(nursery, settings, supervisor, clock, paper, out, show_status)
             task_status.started(supervisor)
+            # Everything loaded so far lives for the whole run: keep it out of the collector's full
+            # passes, which otherwise pause the loop for tens of ms at scale (measured at 100 markets).
+            gc.collect()
+            gc.freeze()
             try:
                 try:
                     reason = await supervisor.run()

@@ -139,6 +139,9 @@ class BotSettings(BaseSettings):
     max_cancel_batch: int = Field(1000, ge=1, le=1000, description="ids per DELETE /orders (venue max 1000)")
     gtd_at_cutoff: bool = Field(True, description="post ladder orders as GTD so the venue expires them at the cutoff")
     quote_interval_s: float = Field(0.25, gt=0, le=60, description="strategy tick when no market data arrives")
+    min_tick_interval_s: float = Field(
+        0.0, ge=0, le=5, description="least time between two quote diffs of a market (conflates bursts; many markets: ~0.05)"
+    )
     stale_book_s: float = Field(10.0, gt=0, le=600, description="a book older than this blocks quoting")
 
     # --- timing and safety --------------------------------------------------------------------

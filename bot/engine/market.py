@@ -298,6 +298,9 @@ class MarketRunner:
             self._wake = trio.Event()
             async with self._lock:
                 await self._tick()
+            if self.settings.min_tick_interval_s > 0:
+                # Changes arriving meanwhile are conflated into the next diff (the wake event stays set).
+                await trio.sleep(self.settings.min_tick_interval_s)
 
     async def _tick(self) -> None:
         now = self.clock.now_s()
@@ -377,7 +380,10 @@ class MarketRunner:
 
     def committed_pusd(self) -> float:
         """pUSD this market holds or may spend: inventory cost plus resting BUYs' remaining notional."""
-        resting = sum(o.price * o.remaining_shares for o in self.manager.open_orders() if o.side == "BUY")
+        resting = self.manager.resting_buy_notional_pusd()
+        completion = self._completion_order
+        if completion is not None and completion.is_open:
+            resting += completion.price * completion.remaining_shares
         return self.inventory.up.cost_pusd + self.inventory.down.cost_pusd + resting
 
     def _set_block(self, reason: BlockReason | None) -> None:

@@ -101,6 +101,20 @@ class OrderManager:
     def open_orders(self) -> list[Order]:
         return [o for o in self.by_id.values() if o.is_open]
 
+    def resting_buy_notional_pusd(self) -> float:
+        """Remaining notional of our open BUYs: ladder slots (at most 2 x levels) plus any other open order.
+
+        Cheap on purpose: the account-wide budget asks every market for it on every tick."""
+        total = 0.0
+        for order in self.slots.values():
+            if order.is_open and order.side == "BUY":
+                total += order.price * order.remaining_shares
+        for oid in self.unknown_outcome:
+            order = self.by_id.get(oid)
+            if order is not None and order.level is None and order.is_open and order.side == "BUY":
+                total += order.price * order.remaining_shares
+        return total
+
     def open_count(self, token_id: str) -> int:
         # Ladder orders live in `slots` until terminal, so the slots (at most 2 x ladder_levels) are the
         # whole answer; scanning `by_id` would grow with every order the market ever placed.

@@ -118,6 +118,8 @@ class Supervisor:
         self._seen: set[str] = set()
         self._ready = trio.Event()
         self.dry_run = dry_run
+        self._committed: dict[str, float] = {}
+        self._committed_at: float | None = None
         # Dry run: markets get a user-event channel on which nothing ever arrives (no user stream).
         self._silent_user_send: trio.MemorySendChannel[Any] | None = None
 
@@ -353,9 +355,17 @@ class Supervisor:
             self.stop(ExitReason.ACCOUNT, "auth refused")
 
     def _account_budget(self, runner: MarketRunner) -> float:
-        """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments."""
-        others = sum(r.committed_pusd() for r in self.runners.values() if r is not runner)
-        return max(0.0, self.settings.max_total_notional_pusd - others)
+        """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments.
+
+        The per-market commitments are summed once per scheduler instant (every runner asks on every
+        tick: recomputing per call would cost markets² per instant)."""
+        now = trio.current_time()
+        if self._committed_at != now:
+            self._committed = {cid: r.committed_pusd() for cid, r in self.runners.items()}
+            self._committed_at = now
+        total = sum(self._committed.values())
+        mine = self._committed.get(runner.info.condition_id, 0.0)
+        return max(0.0, self.settings.max_total_notional_pusd - (total - mine))
 
     def _overall_reason(self) -> ExitReason:
         if self._stop_reason is not None and self._stop_reason is not ExitReason.MARKET_END:

@@ -94,6 +94,8 @@ _ACCEPTED_STATUSES: Final = frozenset({"live", "matched", "delayed"})
 _CLOSE_TIMEOUT_S: Final = 1.0
 
 _NO_BODY: Final = object()
+# Connections kept open to the venue (shared by all markets of the process).
+_POOL_CONNECTIONS: Final = 100
 
 _T = TypeVar("_T")
 
@@ -200,7 +202,14 @@ class ClobRestClient:
         # timeout=None: httpx would otherwise apply its own 5 s timeouts, a second deadline hidden from
         # the caller that surfaces as httpx.TimeoutException. Deadlines are the caller's Trio cancel
         # scopes (settings.request_timeout_s), so cancellation is the one way a call is cut short.
-        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=None)
+        # One pool for every market of the process: httpx keeps 20 idle connections by default, which
+        # at many markets means constant reconnects (TLS handshakes on the real venue).
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=None,
+            limits=httpx.Limits(max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS),
+        )
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._leg_errors: Counter[str] = Counter()
