@@ -124,6 +124,10 @@ _CONNECTION_ERRORS: Final = (
 _SEND_ERRORS: Final = (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError)
 
 
+_MESSAGE_QUEUE_FRAMES: Final = 256
+_RECEIVE_BUFFER_BYTES: Final = 65_536
+
+
 def default_connector(url: str) -> AbstractAsyncContextManager[WebSocketConnection]:
     """A real WebSocket to `url` (ws:// or wss://) with our timeouts and frame size limit."""
     return trio_websocket.open_websocket_url(
@@ -131,6 +135,11 @@ def default_connector(url: str) -> AbstractAsyncContextManager[WebSocketConnecti
         connect_timeout=CONNECT_TIMEOUT_S,
         disconnect_timeout=CLOSE_TIMEOUT_S,
         max_message_size=MAX_FRAME_BYTES,
+        # The library's reader task keeps draining the socket into this queue while the engine is busy
+        # (a burst, a collection pause); with its default of 1 the socket backs up at once and the
+        # venue sees a slow consumer. Bounded: market data is conflated into books as it is read.
+        message_queue_size=_MESSAGE_QUEUE_FRAMES,
+        receive_buffer_size=_RECEIVE_BUFFER_BYTES,
     )
 
 
