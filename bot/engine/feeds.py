@@ -48,7 +48,7 @@ class MarketFeed:
 
     def last_frame_at(self) -> float | None:
         """Trio time of the connection's latest frame (PONGs included): a quiet book is still current."""
-        return self.stream.statistics().last_frame_at_s
+        return self.stream.last_frame_at_s
 
     def notify(self) -> None:
         self.changes += 1

@@ -406,6 +406,11 @@ class _Stream:
     def state(self) -> ConnectionState:
         return self._state
 
+    @property
+    def last_frame_at_s(self) -> float | None:
+        """trio.current_time() of the latest frame (control frames included); None before the first."""
+        return self._last_frame_at_s
+
     def statistics(self) -> StreamStatistics:
         """Counters for status displays and metrics."""
         stats = self._parse_stats
