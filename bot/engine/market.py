@@ -58,6 +58,7 @@ _CANCEL_ALL_RETRY_S = 0.2
 # Terminal orders stay mapped this long so late WS events and trades still find them, then are dropped
 # so a long market's id map stays bounded.
 _TERMINAL_KEEP_S = 300.0
+_FORGET_PERIOD_S = 10.0
 # Latency samples kept for the summary and the benchmark (a ring: old samples drop off).
 _LATENCY_SAMPLES = 4096
 
@@ -183,6 +184,7 @@ class MarketRunner:
         self._reconcile_wanted = trio.Event()
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
         self._completion_not_before_s = 0.0
+        self._next_forget_s = 0.0
         self._completion_order: Order | None = None
 
     # --- public -------------------------------------------------------------------------------------
@@ -325,7 +327,10 @@ class MarketRunner:
         if report.posts_sent and self.stats.first_quote_at_s is None and report.accepted:
             self.stats.first_quote_at_s = now
         self._settle_watch(now)
-        self.manager.forget_terminal(_TERMINAL_KEEP_S)
+        if now >= self._next_forget_s:
+            # A sweep of the id map, not on every tick: it grows with activity and the tick is the hot path.
+            self.manager.forget_terminal(_TERMINAL_KEEP_S)
+            self._next_forget_s = now + _FORGET_PERIOD_S
         self._notify()
 
     def _desired(self, now: float) -> Ladder:
