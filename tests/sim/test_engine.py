@@ -23,7 +23,7 @@ from bot.sim.engine import (
     SimConfig,
     UserData,
 )
-from bot.sim.flow import build_market_order, build_order
+from tests.sim.orders import limit, market
 
 T0 = 1_700_000_000.0
 CID = "0x" + "e1" * 32
@@ -59,35 +59,6 @@ def make_exchange(**spec_overrides: Any) -> tuple[Exchange, FakeClock, list[Any]
     for name in ("alice", "bob"):
         exchange.register_api_key(name, f"0x{name}")
     return exchange, clock, events
-
-
-_ids = iter(range(1, 1_000_000))
-
-
-def limit(owner: str, token: str, side: str, price: str, size: float, **kw: Any):
-    return build_order(
-        order_id=f"0x{next(_ids):064x}",
-        owner=owner,
-        address=f"0x{owner}",
-        token_id=token,
-        side=side,
-        price=price,
-        size=size,
-        **kw,
-    )
-
-
-def market(owner: str, token: str, side: str, amount: float, price: str, order_type: str = "FOK"):
-    return build_market_order(
-        order_id=f"0x{next(_ids):064x}",
-        owner=owner,
-        address=f"0x{owner}",
-        token_id=token,
-        side=side,
-        amount=amount,
-        price=price,
-        order_type=order_type,
-    )
 
 
 def rejection(exchange: Exchange, order: Any) -> OrderRejected:

@@ -10,7 +10,7 @@ from py_clob_client_v2.clob_types import OrderBookSummary, OrderSummary
 from py_clob_client_v2.utilities import generate_orderbook_summary_hash
 
 from bot.sim.engine import Exchange, MarketData, MarketSpec, OrderRejected, SimConfig, UserData
-from bot.sim.flow import build_market_order, build_order
+from tests.sim.orders import limit, market
 
 T0 = 1_700_000_000.0
 CID = "0x" + "c1" * 32
@@ -49,35 +49,6 @@ def make_exchange(
     for name in ("alice", "bob", "carol"):
         exchange.register_api_key(name, f"0x{name}")
     return exchange, clock, events
-
-
-_ids = iter(range(1, 1_000_000))
-
-
-def limit(owner: str, token: str, side: str, price: str, size: float, **kw: Any):
-    return build_order(
-        order_id=f"0x{next(_ids):064x}",
-        owner=owner,
-        address=f"0x{owner}",
-        token_id=token,
-        side=side,
-        price=price,
-        size=size,
-        **kw,
-    )
-
-
-def market(owner: str, token: str, side: str, amount: float, price: str, order_type: str = "FOK"):
-    return build_market_order(
-        order_id=f"0x{next(_ids):064x}",
-        owner=owner,
-        address=f"0x{owner}",
-        token_id=token,
-        side=side,
-        amount=amount,
-        price=price,
-        order_type=order_type,
-    )
 
 
 def pusd(exchange: Exchange, owner: str) -> int:
