@@ -185,6 +185,9 @@ class MarketRunner:
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
         self._completion_not_before_s = 0.0
         self._next_forget_s = 0.0
+        self._resync_pending = False
+        # Set by the supervisor: this market's slot in the reconciliations that follow a reconnect.
+        self.resync_delay_s = 0.0
         self._completion_order: Order | None = None
 
     # --- public -------------------------------------------------------------------------------------
@@ -518,6 +521,7 @@ class MarketRunner:
     async def _consume_user_events(self) -> None:
         async for event in self.user_events:
             if isinstance(event, Resynced):
+                self._resync_pending = True
                 self._reconcile_wanted.set()
             elif isinstance(event, OrderEvent):
                 await self._on_order_event(event)
@@ -598,6 +602,12 @@ class MarketRunner:
         while True:
             with trio.move_on_after(self.settings.reconcile_interval_s):
                 await self._reconcile_wanted.wait()
+            if self._resync_pending:
+                self._resync_pending = False
+                # After a reconnect every market of the key reconciles; their slots are spread a few ms
+                # apart (the first market has none) so the venue does not get them all in one instant.
+                if self.resync_delay_s > 0:
+                    await trio.sleep(self.resync_delay_s)
             self._reconcile_wanted = trio.Event()
             async with self._lock:
                 await self._reconcile()

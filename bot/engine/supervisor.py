@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 # How often the rollover scheduler looks for the next windows. Windows are minutes long and the
 # lead is tens of seconds, so a few seconds' resolution starts every runner in time.
 _DISCOVERY_PERIOD_S = 2.0
+# Reconciliations after a user-channel reconnect are spread this far apart across markets, in at most
+# this many slots (100 markets: over one second).
+_RESYNC_SPACING_S = 0.01
+_RESYNC_SLOTS = 100
 # With nothing due, look again at least this often (new series windows, a re-listed market).
 _DISCOVERY_IDLE_MAX_S = 60.0
 _DISCOVERY_MIN_SLEEP_S = 0.05
@@ -325,6 +329,7 @@ class Supervisor:
             gateway.register_market(info.condition_id, info.token_ids)
         runner = MarketRunner(info, self.settings, gateway, books=feed, user_events=user_rx, clock=self.clock,
                               journal=self.journal, account_budget=self._account_budget)
+        runner.resync_delay_s = _RESYNC_SPACING_S * (len(self.runners) % _RESYNC_SLOTS)
         self.runners[info.condition_id] = runner
         self.stats.markets_started += 1
         record = MarketRecord(info, runner)
