@@ -29,7 +29,7 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
     if supervisor.market_hub is not None:
         hub_stats = supervisor.market_hub.statistics()
         market_connected = bool(hub_stats["connected"])
-        reconnects += sum(s.statistics().reconnects for s in supervisor.market_hub.shards)
+        reconnects += int(hub_stats["reconnects"])
     lag_ms = None
     if loop_lag is not None:
         lag_ms = loop_lag.statistics().p99_ms

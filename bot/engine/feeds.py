@@ -140,7 +140,7 @@ class MarketDataHub:
         return {
             "shards": len(self._shards),
             "tokens": len(self._feeds_by_token),
-            "reconnects": sum(getattr(s, "reconnects", 0) for s in stats),
+            "reconnects": sum(s.reconnects for s in stats),
             "connected": all(s.state.value == "connected" for s in self._shards) if self._shards else False,
         }
 

@@ -84,9 +84,7 @@ def _classify_error(error: VenueError) -> PostOutcome:
         return PostOutcome(PostOutcomeKind.EXPECTED_REJECT, message, kind_name)
     if isinstance(error, OutcomeUnknown):
         return PostOutcome(PostOutcomeKind.UNKNOWN, message, kind_name)
-    if isinstance(error, RateLimited):
-        return PostOutcome(PostOutcomeKind.THROTTLED, message, kind_name, error.retry_after_s)
-    if isinstance(error, VenueMode):
+    if isinstance(error, RateLimited | VenueMode):
         return PostOutcome(PostOutcomeKind.THROTTLED, message, kind_name, error.retry_after_s)
     if isinstance(error, AuthError):
         return PostOutcome(PostOutcomeKind.FATAL, message, kind_name)

@@ -315,13 +315,14 @@ class MarketRunner:
         if self.machine.state is MarketState.QUOTING and self._completion_due(now):
             await self._maybe_complete(after_cutoff=False)
             return
-        ladder = self._desired(now)
+        tick = self._effective_tick()  # once per tick: the views and the diff use the same grid
+        ladder = self._desired(now, tick)
         changed_at = self._changed_at
         self._changed_at = None
         report = SyncReport()
         expiration_s = int(self.cutoff_s) + int(GTD_SECURITY_THRESHOLD_S) if self.settings.gtd_at_cutoff else 0
         await self.manager.sync(
-            ladder, tick_size=self._effective_tick(), neg_risk=self.info.neg_risk, expiration_s=expiration_s,
+            ladder, tick_size=tick, neg_risk=self.info.neg_risk, expiration_s=expiration_s,
             report=report,
         )
         if report.first_request_at_s is not None and changed_at is not None:
@@ -336,23 +337,23 @@ class MarketRunner:
             self._next_forget_s = now + _FORGET_PERIOD_S
         self._notify()
 
-    def _desired(self, now: float) -> Ladder:
+    def _desired(self, now: float, tick: str | None) -> Ladder:
         if self.settings.gtd_at_cutoff and math.floor(self.cutoff_s) <= now:
             # A GTD expiring at the cutoff is no longer valid in the last second before it.
             ladder = Ladder((), BlockReason.CUTOFF)
         else:
-            ladder = self.strategy.desired(self._view(now))
+            ladder = self.strategy.desired(self._view(now, tick))
         self.last_ladder = ladder
         self._set_block(ladder.block_reason)
         return ladder
 
-    def _view(self, now: float) -> MarketView:
+    def _view(self, now: float, tick: str | None) -> MarketView:
         return MarketView(
             now_s=now,
             cutoff_s=self.cutoff_s,
             start_s=min(self.info.start_s, now),
-            up=self._token_view(self.info.up_token_id),
-            down=self._token_view(self.info.down_token_id),
+            up=self._token_view(self.info.up_token_id, tick),
+            down=self._token_view(self.info.down_token_id, tick),
             min_order_size_shares=self.info.min_order_size_shares,
             completing=self.machine.state is MarketState.COMPLETING,
             backing_off=self.machine.state is MarketState.BACKOFF,
@@ -370,10 +371,9 @@ class MarketRunner:
             return None
         return max(ticks, key=float)
 
-    def _token_view(self, token_id: str) -> TokenView:
+    def _token_view(self, token_id: str, tick: str | None) -> TokenView:
         book = self.books.book(token_id)
         pos = self.inventory.position(token_id)
-        tick = self._effective_tick()
         if book is None or book.needs_snapshot:
             return TokenView(token_id, tick, None, None, None, pos.shares, pos.cost_pusd)
         # Books are stamped with Trio's clock; the strategy works in unix seconds. A quiet book on a
