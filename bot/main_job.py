@@ -27,7 +27,7 @@ import trio
 
 from bot.engine.clock import VenueClock
 from bot.engine.fills import fills_in_trade
-from bot.engine.journal import Journal, NullJournal
+from bot.engine.journal import JournalOpenError, NullJournal, open_journal
 from bot.engine.supervisor import Supervisor, VenueLinks
 from bot.exit_codes import EXIT_CONFIG, exit_code_for
 from bot.protocol.auth import ApiCreds
@@ -77,7 +77,7 @@ async def run_bot(
     journal: Any = NullJournal()
     paper = settings.mode is BotMode.PAPER
     started_wall = time.monotonic()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             if paper:
                 from bot.sim.flow import SeriesSchedule
@@ -121,10 +121,10 @@ async def run_bot(
                                      signature_type=int(settings.signature_type), funder=settings.funder_address)
                 creds = _creds(settings)
             if settings.journal_path is not None:
-                journal = Journal(settings.journal_path, clock.now_s)
+                journal = open_journal(settings.journal_path, clock.now_s)  # JournalOpenError: exit 2
             supervisor = Supervisor(settings, links, signer=signer, clock=clock, journal=journal, creds=creds,
                                     max_markets_total=max_markets, dry_run=dry_run)
-            nursery.start_soon(_watch_signals, signals, supervisor)
+            nursery.start_soon(_watch_signals, signals, supervisor, journal)
             if duration_s is not None:
                 nursery.start_soon(_stop_after, duration_s, supervisor)
             if show_status is None:
@@ -145,7 +145,7 @@ async def run_bot(
                     reason = ExitReason.CRASH
             finally:
                 left, venue_fills = await _venue_records(supervisor, links)
-                summary = _summary(supervisor, reason_or(supervisor), left, time.monotonic() - started_wall)
+                summary = _summary(supervisor, supervisor.overall_reason(), left, time.monotonic() - started_wall)
                 summary["venue_fills"] = venue_fills
                 journal.write("summary", **{k: v for k, v in summary.items() if k != "markets"})
                 journal.close()
@@ -165,8 +165,13 @@ def _creds(settings: BotSettings) -> ApiCreds | None:
                     settings.api_passphrase.get_secret_value())
 
 
-async def _watch_signals(signals: Any, supervisor: Supervisor) -> None:
+async def _watch_signals(signals: Any, supervisor: Supervisor, journal: Any) -> None:
     async for signum in signals:
+        if signum == signal.SIGHUP:
+            # logrotate: the file was moved away; append to a new one at the configured path.
+            log.info("SIGHUP: reopening the journal")
+            journal.reopen()
+            continue
         if supervisor.stop_reason is None:
             log.warning("signal %s: stopping, cancelling every order first", signal.Signals(signum).name)
             supervisor.stop(ExitReason.SIGNAL, signal.Signals(signum).name)
@@ -297,17 +302,32 @@ async def cli_run(args: argparse.Namespace, settings: BotSettings | None) -> int
     if settings is None:
         return EXIT_CONFIG
     _setup_logging(settings)
-    reason, summary = await run_bot(
-        settings,
-        duration_s=getattr(args, "duration", None),
-        max_markets=getattr(args, "markets", None),
-        dry_run=bool(getattr(args, "dry_run", False)),
-    )
+    try:
+        reason, summary = await _run_bot_checked(args, settings)
+    except JournalOpenError as exc:
+        print(f"error: {exc} (set BOT_JOURNAL_PATH to a writable file)", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     print(format_summary(summary), flush=True)
     code = exit_code_for(reason)
     if summary.get("open_orders_left") not in (0, None):
         log.error("%s open orders left on the venue", summary["open_orders_left"])
     return code
+
+
+async def _run_bot_checked(args: argparse.Namespace, settings: BotSettings) -> tuple[ExitReason, dict[str, Any]]:
+    """`run_bot`, with a journal that cannot be opened raised as itself (not inside a nursery's group)."""
+    try:
+        return await run_bot(
+            settings,
+            duration_s=getattr(args, "duration", None),
+            max_markets=getattr(args, "markets", None),
+            dry_run=bool(getattr(args, "dry_run", False)),
+        )
+    except BaseExceptionGroup as group:
+        matched, rest = group.split(JournalOpenError)
+        if matched is not None and rest is None:
+            raise matched.exceptions[0] from None
+        raise
 
 
 def _setup_logging(settings: BotSettings) -> None:

@@ -59,6 +59,8 @@ class ExitReason(enum.StrEnum):
     RECONCILE_MISMATCH = "reconcile_mismatch"
     ACCOUNT = "account"  # heartbeat lapse, auth refused, balance exhausted
     OPERATOR = "operator"
+    JOURNAL = "journal_failed"  # the audit journal could not be written
+    CANCEL_UNVERIFIED = "cancel_all_unverified"  # a cancel-all could not prove the book empty in time
 
 
 class MarketTrigger(enum.StrEnum):
@@ -123,7 +125,7 @@ class MarketMachine:
     is the effect the strategy reads: None only while quoting.
     """
 
-    __slots__ = ("condition_id", "entered_at_s", "exit_detail", "exit_reason", "history", "state")
+    __slots__ = ("backoff_until_s", "condition_id", "entered_at_s", "exit_detail", "exit_reason", "history", "state")
 
     condition_id: str
     state: MarketState
@@ -139,6 +141,7 @@ class MarketMachine:
         self.exit_detail = None
         self.entered_at_s = at_s
         self.history = deque(maxlen=MARKET_HISTORY_LEN)
+        self.backoff_until_s: float | None = None
 
     def trigger(
         self,
@@ -183,6 +186,16 @@ class MarketMachine:
             )
         )
         return self.state
+
+    def enter_backoff(self, until_s: float, *, reason: str | None = None, at_s: float | None = None) -> MarketState:
+        """Trigger `failures_exceeded` and record when the backoff ends (the machine owns the deadline)."""
+        state = self.trigger(MarketTrigger.FAILURES_EXCEEDED, reason=reason, at_s=at_s)
+        self.backoff_until_s = until_s
+        return state
+
+    def backoff_due(self, now_s: float) -> bool:
+        """True when the market is backing off and its recorded deadline has passed."""
+        return self.state is MarketState.BACKOFF and self.backoff_until_s is not None and now_s >= self.backoff_until_s
 
     def stop(self, reason: ExitReason, *, detail: str | None = None, at_s: float | None = None) -> bool:
         """Trigger `stop` unless already stopping or stopped; return whether this call stopped it.

@@ -18,7 +18,13 @@ same order independently and in either order:
 Expected rejects and failures stay strict: a `rejected_expected`/`failed` order that later hears
 anything is a bug or a wrong `lost` verdict, and must be loud.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 5.3-5.4 (responses, cancel results) and 6.3
+`unknown` is a POST whose outcome is unknown (a timeout, a 5xx, a `delayed` answer): the order may or
+may not rest on the book. Only evidence settles it — a WS event, the venue's listing or a `canceled`
+answer naming its id; a cancel by id sent meanwhile does not (a "not found" answer proves nothing while
+the POST may still land), so `cancel_requested` keeps it `unknown`. Reconciliation calls it `lost`
+once it is absent from the venue past the grace window.
+
+Spec: docs/protocol/polymarket-clob.md sections 5.3-5.4 (responses, cancel results) and 6.3
 (user channel order events).
 """
 
@@ -51,6 +57,7 @@ __all__ = [
 
 class OrderState(enum.StrEnum):
     PENDING = "pending"
+    UNKNOWN = "unknown"
     LIVE = "live"
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
@@ -63,12 +70,13 @@ TERMINAL_ORDER_STATES: Final[frozenset[OrderState]] = frozenset(
     {OrderState.CANCELLED, OrderState.FILLED, OrderState.REJECTED_EXPECTED, OrderState.FAILED}
 )
 _OPEN_ORDER_STATES: Final[frozenset[OrderState]] = frozenset(
-    {OrderState.PENDING, OrderState.LIVE, OrderState.CANCELLING}
+    {OrderState.PENDING, OrderState.UNKNOWN, OrderState.LIVE, OrderState.CANCELLING}
 )
 
 
 class OrderTrigger(enum.StrEnum):
     ACCEPTED = "accepted"
+    OUTCOME_UNKNOWN = "outcome_unknown"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     REJECTED_EXPECTED = "rejected_expected"
@@ -84,14 +92,17 @@ _S = OrderState
 _T = OrderTrigger
 
 ORDER_TRANSITIONS: Final[tuple[TransitionRow, ...]] = (
-    # POST said live, or a WS PLACEMENT; repeats while live/cancelling are harmless.
-    TransitionRow(_T.ACCEPTED, (_S.PENDING, _S.LIVE), _S.LIVE),
+    # POST said live, or a WS PLACEMENT (or the venue's listing) settles an unknown outcome; repeats
+    # while live/cancelling are harmless.
+    TransitionRow(_T.ACCEPTED, (_S.PENDING, _S.UNKNOWN, _S.LIVE), _S.LIVE),
+    # The POST timed out, failed in transit (5xx, 425) or answered `delayed`: it may rest or not.
+    TransitionRow(_T.OUTCOME_UNKNOWN, (_S.PENDING, _S.UNKNOWN), _S.UNKNOWN),
     TransitionRow(_T.ACCEPTED, (_S.CANCELLING,), _S.CANCELLING),
     # A slow POST answer arriving after the order already ended on the WS.
     TransitionRow(_T.ACCEPTED, (_S.CANCELLED,), _S.CANCELLED),
     TransitionRow(_T.ACCEPTED, (_S.FILLED,), _S.FILLED),
     # WS UPDATE with status LIVE: matched size grows, the remainder rests.
-    TransitionRow(_T.PARTIALLY_FILLED, (_S.PENDING, _S.LIVE), _S.LIVE),
+    TransitionRow(_T.PARTIALLY_FILLED, (_S.PENDING, _S.UNKNOWN, _S.LIVE), _S.LIVE),
     TransitionRow(_T.PARTIALLY_FILLED, (_S.CANCELLING,), _S.CANCELLING),
     # A fill that matched before the cancel removed the remainder, reported after the cancel; or a
     # stale report of a fully filled order (the matched size never shrinks).
@@ -99,22 +110,27 @@ ORDER_TRANSITIONS: Final[tuple[TransitionRow, ...]] = (
     TransitionRow(_T.PARTIALLY_FILLED, (_S.FILLED,), _S.FILLED),
     # Matched in full; after a cancel was sent too (the cancel then answers "already matched").
     # Reported twice (POST `matched` and WS UPDATE `MATCHED`): the repeat is harmless.
-    TransitionRow(_T.FILLED, (_S.PENDING, _S.LIVE, _S.CANCELLING, _S.FILLED), _S.FILLED),
+    TransitionRow(_T.FILLED, (_S.PENDING, _S.UNKNOWN, _S.LIVE, _S.CANCELLING, _S.FILLED), _S.FILLED),
     # Post-only would cross, FOK/FAK found nothing, below minimum...: part of trading, not a failure.
     # From cancelling too: a cancel by id may be sent before the POST answer arrives.
     TransitionRow(_T.REJECTED_EXPECTED, (_S.PENDING, _S.CANCELLING), _S.REJECTED_EXPECTED),
     TransitionRow(_T.REJECTED, (_S.PENDING, _S.CANCELLING), _S.FAILED),
     # Cancel by id; from pending when the POST outcome is unknown (its id is its hash).
     TransitionRow(_T.CANCEL_REQUESTED, (_S.PENDING, _S.LIVE), _S.CANCELLING),
+    # A cancel by id of an order of unknown outcome: sent, but it settles nothing by itself.
+    TransitionRow(_T.CANCEL_REQUESTED, (_S.UNKNOWN,), _S.UNKNOWN),
     # REST `canceled` or WS CANCELLATION of our cancel; whichever arrives second is a repeat.
-    TransitionRow(_T.CANCEL_CONFIRMED, (_S.CANCELLING, _S.CANCELLED), _S.CANCELLED),
+    # From unknown: the venue named the id as canceled (so it had landed), or a verified cancel-all.
+    TransitionRow(_T.CANCEL_CONFIRMED, (_S.UNKNOWN, _S.CANCELLING, _S.CANCELLED), _S.CANCELLED),
     # `not_canceled` for a reason other than "already done": the order still rests.
     TransitionRow(_T.CANCEL_FAILED, (_S.CANCELLING,), _S.LIVE),
     # Heartbeat lapse, GTD expiry, market resolved, FOK/FAK killed, INVALID; or the WS report of a
     # cancel already confirmed over REST.
-    TransitionRow(_T.VENUE_CANCELLED, (_S.PENDING, _S.LIVE, _S.CANCELLING, _S.CANCELLED), _S.CANCELLED),
+    TransitionRow(
+        _T.VENUE_CANCELLED, (_S.PENDING, _S.UNKNOWN, _S.LIVE, _S.CANCELLING, _S.CANCELLED), _S.CANCELLED
+    ),
     # Reconciliation proved the POST never landed (after the pending settle bound).
-    TransitionRow(_T.LOST, (_S.PENDING, _S.CANCELLING), _S.FAILED),
+    TransitionRow(_T.LOST, (_S.PENDING, _S.UNKNOWN, _S.CANCELLING), _S.FAILED),
 )
 
 # {(state, trigger): dest}: the table flattened, for lookups and the exhaustive test.

@@ -57,7 +57,10 @@ class DryRunGateway(VenueGateway):
         ids = [oid for oid, (_, market) in self._resting.items() if market == condition_id]
         return await self.cancel_ids(ids)
 
-    async def open_orders(self, condition_id: str) -> list[OpenOrder]:
+    async def cancel_everything(self) -> CancelOutcome:
+        return await self.cancel_ids(list(self._resting))
+
+    async def open_orders(self, condition_id: str | None) -> list[OpenOrder]:
         return [
             OpenOrder(
                 id=oid, status=OrderStatus.LIVE, status_reason="", owner=self.owner, maker_address=order.maker,
@@ -68,8 +71,11 @@ class DryRunGateway(VenueGateway):
                 order_type="GTD" if order.expiration else "GTC", associate_trades=(), created_at_ms=0,
             )
             for oid, (order, market) in self._resting.items()
-            if market == condition_id
+            if condition_id is None or market == condition_id
         ]
+
+    async def order(self, order_id: str) -> OpenOrder | None:
+        return None
 
     async def trades(self, condition_id: str, after_s: int | None = None) -> list[Any]:
         return []

@@ -184,30 +184,38 @@ class VenueGateway:
     async def post_one(self, order: SignedOrder, *, order_type: str, post_only: bool) -> PostOutcome:
         return (await self.post_orders([order], order_type=order_type, post_only=post_only))[0]
 
+    # Cancels are sent first and journaled after, with their answer: a journal that cannot be written
+    # must never stand between the bot and its cancel (`Journal.write` never raises either).
     async def cancel_ids(self, order_ids: Sequence[str]) -> CancelOutcome:
-        self._journal.write("cancel", order_ids=list(order_ids))
+        ids = list(order_ids)
         try:
             with venue_deadline(self._timeout_s, "DELETE /orders"):
-                result = await self.rest.cancel_orders(list(order_ids))
-        except AuthError as exc:
-            self._journal.write("cancel_error", message=exc.message)
-            return CancelOutcome(unknown=True, fatal=True)
+                result = await self.rest.cancel_orders(ids)
         except VenueError as exc:
-            self._journal.write("cancel_error", message=exc.message)
-            return CancelOutcome(unknown=True)
-        return self._cancel_outcome(result)
+            self._journal.write("cancel", order_ids=ids, error=exc.message)
+            return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
+        return self._cancel_outcome(result, "cancel", order_ids=ids)
 
     async def cancel_market(self, condition_id: str) -> CancelOutcome:
-        self._journal.write("cancel_market", market=condition_id)
         try:
             with venue_deadline(self._timeout_s, "DELETE /cancel-market-orders"):
                 result = await self.rest.cancel_market_orders(market=condition_id)
         except VenueError as exc:
-            self._journal.write("cancel_error", message=exc.message)
+            self._journal.write("cancel_market", market=condition_id, error=exc.message)
             return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
-        return self._cancel_outcome(result)
+        return self._cancel_outcome(result, "cancel_market", market=condition_id)
 
-    def _cancel_outcome(self, result: Any) -> CancelOutcome:
+    async def cancel_everything(self) -> CancelOutcome:
+        """DELETE /cancel-all: every open order of the key, in every market."""
+        try:
+            with venue_deadline(self._timeout_s, "DELETE /cancel-all"):
+                result = await self.rest.cancel_all()
+        except VenueError as exc:
+            self._journal.write("cancel_everything", error=exc.message)
+            return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
+        return self._cancel_outcome(result, "cancel_everything")
+
+    def _cancel_outcome(self, result: Any, kind: str, **request: Any) -> CancelOutcome:
         out = CancelOutcome(canceled=list(result.canceled))
         for oid, reason in result.not_canceled.items():
             kind = result.not_canceled_kinds.get(oid, RejectKind.UNKNOWN)
@@ -219,15 +227,22 @@ class VenueGateway:
                 out.failed[oid] = reason
         if result.failed:
             out.unknown = True
-        self._journal.write("cancel_result", canceled=out.canceled, done=out.done, not_found=out.not_found,
+        self._journal.write(kind, **request, canceled=out.canceled, done=out.done, not_found=out.not_found,
                             failed=out.failed, unknown=out.unknown)
         return out
 
     # --- reads -------------------------------------------------------------------------------------
-    async def open_orders(self, condition_id: str) -> list[OpenOrder]:
+    async def open_orders(self, condition_id: str | None) -> list[OpenOrder]:
+        """Our open orders in the market (every market of the key for None)."""
         with venue_deadline(self._timeout_s, "GET /data/orders"):
             items = await self.rest.get_open_orders(market=condition_id)
         return [_as_open_order(i) for i in items]
+
+    async def order(self, order_id: str) -> OpenOrder | None:
+        """One order's current record (finished ones included, where the venue keeps them); None if unknown."""
+        with venue_deadline(self._timeout_s, "GET /data/order"):
+            item = await self.rest.get_order(order_id)
+        return None if item is None else _as_open_order(item)
 
     async def trades(self, condition_id: str, after_s: int | None = None) -> list[TradeEvent]:
         with venue_deadline(self._timeout_s, "GET /data/trades"):

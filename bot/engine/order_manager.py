@@ -4,8 +4,10 @@ Guarantees:
 - A level never has two open orders: a replacement is posted only once the old order is terminal.
 - An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
   WS event that beats the response, or a POST that timed out, still maps to the level.
-- An order whose POST outcome is unknown stays `pending` and blocks its level until a WS event or
-  reconciliation settles it; it is never posted again.
+- An order whose POST outcome is unknown is `unknown` (a state of the order machine) and blocks its level
+  until a WS event, the venue's listing or reconciliation settles it; it is never posted again.
+- Every change is stamped with a sequence number (`seq`, `changed_seq`), so a reconciliation judges only
+  orders that did not change after its snapshot was requested.
 - Never more than `ladder_levels` open orders per token are created by a diff: posts for a token are
   limited to the room left after its open orders.
 - Expected rejects (post-only would cross, ...) are not failures; every unexpected one is reported to the
@@ -20,8 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
+from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.strategy import Ladder, Quote, params_from_settings
-from statemachines.order import Order, OrderState, OrderTrigger
+from statemachines.order import ORDER_ALLOWED, Order, OrderState, OrderTrigger
 
 __all__ = ["ManagerParams", "OrderManager", "SyncReport"]
 
@@ -83,8 +86,11 @@ class OrderManager:
         self._on_transition = on_transition
         self.slots: dict[tuple[str, int], Order] = {}
         self.by_id: dict[str, Order] = {}
-        # Orders whose POST outcome is unknown: they block their level until settled.
+        # The ids of orders in state `unknown` (an index kept by `transition`, not a state of its own).
         self.unknown_outcome: set[str] = set()
+        # A counter bumped by every creation and state change; `changed_seq[id]` is the order's last.
+        self.seq = 0
+        self.changed_seq: dict[str, int] = {}
         self._cancel_sent_at: dict[str, float] = {}
         self.counts = {
             "posted": 0,
@@ -127,14 +133,40 @@ class OrderManager:
         )
 
     # --- state changes -------------------------------------------------------------------------
+    @staticmethod
+    def allows(order: Order, trigger: OrderTrigger) -> bool:
+        """Whether the table allows `trigger` from the order's state (ask before an optional event)."""
+        return (order.state, trigger) in ORDER_ALLOWED
+
+    def touch(self, order: Order) -> None:
+        """Stamp a change of `order` (created, request sent, event applied)."""
+        self.seq += 1
+        self.changed_seq[order.order_id] = self.seq
+
+    def changed_since(self, order_id: str, seq: int) -> bool:
+        return self.changed_seq.get(order_id, 0) > seq
+
+    def register(self, order: Order) -> None:
+        """Record a new order of ours before its POST leaves (its id is its hash)."""
+        self.by_id[order.order_id] = order
+        self.touch(order)
+
     def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched: float | None = None) -> bool:
-        """Apply a trigger if the table allows it; log, journal and report. Returns True if applied."""
+        """Apply a trigger; log, journal and report. Returns True if applied.
+
+        A trigger the table refuses is loud (`report_illegal`: WARNING and a metric, an exception in
+        tests): callers whose event may legitimately not apply ask `allows` first."""
         before = order.state
+        self.touch(order)
         try:
             order.trigger(trigger, matched_shares=matched, reason=reason, at_s=self._clock_s())
-        except Exception as exc:  # IllegalTransition: an event that does not fit is logged, not fatal
-            log.debug("ignored %s for %r: %s", trigger, order, exc)
+        except IllegalTransition as exc:
+            report_illegal(exc, reason)
             return False
+        if order.state is OrderState.UNKNOWN:
+            self.unknown_outcome.add(order.order_id)
+        else:
+            self.unknown_outcome.discard(order.order_id)
         if order.state is not before:
             self._journal.write(  # type: ignore[attr-defined]
                 "transition", order_id=order.order_id, token_id=order.token_id, level=order.level,
@@ -148,7 +180,6 @@ class OrderManager:
             if self._on_transition is not None:
                 self._on_transition(order, before, reason)
         if order.is_terminal:
-            self.unknown_outcome.discard(order.order_id)
             self._cancel_sent_at.pop(order.order_id, None)
             self._free_slot(order)
         return True
@@ -162,7 +193,7 @@ class OrderManager:
 
     def adopt(self, order: Order) -> None:
         """Put an order found on the venue (seeding) into the cache; it must be on a free level."""
-        self.by_id[order.order_id] = order
+        self.register(order)
         if order.level is not None:
             self.slots[(order.token_id, order.level)] = order
 
@@ -171,6 +202,7 @@ class OrderManager:
         cutoff = self._clock_s() - keep_s
         for oid in [oid for oid, o in self.by_id.items() if o.is_terminal and o.updated_at_s < cutoff]:
             del self.by_id[oid]
+            self.changed_seq.pop(oid, None)
 
     # --- the diff --------------------------------------------------------------------------------
     def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:
@@ -188,7 +220,7 @@ class OrderManager:
                 if sent is None or now - sent >= self._p.cancel_retry_s:
                     cancels.append(order)
                 continue
-            if order.state is OrderState.PENDING:
+            if order.state in (OrderState.PENDING, OrderState.UNKNOWN):
                 continue  # in flight or outcome unknown: decided by WS or reconciliation
             quote = desired.get(key)
             if quote is None or self._needs_replace(order, quote, tick):
@@ -247,8 +279,7 @@ class OrderManager:
             return None
         now = self._clock_s()
         for order in targets:
-            if order.state is not OrderState.CANCELLING:
-                self.transition(order, OrderTrigger.CANCEL_REQUESTED, reason=reason)
+            self.request_cancel(order, reason)
             self._cancel_sent_at[order.order_id] = now
         ids = [o.order_id for o in targets]
         self.counts["cancels_sent"] += len(ids)
@@ -260,16 +291,23 @@ class OrderManager:
         self.apply_cancel_outcome(outcome)
         return outcome
 
+    def request_cancel(self, order: Order, reason: str) -> None:
+        """Mark an open order as being cancelled (an `unknown` one stays unknown; see the machine)."""
+        if order.state is OrderState.CANCELLING:
+            self.touch(order)
+        else:
+            self.transition(order, OrderTrigger.CANCEL_REQUESTED, reason=reason)
+
     def apply_cancel_outcome(self, outcome: CancelOutcome) -> None:
         for oid in outcome.canceled:
             order = self.by_id.get(oid)
-            if order is not None:
+            if order is not None and self.allows(order, OrderTrigger.CANCEL_CONFIRMED):
                 self.transition(order, OrderTrigger.CANCEL_CONFIRMED, reason="canceled")
         for oid, why in outcome.done.items():
             # Already matched or cancelled on the venue: terminal either way. A fill, if any, is
             # counted from its trade event; the state records the likelier end.
             order = self.by_id.get(oid)
-            if order is None:
+            if order is None or order.is_terminal:
                 continue
             if order.matched_shares >= order.size_shares - _EPS:
                 self.transition(order, OrderTrigger.FILLED, reason=why)
@@ -277,15 +315,15 @@ class OrderManager:
                 self.transition(order, OrderTrigger.VENUE_CANCELLED, reason=why)
         for oid, why in outcome.not_found.items():
             order = self.by_id.get(oid)
-            if order is None:
+            if order is None or order.is_terminal:
                 continue
-            if oid in self.unknown_outcome:
+            if order.state is OrderState.UNKNOWN:
                 # Never landed (or landed and ended): reconciliation decides after the settle bound.
                 continue
             self.transition(order, OrderTrigger.VENUE_CANCELLED, reason=why)
         for oid, why in outcome.failed.items():
             order = self.by_id.get(oid)
-            if order is not None:
+            if order is not None and self.allows(order, OrderTrigger.CANCEL_FAILED):
                 self.transition(order, OrderTrigger.CANCEL_FAILED, reason=why)
                 self._on_failure(None)
         if outcome.unknown:
@@ -305,7 +343,7 @@ class OrderManager:
             order = Order(so.order_id, q.token_id, side="BUY", price=q.price, size_shares=q.size_shares,
                           order_type=order_type, created_at_s=now, level=q.level)
             # Recorded before the POST leaves: a WS event or a timeout still maps to the level.
-            self.by_id[order.order_id] = order
+            self.register(order)
             self.slots[(q.token_id, q.level)] = order
             signed.append((order, so))
         self.counts["posted"] += len(signed)
@@ -338,10 +376,11 @@ class OrderManager:
         elif kind is PostOutcomeKind.DELAYED:
             self.counts["accepted"] += 1
             if order.state is OrderState.PENDING:  # a WS event may already have settled it
-                self.unknown_outcome.add(order.order_id)
+                self.transition(order, OrderTrigger.OUTCOME_UNKNOWN, reason="delayed")
         elif kind is PostOutcomeKind.EXPECTED_REJECT:
             self.counts["rejected_expected"] += 1
-            self.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
+            if self.allows(order, OrderTrigger.REJECTED_EXPECTED):  # a verified cancel-all may have ended it
+                self.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
             if report:
                 report.expected_rejects += 1
         elif kind is PostOutcomeKind.UNKNOWN:
@@ -349,13 +388,14 @@ class OrderManager:
             # Only while still pending: an order a WS event already settled (live, filled) has a
             # known fate, and left in the set it would ask for a reconciliation on every tick.
             if order.state is OrderState.PENDING:
-                self.unknown_outcome.add(order.order_id)
+                self.transition(order, OrderTrigger.OUTCOME_UNKNOWN, reason=outcome.message or "unknown")
             self._on_failure(outcome)
             if report:
                 report.outcome_unknown += 1
         else:  # REJECTED, THROTTLED, FATAL: the order did not land
             self.counts["rejected_unexpected"] += 1
-            self.transition(order, OrderTrigger.REJECTED, reason=outcome.message)
+            if self.allows(order, OrderTrigger.REJECTED):
+                self.transition(order, OrderTrigger.REJECTED, reason=outcome.message)
             self._on_failure(outcome)
             if report:
                 report.unexpected_failures += 1

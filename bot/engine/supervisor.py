@@ -6,6 +6,12 @@ Guarantees:
 - Account-level failures (heartbeat lapse, auth refused) stop every market through the same path.
 - A stop request (signal, `--duration`, `--markets N` reached) records the reason on every runner, then
   cancels the markets nursery: each runner's shielded cancel-all runs before `run()` returns.
+- A journal that cannot be written stops every market (`journal_failed`); their cancel-alls never need it.
+- When a market's cancel-all cannot verify, every market stops and the key's heartbeat is stopped on
+  purpose: the venue's dead-man switch then cancels every order of the key. The supervisor waits out
+  the sweep (`heartbeat_sweep_wait_s`), lists the key's orders once more, and reports
+  `cancel_all_unverified` (exit code 11).
+- The overall exit reason is the most severe of the stop reason and every market's (`most_severe`).
 - With `BOT_MARKET=auto` it keeps discovering each series' next windows and starts each market's runner
   `rollover_lead_s` before its window opens; overlapping markets run side by side.
 """
@@ -28,6 +34,7 @@ from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
 from bot.engine.markets import MarketInfo
+from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
@@ -126,6 +133,11 @@ class Supervisor:
         self._committed_at: float | None = None
         # Dry run: markets get a user-event channel on which nothing ever arrives (no user stream).
         self._silent_user_send: trio.MemorySendChannel[Any] | None = None
+        self._heartbeat_scope = trio.CancelScope()
+        self._dead_man_wanted = False
+        self.orders_left_after_sweep: int | None = None
+        if getattr(journal, "on_failure", None) is None and hasattr(journal, "on_failure"):
+            journal.on_failure = self._on_journal_failure
 
     # --- control ---------------------------------------------------------------------------------------
     def stop(self, reason: ExitReason, detail: str = "") -> None:
@@ -139,6 +151,9 @@ class Supervisor:
             runner.request_stop(reason)
         if self._markets_scope is not None:
             self._markets_scope.cancel()
+
+    def _on_journal_failure(self, exc: OSError) -> None:
+        self.stop(ExitReason.JOURNAL, f"journal write failed: {exc.strerror or exc}")
 
     @property
     def stop_reason(self) -> ExitReason | None:
@@ -178,7 +193,7 @@ class Supervisor:
                         self.heartbeat = Heartbeat(rest, interval_s=s.heartbeat_interval_s,
                                                    max_failures=s.heartbeat_max_failures,
                                                    beat_timeout_s=s.request_timeout_s)
-                        await nursery.start(self._guarded, self.heartbeat.run)
+                        await nursery.start(self._guarded, self._run_heartbeat)
                         nursery.start_soon(self._guarded, self._watch_heartbeat)
                         user_stream = UserStream(self.links.ws_user_url, self.creds, (), **self._ws_options())
                         await nursery.start(self._guarded, user_stream.run)
@@ -187,12 +202,14 @@ class Supervisor:
                     self.market_hub = MarketDataHub(nursery, self.links.ws_market_url,
                                                     stream_factory=self._market_stream, guard=self._guarded)
                     await self._run_markets(gateway, gamma)
+                    if self._dead_man_wanted:
+                        await self._dead_man_sweep(gateway)
                     nursery.cancel_scope.cancel()
             finally:
                 if gamma is not None:
                     with trio.move_on_after(1.0, shield=True):
                         await gamma.aclose()
-        return self._overall_reason()
+        return self.overall_reason()
 
     async def _guarded(self, fn: Callable[..., Any], *args: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Run an account-level task; if it crashes, stop every market as a CRASH (each through its
@@ -205,6 +222,36 @@ class Supervisor:
         except Exception as exc:
             self.stop(ExitReason.CRASH, f"{getattr(fn, '__qualname__', fn)}: {type(exc).__name__}: {exc}")
             raise
+
+    async def _run_heartbeat(self, *, task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED) -> None:
+        assert self.heartbeat is not None
+        with self._heartbeat_scope:  # cancelled on purpose to let the venue's dead-man switch fire
+            await self.heartbeat.run(task_status=task_status)
+
+    async def _dead_man_sweep(self, gateway: VenueGateway) -> None:
+        """A cancel-all could not verify: stop beating so the venue cancels every order of the key,
+        wait out its sweep, then list the key's orders once more (logged; the exit code says 11)."""
+        if self.heartbeat is None:
+            log.error("a cancel-all did not verify and there is no heartbeat to stop (dry run)")
+            return
+        self._heartbeat_scope.cancel()
+        wait_s = self.settings.heartbeat_sweep_wait_s
+        log.critical("cancel-all not verified: heartbeat stopped on purpose; waiting %.0f s for the venue's "
+                     "dead-man switch to cancel every order of the key", wait_s)
+        self.journal.write("dead_man_switch", wait_s=wait_s)
+        with trio.CancelScope(shield=True):
+            await trio.sleep(wait_s)
+            try:
+                left = await gateway.open_orders(None)
+            except VenueError as exc:
+                log.critical("after the dead-man sweep the open-orders check failed: %s", exc)
+                return
+        self.orders_left_after_sweep = len(left)
+        self.journal.write("dead_man_switch_checked", open_orders_left=len(left))
+        if left:
+            log.critical("after the dead-man sweep the venue still lists %d open order(s) of the key", len(left))
+        else:
+            log.warning("after the dead-man sweep the venue lists no open order of the key")
 
     def _ws_options(self) -> dict[str, Any]:
         s = self.settings
@@ -345,6 +392,10 @@ class Supervisor:
         try:
             record.reason = await record.runner.run()
         finally:
+            if record.runner.cancel_all_unverified:
+                # Also when the runner was cancelled from outside (a signal): its exit cancel-all failed.
+                record.reason = ExitReason.CANCEL_UNVERIFIED
+                self._dead_man_wanted = True
             record.finished_at_s = self.clock.now_s()
             self.stats.markets_finished += 1
             self.runners.pop(info.condition_id, None)
@@ -358,6 +409,10 @@ class Supervisor:
         if record.reason is ExitReason.ACCOUNT:
             # Auth refused is the account's, not the market's: everything stops.
             self.stop(ExitReason.ACCOUNT, "auth refused")
+        elif record.reason is ExitReason.CANCEL_UNVERIFIED:
+            # Orders of ours may rest unseen: stop everything and let the venue's dead-man switch clear them.
+            self._dead_man_wanted = True
+            self.stop(ExitReason.CANCEL_UNVERIFIED, f"cancel-all of {info.slug} did not verify")
 
     def _account_budget(self, runner: MarketRunner) -> float:
         """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments.
@@ -372,11 +427,9 @@ class Supervisor:
         mine = self._committed.get(runner.info.condition_id, 0.0)
         return max(0.0, self.settings.max_total_notional_pusd - (total - mine))
 
-    def _overall_reason(self) -> ExitReason:
-        if self._stop_reason is not None and self._stop_reason is not ExitReason.MARKET_END:
-            return self._stop_reason
-        worst = [r.reason for r in self.stats.records if r.reason not in (None, ExitReason.MARKET_END)]
-        return worst[0] if worst else ExitReason.MARKET_END
+    def overall_reason(self) -> ExitReason:
+        """The most severe of the stop reason and every market's: what the exit code and summary say."""
+        return most_severe([self._stop_reason, *(r.reason for r in self.stats.records)])
 
     def summaries(self) -> list[dict[str, Any]]:
         return [r.runner.summary() for r in self.stats.records]

@@ -405,13 +405,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         runner = MarketRunner(info, settings_, self.gateway, books=self.books, user_events=receive,
                               clock=self.clock, journal=NullJournal())  # type: ignore[arg-type]
         # `_startup` without its lock (nothing else runs here).
-        runner._transition(MarketTrigger.BEGIN_RECONCILE, "startup")
+        runner.transition(MarketTrigger.BEGIN_RECONCILE, "startup")
         runner.tick_size = drive(self.gateway.tick_size(_UP))
         if startup_cancel_all:
-            assert drive(runner._cancel_all_verified("startup")), "startup cancel-all did not verify"
+            assert drive(runner.cancel_all_verified("startup")).verified, "startup cancel-all did not verify"
         else:
-            drive(runner._seed())
-        runner._transition(MarketTrigger.RECONCILED, "startup reconciled")
+            drive(runner.reconciler.seed())
+        runner.transition(MarketTrigger.RECONCILED, "startup reconciled")
         # What the seed added beyond the fills it counted (shares the market's trades do not explain).
         counted = {t: 0.0 for t in (_UP, _DOWN)}
         for fill in runner.inventory.counted_fills():
@@ -429,31 +429,31 @@ class LifecycleMachine(RuleBasedStateMachine):
         event = parse_user_event(payload)
         try:
             if event.__class__.__name__ == "OrderEvent":
-                drive(self.runner._on_order_event(event))  # type: ignore[arg-type]
+                self.runner.user_handler.on_order_event(event)  # type: ignore[arg-type]
             else:
-                self.runner._on_trade_event(event)  # type: ignore[arg-type]
+                self.runner.user_handler.on_trade_event(event)  # type: ignore[arg-type]
         except MarketStop as stop:  # pragma: no cover - storms are off; a stop here is a finding
             raise AssertionError(f"an event stopped the market: {stop}") from None
 
     def _reconcile(self) -> None:
-        self.runner._reconcile_wanted = trio.Event()
+        self.runner.reconcile_wanted = trio.Event()
         ok_before = self.runner.stats.reconciliations
         down_before = self.rest.data_down
-        drive(self.runner._reconcile())
+        drive(self.runner.reconciler.reconcile())
         if self.rest.data_down == down_before and self.runner.stats.reconciliations > ok_before:
             self.lost_since_reconcile = False
         self.last_reconcile_s = self.clock.t
 
     def _cutoff(self) -> None:
         """What the runner does at the cutoff instant (its quoting scope's deadline)."""
-        self.runner._transition(MarketTrigger.REACH_CUTOFF, "cutoff")
-        assert drive(self.runner._cancel_all_verified("cutoff")), "cutoff cancel-all did not verify"
+        self.runner.transition(MarketTrigger.REACH_CUTOFF, "cutoff")
+        assert drive(self.runner.cancel_all_verified("cutoff")).verified, "cutoff cancel-all did not verify"
         self.cut = True
 
     def _react(self, react: bool) -> None:
         """The quote loop's wake-up: a user event or a book change is followed by a tick (when drawn)."""
         if react and not self.cut:
-            drive(self.runner._tick())
+            drive(self.runner.tick())
 
     def _move_to(self, target_s: float) -> None:
         self.clock.t = target_s
@@ -463,7 +463,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.cut)
     @rule()
     def tick(self) -> None:
-        drive(self.runner._tick())
+        drive(self.runner.tick())
 
     @precondition(lambda self: not self.cut)
     @rule()
@@ -483,8 +483,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         if self.cut:
             return
         # The quote loop's tick and the reconcile loop's triggers, as the runner's tasks would act.
-        drive(self.runner._tick())
-        if self.runner._reconcile_wanted.is_set() or self.clock.t - self.last_reconcile_s >= _SETTINGS[
+        drive(self.runner.tick())
+        if self.runner.reconcile_wanted.is_set() or self.clock.t - self.last_reconcile_s >= _SETTINGS[
             "reconcile_interval_s"
         ]:
             self._reconcile()
@@ -592,7 +592,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def restart(self, startup_cancel_all: bool, clean: bool) -> None:
         """The process stops (cleanly: its exit cancel-all; or kill -9: nothing) and starts again."""
         if clean:
-            assert drive(self.runner._cancel_all_verified("exit")), "exit cancel-all did not verify"
+            assert drive(self.runner.cancel_all_verified("exit")).verified, "exit cancel-all did not verify"
         self.queue.clear()  # the dead process's connection and whatever was in flight on it
         self.first_life = False
         self.runner = self._start_runner(startup_cancel_all=startup_cancel_all)

@@ -199,13 +199,13 @@ def _signal(*signums: int) -> Inject:
 
 
 def _crash_user_consumer(ctx: FaultContext) -> None:
-    _raise_once(ctx.runner, "_on_order_event")
-    _raise_once(ctx.runner, "_on_trade_event")
+    _raise_once(ctx.runner.user_handler, "on_order_event")
+    _raise_once(ctx.runner.user_handler, "on_trade_event")
 
 
 def _crash_reconcile_loop(ctx: FaultContext) -> None:
-    _raise_once(ctx.runner, "_reconcile")
-    ctx.runner._reconcile_wanted.set()
+    _raise_once(ctx.runner.reconciler, "reconcile")
+    ctx.runner.reconcile_wanted.set()
 
 
 class _BrokenHeartbeatSender:

@@ -258,7 +258,7 @@ def _model_with_orders() -> tuple[LifecycleMachine, list[dict[str, Any]]]:
     model.taker(model.runner.info.up_token_id, 12, False, False)
     events = list(model.queue)
     model._deliver_all()
-    drive(model.runner._tick())
+    drive(model.runner.tick())
     model._deliver_all()
     assert model.runner.manager.open_orders() and events
     return model, events
@@ -302,9 +302,9 @@ async def test_foreign_and_malformed_user_events_never_change_an_order_or_the_in
             return  # the mutation left a valid venue statement: not this test's subject
         for event in parsed:
             if isinstance(event, OrderEvent):
-                drive(model.runner._on_order_event(event))
+                model.runner.user_handler.on_order_event(event)
             else:
-                model.runner._on_trade_event(event)
+                model.runner.user_handler.on_trade_event(event)
         assert model._snapshot() == before, (kind, frame[:200])
 
     check()

@@ -87,14 +87,14 @@ async def test_a_crash_mid_run_leaves_only_complete_lines(autojump_clock, tmp_pa
     path = tmp_path / "journal.jsonl"
 
     def crash_at_20_s(runner: MarketRunner) -> None:
-        original = runner._tick
+        original = runner.tick
 
         async def tick() -> None:
             if trio.current_time() >= 20.0:
                 raise RuntimeError("injected crash")
             await original()
 
-        runner._tick = tick  # type: ignore[method-assign]
+        runner.tick = tick  # type: ignore[method-assign]
 
     async with scenario(journal_path=path, **WINDOW) as sc, trio.open_nursery() as nursery:
         sc.runner_hooks.append(crash_at_20_s)

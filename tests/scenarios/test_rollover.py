@@ -73,14 +73,14 @@ async def test_a_day_of_15_minute_markets_rolls_over_with_faults_and_leaves_noth
 
 async def test_a_crashing_market_is_cancelled_alone_while_the_others_keep_quoting(autojump_clock, monkeypatch):
     crash_asset = "eth"
-    original_tick = MarketRunner._tick
+    original_tick = MarketRunner.tick
 
     async def tick(self):
         if self.info.slug.startswith(crash_asset) and self.clock.now_s() - self.info.start_s > 60:
             raise RuntimeError("injected crash in the quote loop")
         await original_tick(self)
 
-    monkeypatch.setattr(MarketRunner, "_tick", tick)
+    monkeypatch.setattr(MarketRunner, "tick", tick)
     async with scenario(window_s=300, max_markets=2, assets=("btc", "eth")) as sc:
         with trio.fail_after(900):
             reason = await sc.supervisor.run()

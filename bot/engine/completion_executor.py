@@ -1,0 +1,138 @@
+"""A market's completion executor: at most one bounded FOK/FAK BUY of the lagging token at a time.
+
+Guarantees:
+- Never two completions in flight: it runs under the market's order lock.
+- Maker quoting pauses (the market machine is `completing`) and every maker quote is cancelled before
+  liquidity is taken; the machine returns to `quoting` however the attempt ends.
+- The order is registered (its id is its hash) before the POST leaves; an unknown outcome leaves it
+  `unknown` for the WS or reconciliation to settle, never "failed".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+from bot.engine.completion import plan_completion
+from bot.engine.gateway import PostOutcome, PostOutcomeKind
+from bot.engine.strategy import BlockReason, Ladder
+from statemachines.market import MarketState, MarketTrigger
+from statemachines.order import Order, OrderState, OrderTrigger
+
+if TYPE_CHECKING:
+    from bot.engine.market import MarketRunner
+
+__all__ = ["CompletionExecutor"]
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+class CompletionExecutor:
+    """Plans and sends the market's completion orders."""
+
+    def __init__(self, runner: MarketRunner) -> None:
+        self._r = runner
+        self.not_before_s = 0.0
+        self.order: Order | None = None  # the latest completion order (for the exposure caps)
+
+    def due(self, now: float) -> bool:
+        if now < self.not_before_s:
+            return False
+        return abs(self._r.inventory.imbalance_shares) >= self._r.settings.completion_min_imbalance_shares
+
+    def committed_pusd(self) -> float:
+        order = self.order
+        return order.price * order.remaining_shares if order is not None and order.is_open else 0.0
+
+    async def maybe_complete(self, *, after_cutoff: bool) -> None:
+        """At most one bounded FOK/FAK BUY of the lagging token (the caller holds the lock)."""
+        r = self._r
+        info, settings = r.info, r.settings
+        now = r.clock.now_s()
+        imbalance = r.inventory.imbalance_shares
+        if abs(imbalance) < settings.completion_min_imbalance_shares:
+            return
+        lead, lag = (
+            (info.up_token_id, info.down_token_id) if imbalance > 0 else (info.down_token_id, info.up_token_id)
+        )
+        lead_cost = r.inventory.position(lead).avg_cost
+        tick = r.quoting.effective_tick()
+        book = r.books.book(lag)
+        if lead_cost is None or tick is None:
+            return
+        plan = plan_completion(
+            lagging_token_id=lag,
+            imbalance_shares=abs(imbalance),
+            leading_avg_cost=lead_cost,
+            tick_size=tick,
+            min_edge=settings.completion_min_edge,
+            max_pair_cost=settings.completion_max_pair_cost,
+            fee_rate=info.fee_rate,
+            fee_exponent=info.fee_exponent,
+            best_ask=book.best_ask if book is not None else None,
+        )
+        self.not_before_s = now + settings.completion_cooldown_s
+        if plan is None:
+            r.journal.write("completion_skipped", market=info.condition_id, imbalance=imbalance, lead_cost=lead_cost)
+            return
+        if not after_cutoff:
+            r.transition(MarketTrigger.START_COMPLETION, f"imbalance {imbalance:+g}")
+            # Quoting pauses: cancel every maker quote before taking liquidity.
+            await r.manager.sync(Ladder((), BlockReason.COMPLETING), tick_size=tick, neg_risk=info.neg_risk,
+                                 expiration_s=0)
+        try:
+            await self._send(plan.token_id, plan.amount_pusd, plan.price_cap, plan.shares_needed, tick)
+        finally:
+            if r.machine.state is MarketState.COMPLETING:
+                r.transition(MarketTrigger.COMPLETION_DONE, "completion applied")
+
+    async def _send(self, token_id: str, amount_pusd: float, cap: float, shares: float, tick: str) -> None:
+        r = self._r
+        order_type = r.settings.completion_order_type.value
+        signed = r.gateway.sign_market_buy(token_id=token_id, amount_pusd=amount_pusd, price_cap=cap,
+                                           tick_size=tick, neg_risk=r.info.neg_risk)
+        order = Order(signed.order_id, token_id, side="BUY", price=cap, size_shares=shares, order_type=order_type,
+                      created_at_s=r.clock.now_s(), level=None)
+        r.manager.register(order)  # before the POST leaves
+        self.order = order
+        r.stats.completions_sent += 1
+        r.journal.write("completion", market=r.info.condition_id, order_id=order.order_id, token_id=token_id,
+                        amount_pusd=amount_pusd, price_cap=cap, shares=shares, order_type=order_type)
+        outcome = await r.gateway.post_one(signed, order_type=order_type, post_only=False)
+        self._apply_outcome(order, outcome)
+        # Wait briefly for the trade events so the next decision sees the new inventory. A "matched"
+        # answer ends the order before its trade arrives on the user stream: wait for the fill too.
+        with trio.move_on_after(r.settings.completion_settle_s):
+            while not order.is_terminal or (
+                order.state is OrderState.FILLED
+                and not any(f.order_id == order.order_id for f in r.inventory.counted_fills())
+            ):
+                await r.wait_for_change()
+
+    def _apply_outcome(self, order: Order, outcome: PostOutcome) -> None:
+        r = self._r
+        manager = r.manager
+        kind = outcome.kind
+        if kind is PostOutcomeKind.MATCHED:
+            r.stats.completions_filled += 1
+            taking = _float_or_none(outcome.taking_amount)
+            manager.transition(order, OrderTrigger.FILLED, reason="matched", matched=taking)
+            r.backoff.record_success()
+        elif kind is PostOutcomeKind.EXPECTED_REJECT:
+            if manager.allows(order, OrderTrigger.REJECTED_EXPECTED):
+                manager.transition(order, OrderTrigger.REJECTED_EXPECTED, reason=outcome.message)
+        elif kind in (PostOutcomeKind.DELAYED, PostOutcomeKind.UNKNOWN, PostOutcomeKind.LIVE):
+            if order.state is OrderState.PENDING:  # WS events may have settled it before the answer
+                manager.transition(order, OrderTrigger.OUTCOME_UNKNOWN, reason=outcome.message or kind.value)
+            if kind is PostOutcomeKind.UNKNOWN:
+                r.on_failure(outcome)
+        else:
+            if manager.allows(order, OrderTrigger.REJECTED):
+                manager.transition(order, OrderTrigger.REJECTED, reason=outcome.message)
+            r.on_failure(outcome)

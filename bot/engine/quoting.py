@@ -1,0 +1,159 @@
+"""A market's quoting loop: books and inventory in, the desired ladder out, diffed by the order manager.
+
+Guarantees:
+- One diff at a time, under the market's order lock (reconciliation and completion take it too).
+- Market-data changes arriving during a diff are conflated into the next one (one wake event).
+- A book is fresh only from book-changing messages for its own token (`book_fresh_at`), never from
+  other tokens' updates or a PONG on the shared connection, so the stale-book guard means what it says.
+- No maker quote is asked for at or after the cutoff (the caller's cancel scope ends the loop there),
+  nor in the last second before it when ladder orders are GTD expiring at the cutoff.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import trio
+
+from bot.engine.order_manager import SyncReport
+from bot.engine.strategy import BlockReason, Ladder, MarketView, TokenView
+from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
+from statemachines.market import MarketState, MarketTrigger
+
+if TYPE_CHECKING:
+    from bot.engine.market import MarketRunner
+
+__all__ = ["QuotingLoop"]
+
+# Terminal orders stay mapped this long so late WS events and trades still find them, then are dropped
+# so a long market's id map stays bounded.
+_TERMINAL_KEEP_S = 300.0
+_FORGET_PERIOD_S = 10.0
+
+
+def _tick_str(tick: float) -> str:
+    text = f"{tick:.6f}".rstrip("0")
+    return text if not text.endswith(".") else text + "0"
+
+
+class QuotingLoop:
+    """The market's quoting task (`run`) and the book-change pump (`pump_book_changes`)."""
+
+    def __init__(self, runner: MarketRunner) -> None:
+        self._r = runner
+        self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
+        self._next_forget_s = 0.0
+
+    async def pump_book_changes(self) -> None:
+        r = self._r
+        while True:
+            await r.books.changed()
+            if self._changed_at is None:
+                self._changed_at = trio.current_time()
+            r.wake()
+
+    async def run(self) -> None:
+        r = self._r
+        while True:
+            timeout = r.settings.quote_interval_s
+            until = r.machine.backoff_until_s
+            if r.machine.state is MarketState.BACKOFF and until is not None:
+                # The machine's backoff ends on time, not at the next market-data change.
+                timeout = max(0.0, min(timeout, until - r.clock.now_s()))
+            with trio.move_on_after(timeout):
+                await r.wait_for_change()
+            async with r.lock:
+                await r.tick()
+            if r.settings.min_tick_interval_s > 0:
+                # Changes arriving meanwhile are conflated into the next diff (the wake event stays set).
+                await trio.sleep(r.settings.min_tick_interval_s)
+
+    async def tick(self) -> None:
+        r = self._r
+        now = r.clock.now_s()
+        if r.machine.backoff_due(now):
+            r.transition(MarketTrigger.BACKOFF_ELAPSED, "backoff elapsed")
+        if r.machine.state is MarketState.QUOTING and r.completion.due(now):
+            await r.completion.maybe_complete(after_cutoff=False)
+            return
+        tick = self.effective_tick()  # once per tick: the views and the diff use the same grid
+        ladder = self.desired(now, tick)
+        changed_at = self._changed_at
+        self._changed_at = None
+        report = SyncReport()
+        expiration_s = int(r.cutoff_s) + int(GTD_SECURITY_THRESHOLD_S) if r.settings.gtd_at_cutoff else 0
+        await r.manager.sync(ladder, tick_size=tick, neg_risk=r.info.neg_risk, expiration_s=expiration_s,
+                             report=report)
+        stats = r.stats
+        if report.first_request_at_s is not None and changed_at is not None:
+            stats.tick_to_order_s.append(r.clock.to_trio(report.first_request_at_s) - changed_at)
+            stats.tick_to_order_samples += 1
+        if report.posts_sent and stats.first_quote_at_s is None and report.accepted:
+            stats.first_quote_at_s = now
+        self._settle_watch(now)
+        if now >= self._next_forget_s:
+            # A sweep of the id map, not on every tick: it grows with activity and the tick is the hot path.
+            r.manager.forget_terminal(_TERMINAL_KEEP_S)
+            self._next_forget_s = now + _FORGET_PERIOD_S
+        r.notify()
+
+    def desired(self, now: float, tick: str | None) -> Ladder:
+        r = self._r
+        if r.settings.gtd_at_cutoff and math.floor(r.cutoff_s) <= now:
+            # A GTD expiring at the cutoff is no longer valid in the last second before it.
+            ladder = Ladder((), BlockReason.CUTOFF)
+        else:
+            ladder = r.strategy.desired(self.view(now, tick))
+        r.set_ladder(ladder)
+        return ladder
+
+    def view(self, now: float, tick: str | None) -> MarketView:
+        r = self._r
+        state = r.machine.state
+        return MarketView(
+            now_s=now,
+            cutoff_s=r.cutoff_s,
+            start_s=min(r.info.start_s, now),
+            up=self.token_view(r.info.up_token_id, tick),
+            down=self.token_view(r.info.down_token_id, tick),
+            min_order_size_shares=r.info.min_order_size_shares,
+            completing=state is MarketState.COMPLETING,
+            backing_off=state is MarketState.BACKOFF,
+            reconciling=state is MarketState.RECONCILING,
+            account_budget_pusd=r.account_budget(),
+        )
+
+    def effective_tick(self) -> str | None:
+        r = self._r
+        ticks = [r.tick_size] if r.tick_size else []
+        for token in r.info.token_ids:
+            book = r.books.book(token)
+            if book is not None and book.tick_size:
+                ticks.append(_tick_str(book.tick_size))
+        if not ticks:
+            return None
+        return max(ticks, key=float)
+
+    def token_view(self, token_id: str, tick: str | None) -> TokenView:
+        r = self._r
+        book = r.books.book(token_id)
+        pos = r.inventory.position(token_id)
+        if book is None or book.needs_snapshot:
+            return TokenView(token_id, tick, None, None, None, pos.shares, pos.cost_pusd)
+        # Books are stamped with Trio's clock; the strategy works in unix seconds. Freshness is this
+        # token's own last book-changing message, where the feed tells it; else the book's own stamp.
+        fresh_at = getattr(r.books, "book_fresh_at", None)
+        stamp = fresh_at(token_id) if fresh_at is not None else book.updated_at_s
+        updated = r.clock.epoch_offset_s + stamp if stamp is not None else None
+        return TokenView(token_id, tick, book.best_bid, book.best_ask, updated, pos.shares, pos.cost_pusd)
+
+    def _settle_watch(self, now: float) -> None:
+        """Ask for a reconciliation once an order of unknown outcome is past the grace window."""
+        r = self._r
+        grace = r.settings.reconcile_grace_s
+        for oid in r.manager.unknown_outcome:
+            order = r.manager.by_id.get(oid)
+            if order is not None and now - order.created_at_s >= grace:
+                r.request_reconcile()
+                return
