@@ -16,7 +16,8 @@ same order independently and in either order:
   `live`, a WS UPDATE of a fill that matched before the cancel removed the remainder).
 
 Expected rejects and failures stay strict: a `rejected_expected`/`failed` order that later hears
-anything is a bug or a wrong `lost` verdict, and must be loud.
+anything (but the WS CANCELLATION of a killed FOK/FAK) is a bug or a wrong `lost` verdict, and must
+be loud.
 
 `unknown` is a POST whose outcome is unknown (a timeout, a 5xx, a `delayed` answer): the order may or
 may not rest on the book. Only evidence settles it — a WS event, the venue's listing or a `canceled`
@@ -129,6 +130,9 @@ ORDER_TRANSITIONS: Final[tuple[TransitionRow, ...]] = (
     TransitionRow(
         _T.VENUE_CANCELLED, (_S.PENDING, _S.UNKNOWN, _S.LIVE, _S.CANCELLING, _S.CANCELLED), _S.CANCELLED
     ),
+    # A FOK/FAK killed on entry: the POST answers with the kill (an expected reject) and the user
+    # channel reports the same end as a CANCELLATION, in either order; the repeat changes nothing.
+    TransitionRow(_T.VENUE_CANCELLED, (_S.REJECTED_EXPECTED,), _S.REJECTED_EXPECTED),
     # Reconciliation proved the POST never landed (after the pending settle bound).
     TransitionRow(_T.LOST, (_S.PENDING, _S.UNKNOWN, _S.CANCELLING), _S.FAILED),
 )

@@ -6,8 +6,9 @@ Guarantees:
   market and exits with `EXIT_JOURNAL`), and every later line is dropped and counted. The audit
   trail ends at the failure; the cancel-all that follows never waits for it.
 - Each record is written with one `os.write` on an `O_APPEND` descriptor, so a `kill -9` loses at
-  most the line being written and concurrent writers never interleave inside a line. A short write
-  (a full disk mid-line) is treated as a failure: the line is not retried, so no line is written twice.
+  most the line being written. A short write (a full disk or a file-size limit mid-line) is a failure:
+  the partial line is cut off again (`ftruncate` to the size before it), so the file holds whole lines
+  only, and the line is not retried, so no line is written twice.
 - The file is created owner-only (0600): it holds signed orders (never headers, keys or secrets —
   callers pass bodies, and `_scrub` drops any field named like a credential as a second line of defence).
 - `open_journal` fails fast with `JournalOpenError` (naming the path) when the file cannot be opened
@@ -82,6 +83,7 @@ class Journal:
         self._path = path
         self._clock_s = clock_s
         self._fd = _open_fd(path)
+        self._size = os.fstat(self._fd).st_size  # where the next line starts (one writer per file)
         self.on_failure = on_failure
         self.lines_written = 0
         self.lines_dropped = 0
@@ -104,11 +106,17 @@ class Journal:
             return
         try:
             written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(0, f"short write ({written} of {len(data)} bytes)")
         except OSError as exc:
             self._fail(exc)
             return
+        if written != len(data):
+            try:  # keep the file to whole lines
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                log.error("journal %s: the partial last line could not be cut off", self._path)
+            self._fail(OSError(0, f"short write ({written} of {len(data)} bytes): disk full or file size limit"))
+            return
+        self._size += written
         self.lines_written += 1
 
     def _fail(self, exc: OSError) -> None:
@@ -131,6 +139,7 @@ class Journal:
         old = self._fd
         try:
             self._fd = _open_fd(self._path)
+            self._size = os.fstat(self._fd).st_size
         except OSError as exc:
             self._fd = -1
             self._fail(exc)

@@ -248,6 +248,11 @@ class Supervisor:
                 return
         self.orders_left_after_sweep = len(left)
         self.journal.write("dead_man_switch_checked", open_orders_left=len(left))
+        # Orders that rested unseen may have filled until the sweep: count those fills from the venue.
+        with trio.move_on_after(self.settings.cancel_all_timeout_s, shield=True):
+            for record in self.stats.records:
+                if record.runner.cancel_all_unverified:
+                    await record.runner.reconciler.catch_up_fills()
         if left:
             log.critical("after the dead-man sweep the venue still lists %d open order(s) of the key", len(left))
         else:

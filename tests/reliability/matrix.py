@@ -14,9 +14,12 @@ fraction of a second of wall time and its times are exact.
 from __future__ import annotations
 
 import inspect
+import os
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -137,6 +140,7 @@ class FaultRow:
     sim: Mapping[str, Any] = field(default_factory=dict)
     at_s: float = FAULT_AT_S
     needs_live_orders: bool = True
+    file_journal: bool = False  # a real journal file (teed from the in-memory one), for journal faults
     doc: str = ""
     # A bug outside this harness that makes the row fail today (file, line, fix): the test expects the
     # failure (strict), so the fix turns it into a pass that must be acknowledged here.
@@ -196,6 +200,30 @@ def _signal(*signums: int) -> Inject:
             signal.raise_signal(signum)
 
     return inject
+
+
+def _journal_fails(ctx: FaultContext) -> None:
+    """From now on the journal file's descriptor is /dev/full: every write fails with ENOSPC, for real."""
+    inner = ctx.sc.journal._inner
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, inner._fd)
+    os.close(full)
+
+
+def _cancels_hang_then_sigterm(ctx: FaultContext) -> None:
+    """No cancel is ever answered again, then the operator stops the bot: the exit cancel-all cannot verify."""
+    ctx.http(kind="hang", families=["cancels"], count=100_000)
+    signal.raise_signal(signal.SIGTERM)
+
+
+def _journal_reopened(outcome: RowOutcome) -> list[str]:
+    inner = outcome.ctx.sc.journal._inner
+    return [] if inner is not None and inner.failure is None and inner.lines_written > 0 else ["journal not writable"]
+
+
+def _dead_man_cleared(outcome: RowOutcome) -> list[str]:
+    left = outcome.ctx.sc.supervisor.orders_left_after_sweep
+    return [] if left == 0 else [f"after the dead-man sweep the venue listed {left} order(s)"]
 
 
 def _crash_user_consumer(ctx: FaultContext) -> None:
@@ -407,6 +435,17 @@ FAULT_MATRIX: tuple[FaultRow, ...] = (
              Expect(reasons=(ExitReason.ACCOUNT,))),
     FaultRow("duplicated_reordered_user_events", _duplicate_and_reorder, Expect(resumes=True)),
     FaultRow("balance_exhausted", _drain_balance, Expect(reasons=(ExitReason.MARKET_END, ExitReason.ACCOUNT))),
+    FaultRow("journal_fails_mid_run", _journal_fails, Expect(reasons=(ExitReason.JOURNAL,)), file_journal=True,
+             doc="the journal file starts answering ENOSPC: every market stops through its cancel-all"),
+    FaultRow("venue_500_from_the_cutoff", lambda ctx: ctx.http(kind="status", status=500, families=["cancels", "data"],
+                                                                count=100_000),
+             Expect(reasons=(ExitReason.CANCEL_UNVERIFIED,)), at_s=CUTOFF_AT_S - 1.0,
+             doc="cancel-all bounded by the market's end, backing off; then the heartbeat is stopped on purpose"),
+    FaultRow("cancels_fail_at_exit_beyond_the_bound", _cancels_hang_then_sigterm,
+             Expect(reasons=(ExitReason.CANCEL_UNVERIFIED,), check=_dead_man_cleared),
+             doc="SIGTERM while no cancel is answered: the exit cancel-all gives up at its bound, the dead-man switch clears"),
+    FaultRow("sighup_reopens_the_journal", _signal(signal.SIGHUP), Expect(resumes=True, check=_journal_reopened),
+             file_journal=True, doc="logrotate's SIGHUP: the journal is reopened and trading goes on"),
 )
 
 
@@ -426,8 +465,9 @@ async def run_row(row: FaultRow, *, seed: int = 1) -> RowResult:
     sim_config = SimConfig(**row.sim) if row.sim else None
     overrides: dict[str, Any] = {**BASE_SETTINGS, **row.settings}
     problems: list[str] = []
+    journal_path = Path(tempfile.mkdtemp(prefix="matrix-")) / "journal.jsonl" if row.file_journal else None
     async with scenario(seed=seed, window_s=WINDOW_S, sim_config=sim_config, flow=BUSY_FLOW, record=True,
-                        **overrides) as sc:
+                        journal_path=journal_path, **overrides) as sc:
         sup = sc.supervisor
         monitor = VenueMonitor(
             sc.exchange,
@@ -450,9 +490,11 @@ async def run_row(row: FaultRow, *, seed: int = 1) -> RowResult:
             finally:
                 finished.set()
 
-        with trio.fail_after(_RUN_BOUND_S), trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with trio.fail_after(_RUN_BOUND_S), trio.open_signal_receiver(
+            signal.SIGINT, signal.SIGTERM, signal.SIGHUP
+        ) as signals:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch_signals, signals, sup)
+                nursery.start_soon(_watch_signals, signals, sup, sc.journal)
                 nursery.start_soon(run_supervisor)
                 await trio.sleep_until(row.at_s)
                 if row.needs_live_orders:

@@ -145,6 +145,18 @@ class MemoryJournal:
         if self._inner is not None:
             self._inner.write(kind, **fields)
 
+    @property
+    def on_failure(self) -> Any:
+        return getattr(self._inner, "on_failure", None)
+
+    @on_failure.setter
+    def on_failure(self, handler: Any) -> None:
+        if self._inner is not None:
+            self._inner.on_failure = handler
+
+    def reopen(self) -> bool:
+        return self._inner.reopen() if self._inner is not None else True
+
     def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         return [r for r in self.records if r["kind"] == kind and all(r.get(k) == v for k, v in match.items())]
 

@@ -226,3 +226,56 @@ async def test_kill_9_mid_window_leaves_orders_the_heartbeat_switch_clears(sim, 
     assert time.monotonic() - killed_at <= _HEARTBEAT_CLEAR_S
     # The journal has only complete lines: every one parses.
     assert _journal(tmp_path)
+
+
+def _limit_file_size(limit_bytes: int) -> Callable[[], None]:
+    """A child's `preexec_fn`: every file it writes is capped at `limit_bytes` (RLIMIT_FSIZE: the write
+    past it fails with EFBIG; Python ignores the SIGXFSZ that comes with it)."""
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+async def test_a_journal_hitting_a_file_size_limit_exits_10_with_zero_orders(sim, tmp_path):
+    market = _pick_market(sim, min_left_s=40.0)
+    key = _key()
+    env = _bot_env(sim, key, market, tmp_path, BOT_QUOTE_CUTOFF_S="0")
+    out = (tmp_path / "bot.out").open("wb")
+    err = (tmp_path / "bot.err").open("wb")
+    # 24 KiB: the start and the first quotes fit; the churn of a live market fills it within seconds.
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=out, stderr=err,
+        preexec_fn=_limit_file_size(24 * 1024),
+    )
+    try:
+        assert await _wait_for_orders(sim, key, market["condition_id"])
+        with trio.fail_after(_BOT_EXIT_S + 20.0):
+            await proc.wait()
+        stopped_at = time.monotonic()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        out.close()
+        err.close()
+    stderr = (tmp_path / "bot.err").read_text()
+    assert proc.returncode == 10, stderr[-2000:]
+    assert "journal" in stderr and "write failed" in stderr
+    assert "Traceback" not in stderr
+    assert await _open_orders(sim, key, market["condition_id"]) == []
+    assert time.monotonic() - stopped_at < 20.0
+    # What was written before the limit is whole lines.
+    assert _journal(tmp_path)
+
+
+async def test_a_journal_path_that_cannot_be_opened_exits_2_naming_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(PYTHONPATH=str(REPO), BOT_JOURNAL_PATH=str(blocker / "journal.jsonl"))
+    result = await trio.run_process([sys.executable, "-m", "bot", "run", "--duration", "5"], env=env, cwd=tmp_path,
+                                    capture_stdout=True, capture_stderr=True, check=False)
+    assert result.returncode == 2
+    assert str(blocker / "journal.jsonl") in result.stderr.decode()
