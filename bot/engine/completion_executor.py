@@ -122,7 +122,10 @@ class CompletionExecutor:
         if kind is PostOutcomeKind.MATCHED:
             r.stats.completions_filled += 1
             taking = _float_or_none(outcome.taking_amount)
-            manager.transition(order, OrderTrigger.FILLED, reason="matched", matched=taking)
+            # A FAK's killed remainder may be reported (WS CANCELLATION) before this answer: the order has
+            # ended either way, and its fills are counted from the trades.
+            if manager.allows(order, OrderTrigger.FILLED):
+                manager.transition(order, OrderTrigger.FILLED, reason="matched", matched=taking)
             r.backoff.record_success()
         elif kind is PostOutcomeKind.EXPECTED_REJECT:
             if manager.allows(order, OrderTrigger.REJECTED_EXPECTED):

@@ -7,9 +7,10 @@ Guarantees:
   cancelled during the GET is never a "stray", and a fill is never recorded as a cancel.
 - An order of ours absent from the venue is settled by evidence: `cancelling` → cancelled (the cancel
   took effect; its answer was lost); `pending`/`unknown` past the grace window → lost; `live` → the
-  venue's record of that order (filled stays filled; cancelled or unknown is a mismatch).
-- Only real mismatches (a stray order of ours, a live order the venue cancelled unseen) count as
-  repairs, or stop the market with `reconcile_action=exit`.
+  venue's record of that order: filled stays filled, cancelled by the venue (its WS report may still
+  be on the way) is cancelled, and only an order the venue does not know at all is "lost".
+- Only real mismatches (an order of ours on the venue that our cache had ended, a live order the venue
+  does not know) count as repairs, or stop the market with `reconcile_action=exit`.
 - The maintenance task runs the storm rebuild too (cancel-all, then reconcile), so a storm never
   blocks the user-event consumer that every market depends on.
 """
@@ -41,13 +42,14 @@ _EPS = 1e-9
 class ReconcileReport:
     """What one reconciliation found (for tests and the journal)."""
 
-    __slots__ = ("cancel_confirmed", "filled", "lost", "skipped_changed", "strays")
+    __slots__ = ("cancel_confirmed", "filled", "lost", "skipped_changed", "strays", "venue_cancelled")
 
     def __init__(self) -> None:
         self.strays: list[str] = []
         self.lost: list[str] = []
         self.filled: list[str] = []
         self.cancel_confirmed: list[str] = []
+        self.venue_cancelled: list[str] = []
         self.skipped_changed = 0
 
 
@@ -164,8 +166,13 @@ class Reconciler:
             report.filled.append(order.order_id)
             manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
             return
+        if record is not None:  # the venue ended it (heartbeat, GTD, resolution): told over REST first
+            report.venue_cancelled.append(order.order_id)
+            manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
+                               matched=matched or None)
+            return
         report.lost.append(order.order_id)
-        manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue", matched=matched or None)
+        manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue")
 
     async def catch_up_fills(self) -> None:
         """Count the fills whose user events were lost (a WS gap outlasting a trade's status events):

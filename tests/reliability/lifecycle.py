@@ -210,6 +210,8 @@ class _ModelRest:
         self.post_faults: deque[str] = deque()
         self.cancel_faults: deque[str] = deque()
         self.data_down = 0
+        # Called once each after the next open-orders snapshot is taken, before it is answered.
+        self.after_snapshot: list[Any] = []
         # Called after a FOK/FAK is placed, before its answer: the user events of its match beat the
         # REST answer (as they can on the venue), so the completion's wait for its fill never waits.
         self.before_taker_answer: Any = None
@@ -291,7 +293,15 @@ class _ModelRest:
         if self.data_down:
             self.data_down -= 1
             raise error_for(503, "Service Unavailable")
-        return [parse_open_order(o) for o in self._exchange.open_orders(self._owner, market=market)]
+        snapshot = [parse_open_order(o) for o in self._exchange.open_orders(self._owner, market=market)]
+        # What happens while the listing is on its way back (the reconciliation's race), then the answer.
+        while self.after_snapshot:
+            self.after_snapshot.pop(0)()
+        return snapshot
+
+    async def get_order(self, order_id: str) -> Any:
+        found = self._exchange.get_order(self._owner, order_id)
+        return None if found is None else parse_open_order(found)
 
     async def get_trades(self, market: str | None = None, asset_id: str | None = None,
                          trade_id: str | None = None, after_s: int | None = None) -> list[Any]:
@@ -571,6 +581,37 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(["lost", "landed"]))
     def cancel_fault(self, kind: str) -> None:
         self.rest.cancel_faults.append(kind)
+
+    @precondition(lambda self: not self.cut)
+    @rule(n=st.integers(0, 8), race=st.sampled_from(["none", "taker_up", "taker_down", "venue_cancel", "mint"]),
+          shares=st.integers(1, 30), pick=st.integers(0, 100))
+    def reconcile_racing_events(self, n: int, race: str, shares: int, pick: int) -> None:
+        """Between the snapshot and the judgement: the market trades or the venue cancels one of ours,
+        and WS events (of changes from before or after the snapshot) arrive. None of that is a mismatch."""
+        clean = not self.lost_since_reconcile
+
+        def in_flight() -> None:
+            if race in ("taker_up", "taker_down"):
+                self.other.sell(_UP if race == "taker_up" else _DOWN, shares)
+            elif race == "mint":
+                self.other.buy_other(_UP if pick % 2 else _DOWN, max(1, shares // 2))
+            elif race == "venue_cancel":
+                orders = self.exchange.open_orders(self.owner)
+                if orders:
+                    self.exchange.cancel(self.owner, [orders[pick % len(orders)]["id"]])
+            for _ in range(min(n, len(self.queue))):
+                self._deliver(self.queue.popleft())
+
+        self.rest.after_snapshot.append(in_flight)
+        repairs_before = self.runner.stats.reconcile_repairs
+        self._reconcile()
+        self.rest.after_snapshot.clear()
+        report = self.runner.reconciler.last
+        if clean and report is not None:
+            assert not report.strays and not report.lost, (
+                f"spurious repair: strays {report.strays}, lost {report.lost}"
+            )
+            assert self.runner.stats.reconcile_repairs == repairs_before
 
     @precondition(lambda self: not self.cut)
     @rule()
