@@ -18,7 +18,7 @@ same order independently and in either order:
 Expected rejects and failures stay strict: a `rejected_expected`/`failed` order that later hears
 anything is a bug or a wrong `lost` verdict, and must be loud.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 5.3-5.4 (responses, cancel results) and 6.3
+Spec: docs/protocol/polymarket-clob.md sections 5.3-5.4 (responses, cancel results) and 6.3
 (user channel order events).
 """
 
