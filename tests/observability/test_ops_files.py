@@ -146,7 +146,7 @@ def test_containerfile_runs_the_bot_unprivileged_and_stops_with_sigterm() -> Non
 
 
 def _alert_rules() -> list[dict[str, str]]:
-    """A minimal reading of the rules file (PyYAML is not a dependency): each `- alert:` block's keys."""
+    """A minimal reading of the rules file (no YAML parser needed for it): each `- alert:` block's keys."""
     rules: list[dict[str, str]] = []
     for raw in ALERTS.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
