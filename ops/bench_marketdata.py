@@ -31,7 +31,7 @@ from bench_common import REPO_ROOT, ensure_repo_on_path, spread
 __all__ = ["FIXTURE", "TARGET_RATIO", "run"]
 
 TARGET_RATIO: Final = 0.5
-FIXTURE: Final = REPO_ROOT.parent / "shared" / "fixtures" / "polymarket" / "ws" / "price_change_burst_captured.json"
+FIXTURE: Final = REPO_ROOT / "tests" / "fixtures" / "polymarket" / "ws" / "price_change_burst_captured.json"
 # Each timed block should last long enough (≥ ~50 ms) that timer resolution and one scheduler tick vanish.
 _REPLAYS_PER_ROUND: Final = 200
 

@@ -22,6 +22,8 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from bot.engine.sharding import owned
+
 __all__ = [
     "BotMode",
     "BotSettings",
@@ -125,6 +127,10 @@ class BotSettings(BaseSettings):
     )
     rollover_lead_s: float = Field(30.0, ge=0, le=3600, description="start a market's runner this long before its window opens")
     max_markets: int = Field(8, ge=1, le=500, description="markets traded at once")
+    shard_count: int = Field(1, ge=1, le=1000, description="processes the series are split across (one key and journal each)")
+    shard_index: int = Field(
+        0, ge=0, description="this process's shard in [0, shard_count): follows only the series it owns (k8s: the pod ordinal)"
+    )
 
     # --- ladder -------------------------------------------------------------------------------
     ladder_levels: int = Field(3, ge=1, le=20, description="BUY levels per token")
@@ -249,6 +255,16 @@ class BotSettings(BaseSettings):
     def _check_live_needs(self) -> BotSettings:
         if self.backoff_max_s < self.backoff_base_s:
             raise ValueError("backoff_max_s must be >= backoff_base_s")
+        if self.shard_index >= self.shard_count:
+            raise ValueError(f"shard_index must be < shard_count ({self.shard_count}), got {self.shard_index}")
+        if self.shard_count > 1:
+            if self.market != "auto":
+                raise ValueError("sharding splits the followed series: with shard_count > 1, market must be 'auto'")
+            if not owned(self.series, self.shard_index, self.shard_count):
+                raise ValueError(
+                    f"shard {self.shard_index} of {self.shard_count} owns none of the series {self.series}: "
+                    "use fewer shards or follow more series"
+                )
         if self.mode is BotMode.LIVE and self.private_key is None:
             raise ValueError("live mode needs BOT_PRIVATE_KEY")
         partial = [self.api_key, self.api_secret, self.api_passphrase]

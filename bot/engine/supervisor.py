@@ -35,6 +35,7 @@ from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
 from bot.engine.markets import MarketInfo
 from bot.exit_codes import most_severe
+from bot.engine.sharding import owned
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
@@ -115,6 +116,8 @@ class Supervisor:
         self.journal = journal
         self.creds = creds
         self._fixed_markets = markets
+        # The series this process follows: its shard's share of BOT_SERIES (all of them with one shard).
+        self._series = owned(settings.series, settings.shard_index, settings.shard_count)
         self._max_total = max_markets_total
         self._on_runner = on_runner
         self.stats = SupervisorStats()
@@ -341,7 +344,7 @@ class Supervisor:
         if self._fixed_markets is not None or s.market != "auto":
             return not self._seen
         paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
-        for series in s.series:
+        for series in self._series:
             window = series_window_s(series, paper_window)
             start = math.floor((now + s.rollover_lead_s) / window) * window
             if not any(r.info.slug.startswith(series) and r.info.start_s >= start for r in self.stats.records):
@@ -362,7 +365,7 @@ class Supervisor:
             return await gamma.markets_by_slug([s.market])
         paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
         found: list[MarketInfo] = []
-        for series in s.series:
+        for series in self._series:
             window = series_window_s(series, paper_window)
             ahead = max(2, math.ceil(s.rollover_lead_s / window) + 2)
             found.extend(await gamma.series_markets(series, now, window, ahead))

@@ -1,6 +1,6 @@
 """Order amounts (1e6 units) from price and size, bit-for-bit as py-clob-client-v2 computes them.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 3.4 (limit) and 4 (market). The official client's
+Spec: docs/protocol/polymarket-clob.md sections 3.4 (limit) and 4 (market). The official client's
 `OrderBuilder.get_order_amounts` / `get_market_order_amounts` (order_builder/builder.py, helpers.py) is
 the oracle, float quirks included: inputs are converted to `float` first and then go through the same
 float operations in the same order, so our amounts equal the client's for every input (the oracle test

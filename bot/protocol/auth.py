@@ -1,6 +1,6 @@
 """Venue authentication: L2 HMAC headers over the exact bytes sent, and L1 ClobAuth EIP-712 headers.
 
-Spec: ../shared/protocol/polymarket-clob.md section 2. The HMAC message is
+Spec: docs/protocol/polymarket-clob.md section 2. The HMAC message is
 `timestamp + METHOD + request_path(no query) + body`, keyed by the base64url-decoded secret, and the
 signature is base64url **with** padding. We sign the exact bytes we send; bodies never contain `'`.
 

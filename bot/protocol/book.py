@@ -1,6 +1,6 @@
 """Local order book of one token, rebuilt from `book` snapshots and kept current by `price_change` deltas.
 
-Spec: ../shared/protocol/polymarket-clob.md 1.3 (snapshot, best level last on the wire, mirrored YES/NO books)
+Spec: docs/protocol/polymarket-clob.md 1.3 (snapshot, best level last on the wire, mirrored YES/NO books)
 and 6.2 (deltas carry the new aggregate size of a level; 0 removes it; tick_size_change).
 
 Representation: one dict price → size per side plus a cached best price. A delta is O(1) except when it

@@ -1,6 +1,6 @@
 """Polymarket CLOB V2 protocol constants, each with the source it was taken from.
 
-Spec: ../shared/protocol/polymarket-clob.md (section numbers below refer to it). Key "PY2" is the official
+Spec: docs/protocol/polymarket-clob.md (section numbers below refer to it). Key "PY2" is the official
 `py-clob-client-v2` 1.2.1 installed in the venv (the oracle). Nothing here is tunable: tunables live in
 `settings/`. The error strings are the venue's exact texts; only `bot/protocol/errors.py` and the
 simulator should read them.

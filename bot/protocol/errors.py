@@ -1,6 +1,6 @@
 """One venue error taxonomy: every HTTP status and venue error text maps to exactly one typed error.
 
-Spec: ../shared/protocol/polymarket-clob.md section 5.3 (placement, cancel and global/transport
+Spec: docs/protocol/polymarket-clob.md section 5.3 (placement, cancel and global/transport
 tables), 1.4 (heartbeat id), 9 (engine restarts, post-only mode). This module is the ONLY place above
 the wire that reads venue error strings: `classify` is used for whole-request errors (HTTP status plus
 `{"error": ...}` body) and for the per-leg `errorMsg` of batch responses and `not_canceled` reasons

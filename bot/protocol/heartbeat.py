@@ -1,6 +1,6 @@
 """The venue's dead-man's switch: a valid heartbeat every `interval_s`, or the caller is told it lapsed.
 
-Spec: ../shared/protocol/polymarket-clob.md section 1.4. Once a heartbeat has been accepted, the venue
+Spec: docs/protocol/polymarket-clob.md section 1.4. Once a heartbeat has been accepted, the venue
 cancels every open order of these API credentials if no valid beat arrives within 10 s (checked every
 5 s). Each beat sends the id the previous answer returned ("" starts a chain). An unknown or stale id
 is answered `400 {"error_msg": "Invalid Heartbeat ID", "heartbeat_id": <expected>}`: we adopt the

@@ -1,7 +1,7 @@
 """Typed venue messages: WebSocket events and REST responses, parsed from JSON; bad input is counted, never fatal.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 1.2 (OpenOrder, Trade), 1.3 (book), 5.4 (order and
-cancel responses), 6.2 (market channel), 6.3 (user channel). Real captures: ../shared/fixtures/polymarket/.
+Spec: docs/protocol/polymarket-clob.md sections 1.2 (OpenOrder, Trade), 1.3 (book), 5.4 (order and
+cancel responses), 6.2 (market channel), 6.3 (user channel). Real captures: tests/fixtures/polymarket/.
 
 Two layers:
 

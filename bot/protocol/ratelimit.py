@@ -1,6 +1,6 @@
 """Client-side rate limits: a request waits on Trio's clock until its endpoint family has room.
 
-Spec: ../shared/protocol/polymarket-clob.md section 7(a): the venue (Cloudflare, per IP) allows a burst
+Spec: docs/protocol/polymarket-clob.md section 7(a): the venue (Cloudflare, per IP) allows a burst
 per 10 s and a sustained amount per 10 min per endpoint family, and answers overshoot with 429 and
 `Retry-After`. Staying under those numbers ourselves turns a 429 (a lost request) into a short local
 wait. The per-signer token buckets of 7(b) are not modelled: they are in warning mode, their tier is

@@ -1,6 +1,6 @@
 """The CLOB V2 REST client: signed requests over one keep-alive pool, every failure a typed `VenueError`.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 1 (endpoints, cursors), 1.4 (heartbeat),
+Spec: docs/protocol/polymarket-clob.md sections 1 (endpoints, cursors), 1.4 (heartbeat),
 2 (L1/L2 auth), 3.5 (order bodies), 5.3-5.4 (errors and response shapes), 7 (rate limits).
 
 - Bodies are serialized once (`signing.dumps_body`); the L2 HMAC covers exactly those bytes and the

@@ -1,6 +1,6 @@
 """Market and user WebSocket clients: subscribe, keep alive, detect a dead feed, reconnect, never crash on input.
 
-Spec: ../shared/protocol/polymarket-clob.md 6.1 (endpoints, first message, operations, text PING every 10 s,
+Spec: docs/protocol/polymarket-clob.md 6.1 (endpoints, first message, operations, text PING every 10 s,
 ~30 s without a frame = dead, frames are an object or an array, no replay after a reconnect), 6.2, 6.3.
 
 Two tiers, as in trio-websocket: `MarketStream.run` / `UserStream.run` for `nursery.start` (ready once the

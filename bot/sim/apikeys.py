@@ -1,6 +1,6 @@
 """The simulator's API-key registry: L2 credentials per (address, nonce), as the venue issues them.
 
-Spec: ../shared/protocol/polymarket-clob.md section 2.1. `create` issues credentials for an (address,
+Spec: docs/protocol/polymarket-clob.md section 2.1. `create` issues credentials for an (address,
 nonce) pair and fails if that pair already has them (`Could not create api key`); `derive` returns the
 existing ones (`Could not derive api key!` if none). Credentials are derived from a server seed with
 SHA-256, so a simulator restarted with the same seed hands out the same keys (reproducible runs); the

@@ -1,7 +1,7 @@
 """The simulated CLOB V2 exchange: validation, one mirrored matching engine per market, accounts,
 trade lifecycle, heartbeats, market end and engine-level faults, emitting the venue's wire events.
 
-Spec: ../shared/protocol/polymarket-clob.md (sections 1.2–1.4, 4, 5, 6.2–6.3, 9, 10). Everything is
+Spec: docs/protocol/polymarket-clob.md (sections 1.2–1.4, 4, 5, 6.2–6.3, 9, 10). Everything is
 synchronous and driven by an injected clock: `advance()` applies whatever is due at `clock()` and
 `next_deadline()` says when that is, so a Trio driver (bot/sim/venue.py) or a test steps time.
 

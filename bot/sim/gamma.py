@@ -1,6 +1,6 @@
 """Gamma-like market discovery for the simulator: `GET /markets` and `GET /events` in Gamma's shapes.
 
-Spec: ../shared/protocol/polymarket-clob.md section 8. Field names are camelCase; `clobTokenIds`,
+Spec: docs/protocol/polymarket-clob.md section 8. Field names are camelCase; `clobTokenIds`,
 `outcomes` and `outcomePrices` are **JSON-encoded strings** (not arrays); times are RFC 3339 UTC;
 `orderPriceMinTickSize` is a number that may lag the CLOB's tick (trust the CLOB). Closed markets are
 hidden unless `closed=true` is asked for (the default since Apr 9, 2026). Responses carry Gamma's CDN

@@ -1,6 +1,6 @@
 """Venue-side rate limits: the simulator refuses what the real venue would refuse, with its headers.
 
-Spec: ../shared/protocol/polymarket-clob.md section 7, both systems:
+Spec: docs/protocol/polymarket-clob.md section 7, both systems:
 
 (a) Cloudflare, per client IP and endpoint family: a burst per 10 s and a sustained amount per 10 min
     (numbers shared with the bot's client-side limiter, `bot.protocol.ratelimit.DEFAULT_LIMITS`). Cloudflare

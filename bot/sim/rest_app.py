@@ -1,6 +1,6 @@
 """The simulator's REST front: the CLOB V2 HTTP API as a Starlette ASGI app, byte-faithful where known.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 1 (endpoints, shapes, cursors, status-by-message),
+Spec: docs/protocol/polymarket-clob.md sections 1 (endpoints, shapes, cursors, status-by-message),
 2 (L1/L2 auth), 3.3 (order id = EIP-712 hash), 5 (errors and responses), 7 (rate limits), 10 (checklist).
 
 Layers, outermost first (`SimRestApp.__call__`):

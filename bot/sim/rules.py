@@ -1,7 +1,7 @@
 """Venue rules of the simulated exchange as pure functions: price grid, amount precision, expiration,
 the V2 taker fee, the balance/allowance message, and the engine's restart/post-only/cancel-only modes.
 
-Spec: ../shared/protocol/polymarket-clob.md sections 4, 5.1–5.3, 9. Every rejection raises
+Spec: docs/protocol/polymarket-clob.md sections 4, 5.1–5.3, 9. Every rejection raises
 `OrderRejected` with the venue's exact text (constants from bot/protocol/constants.py).
 """
 

@@ -1,6 +1,6 @@
 """The simulator's WebSocket front: the market and user channels on trio-websocket (not ASGI).
 
-Spec: ../shared/protocol/polymarket-clob.md section 6. One handler, `WsHub.serve_connection(ws,
+Spec: docs/protocol/polymarket-clob.md section 6. One handler, `WsHub.serve_connection(ws,
 channel)`, serves both a loopback `trio_websocket.serve_websocket` listener (paths `/ws/market`,
 `/ws/user`) and in-process clients: `WsHub.connector(nursery)` returns `connect(url)`, an async context
 manager that wires a client `WebSocketConnection` to the hub over a bounded in-memory pipe — no

@@ -140,11 +140,13 @@ def test_containerfile_runs_the_bot_unprivileged_and_stops_with_sigterm() -> Non
     assert users and users[-1] not in ("root", "0")
     assert "STOPSIGNAL SIGTERM" in instructions
     assert 'ENTRYPOINT ["python", "-m", "bot"]' in instructions
-    assert any(line.startswith("RUN pip install .") for line in instructions)
+    # Installed with the lock file's exact versions, which the image must therefore contain.
+    assert any(line.startswith("RUN pip install -c requirements.lock .") for line in instructions)
+    assert any(line.startswith("COPY ") and "requirements.lock" in line.split() for line in instructions)
 
 
 def _alert_rules() -> list[dict[str, str]]:
-    """A minimal reading of the rules file (PyYAML is not a dependency): each `- alert:` block's keys."""
+    """A minimal reading of the rules file (no YAML parser needed for it): each `- alert:` block's keys."""
     rules: list[dict[str, str]] = []
     for raw in ALERTS.read_text(encoding="utf-8").splitlines():
         line = raw.strip()

@@ -23,7 +23,7 @@ from bot.protocol.messages import (
     parse_market_frame,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket"
 BURST = FIXTURES / "ws" / "price_change_burst_captured.json"
 
 

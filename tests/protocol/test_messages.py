@@ -57,7 +57,7 @@ from bot.protocol.messages import (
     parse_user_frame,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket"
 FIXTURE_FILES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.json"))
 
 YES = "21742633143463906290569050155826241533067272736897614950488156847949938836455"

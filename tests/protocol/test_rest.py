@@ -33,7 +33,7 @@ from bot.protocol.ratelimit import BucketSpec, EndpointFamily, RateLimiter
 from bot.protocol.rest import ClobRestClient, venue_deadline
 from bot.protocol.signing import OrderSigner
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket" / "rest"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket" / "rest"
 # The official TS test key (spec 2.1 known-answer test); a throwaway, not a real account.
 PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SIGNER = OrderSigner(PRIVATE_KEY)

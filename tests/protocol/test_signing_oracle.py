@@ -285,11 +285,12 @@ def test_dumps_body_is_byte_identical_to_compact_stdlib_json(value) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=600))
 def test_keccak256_is_ethereum_keccak(data) -> None:
-    # Our reusable-state fast path against pycryptodome's public API (padding 0x01, not SHA3's 0x06).
+    # safe-pysha3's keccak_256 against an independent implementation, pycryptodome's public API
+    # (padding 0x01, not SHA3's 0x06).
     assert keccak256(data) == pycryptodome_keccak.new(digest_bits=256, data=data).digest()
 
 
-def test_keccak256_gives_each_thread_its_own_state() -> None:
+def test_keccak256_is_correct_from_several_threads_at_once() -> None:
     inputs = [bytes([i]) * (i * 7) for i in range(40)]
     expected = [pycryptodome_keccak.new(digest_bits=256, data=d).digest() for d in inputs]
     results: dict[int, list[bytes]] = {}

@@ -30,7 +30,7 @@ from bot.protocol.ws import (
     open_user_stream,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket"
 MARKET_URL = "ws://venue.test/ws/market"
 USER_URL = "ws://venue.test/ws/user"
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"

@@ -1,6 +1,6 @@
 """Bad input is counted and skipped, never raised, and never moves an order or the inventory.
 
-Frames are generated from scratch and mutated from the real captures in shared/fixtures/polymarket
+Frames are generated from scratch and mutated from the real captures in tests/fixtures/polymarket
 (truncated, wrong types, huge numbers, NaN, negative values, unknown event types, fields removed). The
 user-channel ones also go through the real runner's event handlers (over the model venue of
 `tests.reliability.lifecycle`). Settings are fuzzed through `load_settings` and `python -m bot check-config`.
@@ -45,7 +45,7 @@ from settings import BotSettings, SettingsError, load_settings
 from tests.reliability.lifecycle import LifecycleMachine, drive
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "polymarket"
+FIXTURES = REPO / "tests" / "fixtures" / "polymarket"
 
 _USER_KINDS = {"order", "trade"}
 
