@@ -34,8 +34,8 @@ from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
 from bot.engine.markets import MarketInfo
-from bot.exit_codes import most_severe
 from bot.engine.sharding import owned
+from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
