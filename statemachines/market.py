@@ -59,6 +59,8 @@ class ExitReason(enum.StrEnum):
     RECONCILE_MISMATCH = "reconcile_mismatch"
     ACCOUNT = "account"  # heartbeat lapse, auth refused, balance exhausted
     OPERATOR = "operator"
+    JOURNAL = "journal_failed"  # a journal write failed (ENOSPC, EFBIG, EIO)
+    CANCEL_UNVERIFIED = "cancel_all_unverified"  # cancel-all could not verify by its deadline
 
 
 class MarketTrigger(enum.StrEnum):
