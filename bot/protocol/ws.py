@@ -339,10 +339,15 @@ class _Stream:
                     else:
                         with trio.move_on_after(self._close_timeout_s, shield=True):
                             await ws.aclose()
-            except _CONNECTION_ERRORS as exc:
+            # `except*`: an error raised inside the per-connection nursery (the reader or the pinger)
+            # arrives wrapped in an ExceptionGroup (strict exception groups); a plain `except` would let
+            # it escape and end the stream. Bare errors (connect, handshake) match too. Anything else,
+            # Cancelled included, propagates unchanged.
+            except* _CONNECTION_ERRORS as group:
                 if not subscribed:
                     self._connect_failures += 1
-                logger.warning("%s stream: connection to %s failed: %s", self._kind, self._url, type(exc).__name__)
+                logger.warning("%s stream: connection to %s failed: %s", self._kind, self._url,
+                               ", ".join(sorted({type(exc).__name__ for exc in group.exceptions})))
         if subscribed:
             self._after_disconnect()
         if dead:

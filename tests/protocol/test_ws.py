@@ -500,3 +500,47 @@ async def test_a_stream_runs_once(nursery: trio.Nursery, autojump_clock: Any) ->
         scope.cancel()
     with pytest.raises(RuntimeError, match="already ran"):
         await stream.run()
+
+
+class _BreaksOnRead:
+    """An open connection whose transport fails on the next read, inside the stream's per-connection nursery."""
+
+    def __init__(self, ws: WebSocketConnection, error: Exception) -> None:
+        self._ws = ws
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+    async def get_message(self) -> str:
+        raise self._error
+
+
+@pytest.mark.parametrize("error", [trio.BrokenResourceError("transport gone"), OSError("connection reset")],
+                         ids=["broken_resource", "os_error"])
+async def test_a_connection_error_inside_the_open_connection_is_a_reconnect_not_an_exception_group(
+    nursery: trio.Nursery, autojump_clock: Any, error: Exception
+) -> None:
+    venue = FakeVenue(nursery)
+    attempts = 0
+
+    @asynccontextmanager
+    async def connector(url: str) -> AsyncIterator[Any]:
+        nonlocal attempts
+        attempts += 1
+        async with venue.connector(url) as ws:
+            yield _BreaksOnRead(ws, error) if attempts == 1 else ws
+
+    stream = MarketStream(MARKET_URL, ["t1"], connector=connector, rng=random.Random(1))
+    await nursery.start(stream.run)
+    await venue.next_connection()
+    second = await venue.next_connection()
+    assert (await second.next_message())["assets_ids"] == ["t1"]  # subscribed again
+    await second.send(book_event("t1", [("0.4", "10")], []))
+    book = stream.book("t1")
+    assert book is not None
+    while book.needs_snapshot:  # the drop invalidated it; the new connection's snapshot restores it
+        await stream.books_changed()
+    assert book.best_bid == 0.4
+    stats = stream.statistics()
+    assert (stats.connections, stats.reconnects, stats.state) == (2, 1, ConnectionState.CONNECTED)
