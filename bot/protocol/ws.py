@@ -499,6 +499,18 @@ class MarketStream(_Stream):
         """The live book of a subscribed token (updated in place by the stream), or None."""
         return self._books.get(token_id)
 
+    def book_fresh_at_s(self, token_id: str) -> float | None:
+        """Trio time of the latest message that changed `token_id`'s book (its snapshot, a price change
+        touching it, a tick-size change); None before the first one or for an unsubscribed token.
+
+        Only book-changing messages count: a PONG, another token's update or a last-trade notice on the
+        same connection say nothing about this book (rejected: the connection's last frame, which kept
+        every book of a shard "fresh" as long as anything at all arrived). Whether the book may be used
+        at all (`needs_snapshot` after a drop or a tick change) is the book's own flag.
+        """
+        book = self._books.get(token_id)
+        return book.updated_at_s if book is not None else None
+
     async def books_changed(self) -> frozenset[str]:
         """Wait until some book changed since the last call (or take it at once); return their token ids.
 
