@@ -136,3 +136,31 @@ async def test_series_mode_runs_on_after_a_market_ends(autojump_clock):
         assert sc.supervisor.runners  # the next window trades
         await sc.stop_and_wait(ExitReason.OPERATOR)
     assert sc.reason is ExitReason.OPERATOR
+
+
+class _CountingList(list):
+    """A list that counts the passes over it (iterations), to show a hot path does not walk it."""
+
+    iterations = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        type(self).iterations += 1
+        return super().__iter__()
+
+
+async def test_finished_markets_keep_a_summary_each_and_only_the_last_few_keep_their_runner(autojump_clock):
+    windows = 12
+    async with scenario(max_markets=windows, **QUIET) as sc:
+        sc.supervisor.stats.records = _CountingList()
+        with trio.fail_after(windows * 100.0 + _RUN_BOUND_S):
+            reason = await sc.supervisor.run()
+        # Discovery passes (several per window) never walked the finished markets.
+        scans = _CountingList.iterations
+    assert reason is ExitReason.MARKET_END
+    assert scans <= 1  # at most the final overall-reason pass
+    records = sc.supervisor.stats.records
+    assert len(records) == windows and all(r.reason is ExitReason.MARKET_END for r in records)
+    assert [r.runner is not None for r in records] == [False] * (windows - 8) + [True] * 8
+    summaries = sc.supervisor.summaries()
+    assert [s["condition_id"] for s in summaries] == [r.info.condition_id for r in records]
+    assert all(s["exit_reason"] == "market_end" and s["open_orders_left"] == 0 for s in summaries)
