@@ -374,7 +374,9 @@ class Supervisor:
                            end_s=info.end_s, up_token_id=info.up_token_id, down_token_id=info.down_token_id)
         if self._on_runner is not None:
             self._on_runner(runner)
-        markets.start_soon(self._run_one, record, feed)
+        # Guarded too: the runner never raises but Cancelled, so only a bug in the bookkeeping around it can
+        # land here, and it must stop the other markets as a CRASH, not cancel them as if by a signal.
+        markets.start_soon(self._guarded, self._run_one, record, feed)
 
     async def _run_one(self, record: MarketRecord, feed: Any) -> None:
         info = record.info

@@ -81,6 +81,38 @@ async def test_a_bug_in_scheduling_stops_every_market_as_a_crash_through_its_can
     assert sc.our_open_orders() == []
 
 
+async def test_a_bug_in_a_finished_markets_bookkeeping_stops_the_others_as_a_crash(autojump_clock, monkeypatch):
+    original = Supervisor._keep_runner_for_a_while
+
+    def buggy(self: Supervisor, record: Any) -> None:
+        if record.info.slug.startswith("eth"):
+            raise KeyError("injected into the bookkeeping")
+        original(self, record)
+
+    monkeypatch.setattr(Supervisor, "_keep_runner_for_a_while", buggy)
+    async with scenario(max_markets=None, assets=("btc", "eth"), **QUIET) as sc:
+
+        async def crash_eth_once_both_quote() -> None:
+            await sc.wait_until(lambda: len(sc.runners) == 2 and len(sc.our_open_orders()) == 12)
+
+            async def crash(*args: Any, **kwargs: Any) -> None:
+                raise RuntimeError("injected crash in the quote loop")
+
+            eth = next(r for r in sc.runners if r.info.slug.startswith("eth"))
+            eth._tick = crash  # type: ignore[method-assign]
+
+        # The bookkeeping bug surfaces from `run` (main_job: exit 3), after every market's cancel-all.
+        with pytest.raises(BaseExceptionGroup) as raised, trio.fail_after(_RUN_BOUND_S):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(crash_eth_once_both_quote)
+                await sc.supervisor.run()
+        btc = next(r for r in sc.runners if r.info.slug.startswith("btc"))
+    assert raised.group_contains(KeyError, depth=None)
+    assert sc.supervisor.overall_reason() is ExitReason.CRASH
+    assert btc.machine.exit_reason is ExitReason.CRASH  # not "signal / cancelled from outside"
+    assert sc.our_open_orders() == []
+
+
 async def test_an_operator_stop_after_a_market_crashed_still_reports_the_crash(autojump_clock):
     async with scenario(max_markets=None, assets=("btc", "eth"), **QUIET) as sc, trio.open_nursery() as nursery:
         sc.start(nursery)
