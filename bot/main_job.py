@@ -6,7 +6,9 @@ configured endpoints and refuses to start without a private key (settings valida
 
 The whole run sits inside one signal receiver: the first SIGINT/SIGTERM stops every market through
 its shielded cancel-all; later signals are only acknowledged, so a second Ctrl-C cannot skip the
-cancel-all. The process exit code says why it stopped (`bot.exit_codes`).
+cancel-all. The process exit code says why it stopped (`bot.exit_codes`); the summary's `exit_reason` is
+the same reason: the most severe of every stop and every market's exit, so a signal or `--duration`
+after a market's crash still reports the crash.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bot.engine.clock import VenueClock
 from bot.engine.fills import fills_in_trade
 from bot.engine.journal import JournalOpenError, NullJournal, open_journal
 from bot.engine.supervisor import Supervisor, VenueLinks
-from bot.exit_codes import EXIT_CONFIG, exit_code_for
+from bot.exit_codes import EXIT_CONFIG, exit_code_for, most_severe
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
 from bot.protocol.rest import ClobRestClient, venue_deadline
@@ -135,27 +137,25 @@ async def run_bot(
             # passes, which otherwise pause the loop for tens of ms at scale (measured at 100 markets).
             gc.collect()
             gc.freeze()
+            # Until `run` returns, the way out is a crash (an exception, or a cancellation from outside).
+            ran = ExitReason.CRASH
             try:
                 try:
-                    reason = await supervisor.run()
+                    ran = await supervisor.run()
                 except Exception:
                     # An account-level task crashed; every market already ran its cancel-all. Logged
                     # through the redacting handler, then the normal summary and exit code 3.
                     log.exception("the bot crashed; every market was stopped through its cancel-all")
-                    reason = ExitReason.CRASH
             finally:
+                # One reason for the exit code and the summary alike.
+                reason = most_severe([ran, supervisor.overall_reason()])
                 left, venue_fills = await _venue_records(supervisor, links)
-                summary = _summary(supervisor, supervisor.overall_reason(), left, time.monotonic() - started_wall)
+                summary = _summary(supervisor, reason, left, time.monotonic() - started_wall)
                 summary["venue_fills"] = venue_fills
                 journal.write("summary", **{k: v for k, v in summary.items() if k != "markets"})
                 journal.close()
             nursery.cancel_scope.cancel()
     return reason, summary
-
-
-def reason_or(supervisor: Supervisor) -> ExitReason:
-    """The recorded stop reason; MARKET_END when the bot stopped on its own."""
-    return supervisor.stop_reason or ExitReason.MARKET_END
 
 
 def _creds(settings: BotSettings) -> ApiCreds | None:

@@ -10,16 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
+from bot import cli, exit_codes
 from bot.exit_codes import (
+    EXIT_CANCEL_UNVERIFIED,
     EXIT_CODE_BY_REASON,
     EXIT_CONFIG,
     EXIT_CRASH,
+    EXIT_JOURNAL,
     EXIT_NOT_BUILT,
     EXIT_OK,
     EXIT_SIGNAL,
     EXIT_STORM,
+    SEVERITY,
     exit_code_for,
+    most_severe,
 )
 from settings import BotSettings
 from statemachines.market import ExitReason
@@ -274,3 +278,19 @@ def test_every_exit_reason_has_a_code_and_the_most_severe_wins() -> None:
     assert exit_code_for([ExitReason.MARKET_END, None, ExitReason.STORM]) == EXIT_STORM
     assert exit_code_for([ExitReason.SIGNAL, ExitReason.CRASH]) == EXIT_CRASH
     assert exit_code_for([]) == exit_code_for(None) == EXIT_OK
+
+
+def test_failures_anywhere_outrank_who_asked_for_the_stop() -> None:
+    assert sorted(SEVERITY) == sorted(ExitReason) and len(SEVERITY) == len(set(SEVERITY))
+    failures = [ExitReason.CANCEL_UNVERIFIED, ExitReason.JOURNAL, ExitReason.CRASH, ExitReason.STORM]
+    for failure in failures:
+        for stop in (ExitReason.SIGNAL, ExitReason.OPERATOR, ExitReason.MARKET_END):
+            assert most_severe([stop, failure]) is most_severe([failure, stop]) is failure
+    assert exit_code_for([ExitReason.JOURNAL]) == EXIT_JOURNAL == 10
+    assert exit_code_for([ExitReason.CRASH, ExitReason.CANCEL_UNVERIFIED]) == EXIT_CANCEL_UNVERIFIED == 11
+    assert most_severe([None]) is most_severe([]) is ExitReason.MARKET_END
+    # Every code is documented in the module docstring and in the README's list.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for code in {*EXIT_CODE_BY_REASON.values(), EXIT_CONFIG, EXIT_NOT_BUILT}:
+        assert f"| {code} |" in (exit_codes.__doc__ or "")
+        assert f"| {code} |" in readme, code

@@ -5,6 +5,12 @@ outcome i of the other (`["Up","Down"]`). Recurring crypto markets have predicta
 `{asset}-updown-{N}m-{window_start_unix}` with starts aligned to the window length, so the next
 windows are found by computing their slugs rather than by listing everything. A market Gamma lists may
 not be known to the CLOB yet (the hydration window): callers retry with backoff.
+
+Errors are mapped once, at this edge (as httpx maps its transports' errors): whatever goes wrong with a
+Gamma lookup (no answer in time, a transport failure, a non-2xx status, a body that is not JSON or not
+the documented shape) reaches the caller as one `DiscoveryError`, never as a `ValueError` or an httpx
+exception. One market object that cannot be traded is skipped with a warning; the rest of the answer
+still counts.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 import httpx
 
 from bot.engine.markets import MarketInfo
+from bot.protocol.errors import OutcomeUnknown
 from bot.protocol.rest import venue_deadline
 
 __all__ = ["DiscoveryError", "GammaClient", "parse_gamma_market", "series_slugs", "series_window_s"]
@@ -27,7 +34,10 @@ log = logging.getLogger(__name__)
 
 
 class DiscoveryError(Exception):
-    """A Gamma answer we cannot use (missing fields, malformed JSON strings)."""
+    """A Gamma lookup that gave nothing usable: no answer, a transport or HTTP error, or a malformed body.
+
+    Transient by nature (Gamma sits behind a CDN): callers retry with backoff and never stop a market for it.
+    """
 
 
 def _json_list(value: Any, name: str) -> list[Any]:
@@ -61,6 +71,8 @@ def _slug_start(slug: str) -> float | None:
 
 def parse_gamma_market(d: Mapping[str, Any]) -> MarketInfo:
     """A Gamma market object → MarketInfo. Raises DiscoveryError when it cannot be traded."""
+    if not isinstance(d, Mapping):
+        raise DiscoveryError(f"a market is a {type(d).__name__}, not an object")
     try:
         cid = str(d["conditionId"])
         slug = str(d.get("slug", ""))
@@ -125,20 +137,25 @@ class GammaClient:
         await self._http.aclose()
 
     async def _get(self, path: str, params: Mapping[str, Any]) -> Any:
-        with venue_deadline(self._timeout_s, f"GET gamma {path}"):
-            response = await self._http.get(path, params=params)
-        response.raise_for_status()
-        return response.json()
+        """The decoded JSON body of `GET path`; DiscoveryError for every way that can fail."""
+        try:
+            with venue_deadline(self._timeout_s, f"GET gamma {path}"):
+                response = await self._http.get(path, params=params)
+            response.raise_for_status()
+            # A CDN error page arrives as a 200 with HTML: `json()` raises ValueError (UnicodeDecodeError
+            # and JSONDecodeError are both ValueErrors).
+            return response.json()
+        except (httpx.HTTPError, OutcomeUnknown, OSError, ValueError) as exc:
+            raise DiscoveryError(f"GET gamma {path}: {type(exc).__name__}: {exc}") from exc
 
     async def markets_by_slug(self, slugs: Sequence[str]) -> list[MarketInfo]:
+        """Every listed market among `slugs` (a slug Gamma does not know is simply absent).
+
+        Raises DiscoveryError when any lookup fails: a partial answer would look like "not listed yet".
+        """
         found: list[MarketInfo] = []
         for slug in slugs:
-            try:
-                body = await self._get("/markets", {"slug": slug})
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("gamma lookup of %s failed: %s", slug, exc)
-                continue
-            found.extend(self._parse_list(body))
+            found.extend(self._parse_list(await self._get("/markets", {"slug": slug})))
         return found
 
     async def market_by_condition(self, condition_id: str) -> MarketInfo | None:
@@ -151,7 +168,10 @@ class GammaClient:
 
     @staticmethod
     def _parse_list(body: Any) -> list[MarketInfo]:
-        items = body if isinstance(body, list) else body.get("data", []) if isinstance(body, dict) else []
+        """Markets of a `/markets` answer: a JSON list, or an object whose `data` is one."""
+        items = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise DiscoveryError(f"gamma answered a {type(body).__name__} that holds no list of markets")
         out: list[MarketInfo] = []
         for item in items:
             try:

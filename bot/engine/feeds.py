@@ -46,8 +46,14 @@ class MarketFeed:
     def book(self, token_id: str) -> OrderBook | None:
         return self.stream.book(token_id)
 
+    def book_fresh_at(self, token_id: str) -> float | None:
+        """Trio time of the latest book-changing message for `token_id` (snapshot, price change touching
+        it, tick-size change), or None: what the stale-book guard must judge, per token."""
+        return self.stream.book_fresh_at_s(token_id)
+
     def last_frame_at(self) -> float | None:
-        """Trio time of the connection's latest frame (PONGs included): a quiet book is still current."""
+        """Trio time of the connection's latest frame (PONGs included). Says the connection lives, not
+        that any one book is current: the stale-book guard reads `book_fresh_at`."""
         return self.stream.last_frame_at_s
 
     def notify(self) -> None:

@@ -13,13 +13,21 @@ Guarantees:
   `cancel_all_unverified` (exit code 11).
 - The overall exit reason is the most severe of the stop reason and every market's (`most_severe`).
 - With `BOT_MARKET=auto` it keeps discovering each series' next windows and starts each market's runner
-  `rollover_lead_s` before its window opens; overlapping markets run side by side.
+  `rollover_lead_s` before its window opens; overlapping markets run side by side. A single market
+  (`BOT_MARKET=<condition id>` or a slug) or a fixed list stops the bot (MARKET_END) once it has ended.
+- Every task it starts runs under `_guarded`, the scheduler included: a bug anywhere stops every market
+  as a CRASH through its cancel-all. Discovery trouble (`DiscoveryError`) is retried with capped
+  backoff and never reaches a running market.
+- The reason it reports is the most severe of every stop it was asked for and every market's own exit
+  (`bot.exit_codes.most_severe`): a market's crash is not hidden by a later signal or `--duration`.
+- Finished markets keep a summary each (for the final summary); only the last few keep their runner.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +36,7 @@ import httpx
 import trio
 
 from bot.engine.clock import VenueClock
-from bot.engine.discovery import GammaClient, series_window_s
+from bot.engine.discovery import DiscoveryError, GammaClient, series_window_s
 from bot.engine.dry_run import DryRunGateway
 from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
@@ -37,7 +45,6 @@ from bot.engine.markets import MarketInfo
 from bot.engine.sharding import owned
 from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
-from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
 from bot.protocol.rest import ClobRestClient
 from bot.protocol.signing import OrderSigner
@@ -59,8 +66,12 @@ _RESYNC_SLOTS = 100
 # With nothing due, look again at least this often (new series windows, a re-listed market).
 _DISCOVERY_IDLE_MAX_S = 60.0
 _DISCOVERY_MIN_SLEEP_S = 0.05
-# Discovery retries inside the Gamma/CLOB hydration window back off up to this.
+# Discovery retries (Gamma unreachable or answering garbage) back off up to this: a window's runner
+# starts `rollover_lead_s` early, so a few tens of seconds late is still in time for its cutoff.
 _DISCOVERY_BACKOFF_MAX_S = 30.0
+# Finished markets keep their runner (for inspection, tests, the fault matrix) only this many at a time;
+# older ones keep just their summary, so a long series run holds no runner per market it ever traded.
+_FINISHED_RUNNERS_KEPT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +89,13 @@ class VenueLinks:
 
 @dataclass(slots=True)
 class MarketRecord:
+    """One market the supervisor started; once finished, its summary (and, for a while, its runner)."""
+
     info: MarketInfo
-    runner: MarketRunner
+    runner: MarketRunner | None
     reason: ExitReason | None = None
     finished_at_s: float | None = None
+    summary: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +103,7 @@ class SupervisorStats:
     markets_started: int = 0
     markets_finished: int = 0
     account_stop: str | None = None
+    discovery_failures: int = 0
     records: list[MarketRecord] = field(default_factory=list)
 
 
@@ -128,6 +143,11 @@ class Supervisor:
         self.rest: ClobRestClient | None = None
         self._stop_reason: ExitReason | None = None
         self._stop_detail = ""
+        # Every reason a stop was asked for (the first one is `_stop_reason`): a crash after a signal counts.
+        self._stop_reasons: set[ExitReason] = set()
+        self._finished_with_runner: deque[MarketRecord] = deque()
+        # Latest window start started per series (slug without its start): no scan of every record.
+        self._latest_start_s: dict[str, float] = {}
         self._markets_scope: trio.CancelScope | None = None
         self._seen: set[str] = set()
         self._ready = trio.Event()
@@ -144,7 +164,9 @@ class Supervisor:
 
     # --- control ---------------------------------------------------------------------------------------
     def stop(self, reason: ExitReason, detail: str = "") -> None:
-        """Stop every market (each through its cancel-all). The first reason wins."""
+        """Stop every market (each through its cancel-all). The first reason is the stop reason; the
+        overall reason is the most severe of all (`overall_reason`)."""
+        self._stop_reasons.add(reason)
         if self._stop_reason is None:
             self._stop_reason = reason
             self._stop_detail = detail
@@ -254,7 +276,7 @@ class Supervisor:
         # Orders that rested unseen may have filled until the sweep: count those fills from the venue.
         with trio.move_on_after(self.settings.cancel_all_timeout_s, shield=True):
             for record in self.stats.records:
-                if record.runner.cancel_all_unverified:
+                if record.runner is not None and record.runner.cancel_all_unverified:
                     await record.runner.reconciler.catch_up_fills()
         if left:
             log.critical("after the dead-man sweep the venue still lists %d open order(s) of the key", len(left))
@@ -288,7 +310,7 @@ class Supervisor:
             if self._stop_reason is not None:
                 scope.cancel()
             async with trio.open_nursery() as markets:
-                markets.start_soon(self._schedule, markets, gateway, gamma)
+                markets.start_soon(self._guarded, self._schedule, markets, gateway, gamma)
         self._markets_scope = None
 
     async def _schedule(self, markets: trio.Nursery, gateway: VenueGateway, gamma: GammaClient | None) -> None:
@@ -305,9 +327,10 @@ class Supervisor:
             try:
                 candidates = await self._discover(gamma, now)
                 backoff_s = _DISCOVERY_PERIOD_S
-            except (VenueError, httpx.HTTPError, OSError) as exc:
-                log.warning("discovery failed: %s", exc)
+            except DiscoveryError as exc:
+                self.stats.discovery_failures += 1
                 backoff_s = min(backoff_s * 2, _DISCOVERY_BACKOFF_MAX_S)
+                log.warning("discovery failed (retry in %.0f s): %s", backoff_s, exc)
                 await trio.sleep(backoff_s)
                 continue
             next_due = now + _DISCOVERY_IDLE_MAX_S
@@ -316,7 +339,7 @@ class Supervisor:
                     continue
                 cutoff = info.cutoff_s(s.quote_cutoff_s)
                 if now >= cutoff or not info.accepting_orders:
-                    if self._fixed_markets is not None:
+                    if not self._series_mode:
                         self._seen.add(info.condition_id)
                     continue  # nothing to quote in this window any more
                 if now < info.start_s - s.rollover_lead_s:
@@ -329,27 +352,37 @@ class Supervisor:
                 self._seen.add(info.condition_id)
                 await self._start_market(markets, gateway, info)
             self._ready.set()
-            if self._fixed_markets is not None and not self.runners and self._seen >= {
-                m.condition_id for m in self._fixed_markets
-            }:
-                self.stop(ExitReason.MARKET_END, "every configured market has ended")
+            if self._stop_if_all_ended():
                 return
             if self._expecting_unlisted(now):
                 # A series window should be listed but is not (Gamma/CLOB hydration): look again soon.
                 next_due = min(next_due, now + _DISCOVERY_PERIOD_S)
             await self.clock.sleep_until_s(max(next_due, now + _DISCOVERY_MIN_SLEEP_S))
 
+    @property
+    def _series_mode(self) -> bool:
+        """Following recurring series (`BOT_MARKET=auto`), as opposed to one market or a fixed list."""
+        return self._fixed_markets is None and self.settings.market == "auto"
+
+    def _stop_if_all_ended(self) -> bool:
+        """Outside series mode: once every configured market was seen and none runs, stop (MARKET_END)."""
+        if self._series_mode or self.runners or not self._seen:
+            return False
+        if self._fixed_markets is not None and not self._seen >= {m.condition_id for m in self._fixed_markets}:
+            return False
+        self.stop(ExitReason.MARKET_END, "every configured market has ended")
+        return True
+
     def _expecting_unlisted(self, now: float) -> bool:
         s = self.settings
-        if self._fixed_markets is not None or s.market != "auto":
+        if not self._series_mode:
             return not self._seen
         paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
         for series in self._series:
             window = series_window_s(series, paper_window)
             start = math.floor((now + s.rollover_lead_s) / window) * window
-            if not any(r.info.slug.startswith(series) and r.info.start_s >= start for r in self.stats.records):
-                if now < start + window - s.quote_cutoff_s:
-                    return True
+            if self._latest_start_s.get(series, -math.inf) < start and now < start + window - s.quote_cutoff_s:
+                return True
         return False
 
     async def _discover(self, gamma: GammaClient | None, now: float) -> list[MarketInfo]:
@@ -389,21 +422,31 @@ class Supervisor:
         self.stats.markets_started += 1
         record = MarketRecord(info, runner)
         self.stats.records.append(record)
+        series = info.slug.rsplit("-", 1)[0]
+        self._latest_start_s[series] = max(self._latest_start_s.get(series, -math.inf), info.start_s)
         self.journal.write("market_start", market=info.condition_id, slug=info.slug, start_s=info.start_s,
                            end_s=info.end_s, up_token_id=info.up_token_id, down_token_id=info.down_token_id)
         if self._on_runner is not None:
             self._on_runner(runner)
-        markets.start_soon(self._run_one, record, feed)
+        # Guarded too: the runner never raises but Cancelled, so only a bug in the bookkeeping around it can
+        # land here, and it must stop the other markets as a CRASH, not cancel them as if by a signal.
+        markets.start_soon(self._guarded, self._run_one, record, feed)
 
     async def _run_one(self, record: MarketRecord, feed: Any) -> None:
         info = record.info
+        runner = record.runner
+        assert runner is not None
         try:
-            record.reason = await record.runner.run()
+            record.reason = await runner.run()
         finally:
-            if record.runner.cancel_all_unverified:
+            if runner.cancel_all_unverified:
                 # Also when the runner was cancelled from outside (a signal): its exit cancel-all failed.
                 record.reason = ExitReason.CANCEL_UNVERIFIED
                 self._dead_man_wanted = True
+            # Cancelled from outside, `run` re-raised after its cancel-all: the machine has the reason.
+            record.reason = record.reason or runner.machine.exit_reason
+            record.summary = runner.summary()
+            self._keep_runner_for_a_while(record)
             record.finished_at_s = self.clock.now_s()
             self.stats.markets_finished += 1
             self.runners.pop(info.condition_id, None)
@@ -421,6 +464,12 @@ class Supervisor:
             # Orders of ours may rest unseen: stop everything and let the venue's dead-man switch clear them.
             self._dead_man_wanted = True
             self.stop(ExitReason.CANCEL_UNVERIFIED, f"cancel-all of {info.slug} did not verify")
+        self._stop_if_all_ended()
+
+    def _keep_runner_for_a_while(self, record: MarketRecord) -> None:
+        self._finished_with_runner.append(record)
+        while len(self._finished_with_runner) > _FINISHED_RUNNERS_KEPT:
+            self._finished_with_runner.popleft().runner = None
 
     def _account_budget(self, runner: MarketRunner) -> float:
         """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments.
@@ -436,11 +485,12 @@ class Supervisor:
         return max(0.0, self.settings.max_total_notional_pusd - (total - mine))
 
     def overall_reason(self) -> ExitReason:
-        """The most severe of the stop reason and every market's: what the exit code and summary say."""
-        return most_severe([self._stop_reason, *(r.reason for r in self.stats.records)])
+        """The most severe of every stop asked for and every market's exit; MARKET_END if none."""
+        return most_severe([*self._stop_reasons, *(r.reason for r in self.stats.records)])
 
     def summaries(self) -> list[dict[str, Any]]:
-        return [r.runner.summary() for r in self.stats.records]
+        return [r.summary if r.summary is not None else r.runner.summary()  # type: ignore[union-attr]
+                for r in self.stats.records]
 
     def __repr__(self) -> str:
         return f"<Supervisor markets={len(self.runners)} started={self.stats.markets_started}>"

@@ -339,10 +339,15 @@ class _Stream:
                     else:
                         with trio.move_on_after(self._close_timeout_s, shield=True):
                             await ws.aclose()
-            except _CONNECTION_ERRORS as exc:
+            # `except*`: an error raised inside the per-connection nursery (the reader or the pinger)
+            # arrives wrapped in an ExceptionGroup (strict exception groups); a plain `except` would let
+            # it escape and end the stream. Bare errors (connect, handshake) match too. Anything else,
+            # Cancelled included, propagates unchanged.
+            except* _CONNECTION_ERRORS as group:
                 if not subscribed:
                     self._connect_failures += 1
-                logger.warning("%s stream: connection to %s failed: %s", self._kind, self._url, type(exc).__name__)
+                logger.warning("%s stream: connection to %s failed: %s", self._kind, self._url,
+                               ", ".join(sorted({type(exc).__name__ for exc in group.exceptions})))
         if subscribed:
             self._after_disconnect()
         if dead:
@@ -493,6 +498,18 @@ class MarketStream(_Stream):
     def book(self, token_id: str) -> OrderBook | None:
         """The live book of a subscribed token (updated in place by the stream), or None."""
         return self._books.get(token_id)
+
+    def book_fresh_at_s(self, token_id: str) -> float | None:
+        """Trio time of the latest message that changed `token_id`'s book (its snapshot, a price change
+        touching it, a tick-size change); None before the first one or for an unsubscribed token.
+
+        Only book-changing messages count: a PONG, another token's update or a last-trade notice on the
+        same connection say nothing about this book (rejected: the connection's last frame, which kept
+        every book of a shard "fresh" as long as anything at all arrived). Whether the book may be used
+        at all (`needs_snapshot` after a drop or a tick change) is the book's own flag.
+        """
+        book = self._books.get(token_id)
+        return book.updated_at_s if book is not None else None
 
     async def books_changed(self) -> frozenset[str]:
         """Wait until some book changed since the last call (or take it at once); return their token ids.

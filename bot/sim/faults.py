@@ -7,7 +7,9 @@ consumes the matching count, so "the next 3 POST /order get 503" means exactly t
 
 What it can do (issue 4, item 7):
 - HTTP, per endpoint family or group: added latency; `status` (5xx for N requests); `rate_limit` (429 +
-  Retry-After bursts); `hang` (no response until the client gives up); `drop` (connection closed).
+  Retry-After bursts); `hang` (no response until the client gives up); `drop` (connection closed);
+  `garbage` (200 with a body that is not what the endpoint promises: an HTML error page by default, as a
+  CDN or proxy in front of Gamma answers when the origin fails).
   `hang`/`drop` with `landed=True` let the request reach the engine first: the order IS placed (or the
   cancel done) but the client never learns it — the "POST timed out but landed" case.
 - WS: close a channel's connections now (`ws_disconnect` action) or after N more frames.
@@ -103,11 +105,13 @@ class HttpFault(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["status", "rate_limit", "hang", "drop"]
+    kind: Literal["status", "rate_limit", "hang", "drop", "garbage"]
     families: list[str] = Field(default_factory=lambda: ["*"], description="families or groups; '*' = all")
     count: int = Field(1, ge=0)
     status: int = Field(500, ge=400, le=599, description="for kind=status")
-    message: str | None = Field(None, description="error text for kind=status (default: per status)")
+    message: str | None = Field(
+        None, description="error text for kind=status (default: per status); the raw body for kind=garbage"
+    )
     retry_after_s: int = Field(1, ge=0, description="for kind=rate_limit")
     landed: bool = Field(False, description="hang/drop after the engine processed the request")
 

@@ -111,6 +111,8 @@ ADMIN_PREFIX = "/_sim/admin"
 _V1_ONLY_FIELDS = frozenset({"taker", "nonce", "feeRateBps"})
 _V2_REQUIRED_FIELDS = frozenset({"timestamp", "metadata", "builder"})
 _KILL_MESSAGES = frozenset({ERR_FOK_NOT_FILLED, ERR_FAK_NO_MATCH})
+# What a CDN in front of an API serves when its origin fails: a 200 page that is not JSON.
+_GARBAGE_BODY = "<html><body>502 Bad Gateway</body></html>"
 _DEFAULT_FAULT_TEXT = {
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -369,6 +371,11 @@ class SimRestApp:
         elif fault.kind == "rate_limit":
             headers = {HEADER_RETRY_AFTER: str(fault.retry_after_s)}
             await self._send_raw(send, 429, {"error": fault.message or ERR_TOO_MANY_REQUESTS}, headers)
+        elif fault.kind == "garbage":
+            payload = (fault.message if fault.message is not None else _GARBAGE_BODY).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
         elif fault.kind == "hang":
             # No answer until the client gives up (it disconnects, or cancels the in-process call).
             with trio.move_on_after(self.config.hang_max_s):

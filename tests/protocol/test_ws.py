@@ -17,6 +17,7 @@ import trio.testing
 import trio_websocket
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from bot.engine.feeds import MarketFeed
 from bot.protocol.auth import ApiCreds
 from bot.protocol.constants import Side
 from bot.protocol.messages import LastTradePriceEvent, OrderEvent, TickSizeChangeEvent
@@ -500,3 +501,90 @@ async def test_a_stream_runs_once(nursery: trio.Nursery, autojump_clock: Any) ->
         scope.cancel()
     with pytest.raises(RuntimeError, match="already ran"):
         await stream.run()
+
+
+class _BreaksOnRead:
+    """An open connection whose transport fails on the next read, inside the stream's per-connection nursery."""
+
+    def __init__(self, ws: WebSocketConnection, error: Exception) -> None:
+        self._ws = ws
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+    async def get_message(self) -> str:
+        raise self._error
+
+
+@pytest.mark.parametrize("error", [trio.BrokenResourceError("transport gone"), OSError("connection reset")],
+                         ids=["broken_resource", "os_error"])
+async def test_a_connection_error_inside_the_open_connection_is_a_reconnect_not_an_exception_group(
+    nursery: trio.Nursery, autojump_clock: Any, error: Exception
+) -> None:
+    venue = FakeVenue(nursery)
+    attempts = 0
+
+    @asynccontextmanager
+    async def connector(url: str) -> AsyncIterator[Any]:
+        nonlocal attempts
+        attempts += 1
+        async with venue.connector(url) as ws:
+            yield _BreaksOnRead(ws, error) if attempts == 1 else ws
+
+    stream = MarketStream(MARKET_URL, ["t1"], connector=connector, rng=random.Random(1))
+    await nursery.start(stream.run)
+    await venue.next_connection()
+    second = await venue.next_connection()
+    assert (await second.next_message())["assets_ids"] == ["t1"]  # subscribed again
+    await second.send(book_event("t1", [("0.4", "10")], []))
+    book = stream.book("t1")
+    assert book is not None
+    while book.needs_snapshot:  # the drop invalidated it; the new connection's snapshot restores it
+        await stream.books_changed()
+    assert book.best_bid == 0.4
+    stats = stream.statistics()
+    assert (stats.connections, stats.reconnects, stats.state) == (2, 1, ConnectionState.CONNECTED)
+
+
+async def test_a_books_freshness_comes_only_from_messages_that_change_that_book(
+    nursery: trio.Nursery, autojump_clock: Any
+) -> None:
+    venue = FakeVenue(nursery)
+    stream = market_stream(venue, ["t1", "t2"], ping_interval_s=5.0, dead_after_s=60.0)
+    feed = MarketFeed(stream, ("t1", "t2"))
+    assert feed.book_fresh_at("t1") is None  # no snapshot yet
+    await nursery.start(stream.run)
+    connection = await venue.next_connection()
+    await connection.next_message()
+    await connection.send([book_event("t1", [("0.4", "10")], [("0.6", "10")]),
+                           book_event("t2", [("0.3", "10")], [("0.7", "10")])])
+    await stream.books_changed()
+    snapshot_at = trio.current_time()
+    assert feed.book_fresh_at("t1") == feed.book_fresh_at("t2") == snapshot_at
+
+    # 30 s of PONGs (our pings every 5 s) and of updates to t2 only: t1 stays as old as its snapshot.
+    for n in range(30):
+        await trio.sleep(1.0)
+        await connection.send(price_change("t2", "0.3", str(11 + n), "BUY", ts=10 + n))
+    await trio.sleep(0.5)
+    assert feed.last_frame_at() is not None and feed.last_frame_at() > snapshot_at + 29.0
+    assert feed.book_fresh_at("t1") == snapshot_at
+    assert feed.book_fresh_at("t2") == snapshot_at + 30.0
+
+    # A price change touching t1, a tick-size change, a new snapshot: each refreshes t1 (whether the
+    # book may be used at all, e.g. after a tick change, is `needs_snapshot`'s business).
+    messages = [
+        price_change("t1", "0.4", "12", "BUY", ts=100),
+        {"event_type": "tick_size_change", "asset_id": "t1", "market": "0xm", "old_tick_size": "0.01",
+         "new_tick_size": "0.001", "timestamp": "1700000000200"},
+        book_event("t1", [("0.401", "10")], [("0.6", "10")], ts=201),
+    ]
+    for message in messages:
+        await trio.sleep(1.0)
+        sent_at = trio.current_time()
+        await connection.send(message)
+        await trio.sleep(0.5)
+        assert feed.book_fresh_at("t1") == sent_at
+    assert stream.book("t1").tick_size == 0.001  # type: ignore[union-attr]
+    assert feed.book_fresh_at("t2") == snapshot_at + 30.0

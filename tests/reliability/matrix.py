@@ -25,9 +25,9 @@ from typing import Any
 import trio
 
 from bot.engine.market import MarketRunner
-from bot.main_job import _watch_signals  # the real signal wiring of `python -m bot run`
+from bot.main_job import _stop_after, _watch_signals  # the real signal and --duration wiring
 from bot.sim.faults import HttpFault, SimAction
-from bot.sim.flow import FlowParams
+from bot.sim.flow import FlowParams, SeriesSchedule
 from bot.sim.model import OrderRejected, SimConfig
 from statemachines.market import ExitReason
 from tests.reliability.venue_audit import VenueMonitor, audit_fills, venue_fills
@@ -318,7 +318,30 @@ async def _gtd_expiry(ctx: FaultContext) -> None:
     ctx.http(kind="status", status=503, families=["cancels"], count=60)
 
 
+def _gamma_garbage(ctx: FaultContext) -> None:
+    # From now on every Gamma answer is a CDN's HTML error page (a 200 that is not JSON).
+    ctx.http(kind="garbage", families=["gamma"], count=_DROP_EVERYTHING)
+
+
+_DURATION_AFTER_CRASH_S = 20.0
+
+
+def _crash_then_duration(ctx: FaultContext) -> None:
+    # The market's quote loop crashes now; `--duration` elapses later while the series runs on.
+    _raise_once(ctx.runner.manager, "sync")
+    ctx.nursery.start_soon(_stop_after, _DURATION_AFTER_CRASH_S, ctx.sc.supervisor)
+
+
+# The condition id of the series window the matrix trades (harness seed 1, window at t = 0).
+_FIRST_MARKET = SeriesSchedule(asset="btc", window_s=WINDOW_S, nominal_minutes=15, seed=1).spec_for(EPOCH_S)
+
+
 # --- row-specific checks ----------------------------------------------------------------------------
+
+
+def _discovery_failed(out: RowOutcome) -> list[str]:
+    failures = out.ctx.sc.supervisor.stats.discovery_failures
+    return [] if failures >= 1 else ["no discovery pass met the garbage"]
 
 
 def _cutoff_verified(out: RowOutcome) -> list[str]:
@@ -446,6 +469,17 @@ FAULT_MATRIX: tuple[FaultRow, ...] = (
              doc="SIGTERM while no cancel is answered: the exit cancel-all gives up at its bound, the dead-man switch clears"),
     FaultRow("sighup_reopens_the_journal", _signal(signal.SIGHUP), Expect(resumes=True, check=_journal_reopened),
              file_journal=True, doc="logrotate's SIGHUP: the journal is reopened and trading goes on"),
+    # `max_markets`/`market` are the scenario's: BOT_MARKET=<condition id>, with no market count, so the
+    # scheduler keeps asking Gamma while the market runs, and the run ends with the market.
+    FaultRow("gamma_garbage_while_running", _gamma_garbage,
+             Expect(resumes=True, market_reasons=(ExitReason.MARKET_END,), check=_discovery_failed),
+             settings={"max_markets": None, "market": _FIRST_MARKET.condition_id},
+             doc="Gamma answers HTML with status 200: discovery backs off, the market quotes to its end"),
+    FaultRow("crash_during_duration", _crash_then_duration,
+             Expect(reasons=(ExitReason.CRASH,), market_reasons=(ExitReason.CRASH,)),
+             settings={"max_markets": None},
+             doc=f"a market crashes, the series runs on, `--duration` ends it {_DURATION_AFTER_CRASH_S:g} s "
+                 "later: the exit is still the crash's (exit code 3)"),
 )
 
 
