@@ -45,6 +45,7 @@ from bot.engine.markets import MarketInfo
 from bot.engine.sharding import owned
 from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
+from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
 from bot.protocol.rest import ClobRestClient
 from bot.protocol.signing import OrderSigner
