@@ -43,14 +43,14 @@ async def test_paper_summary_counts_equal_the_venue_records(autojump_clock):
 
 @pytest.mark.parametrize("stop", ["duration", "sigterm"])
 async def test_a_stop_after_a_market_crashed_exits_3_and_the_summary_says_crash(autojump_clock, monkeypatch, stop):
-    original_tick = MarketRunner._tick
+    original_tick = MarketRunner.tick
 
     async def tick(self: MarketRunner) -> None:
         if trio.current_time() >= 20.0:
             raise RuntimeError("injected crash in the quote loop")
         await original_tick(self)
 
-    monkeypatch.setattr(MarketRunner, "_tick", tick)
+    monkeypatch.setattr(MarketRunner, "tick", tick)
     settings = BotSettings(mode="paper", paper_window_s=100, quote_cutoff_s=30, paper_seed=3)
 
     async def sigterm_later() -> None:

@@ -99,7 +99,7 @@ async def test_a_bug_in_a_finished_markets_bookkeeping_stops_the_others_as_a_cra
                 raise RuntimeError("injected crash in the quote loop")
 
             eth = next(r for r in sc.runners if r.info.slug.startswith("eth"))
-            eth._tick = crash  # type: ignore[method-assign]
+            eth.tick = crash  # type: ignore[method-assign]
 
         # The bookkeeping bug surfaces from `run` (main_job: exit 3), after every market's cancel-all.
         with pytest.raises(BaseExceptionGroup) as raised, trio.fail_after(_RUN_BOUND_S):
@@ -122,7 +122,7 @@ async def test_an_operator_stop_after_a_market_crashed_still_reports_the_crash(a
         async def crash(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError("injected crash in the quote loop")
 
-        crashed._tick = crash  # type: ignore[method-assign]
+        crashed.tick = crash  # type: ignore[method-assign]
         await sc.wait_until(lambda: crashed.machine.exit_reason is not None)
         reason = await sc.stop_and_wait(ExitReason.OPERATOR)
     assert reason is ExitReason.CRASH
