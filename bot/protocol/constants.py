@@ -75,6 +75,12 @@ __all__ = [
     "NEG_RISK_EXCHANGE_V2",
     "ORDER_TYPES",
     "ORDER_TYPE_STRING",
+    "TYPED_DATA_SIGN_TYPE_STRING",
+    "DEPOSIT_WALLET_BEACON",
+    "DEPOSIT_WALLET_DOMAIN_NAME",
+    "DEPOSIT_WALLET_DOMAIN_VERSION",
+    "DEPOSIT_WALLET_FACTORY",
+    "DEPOSIT_WALLET_LEGACY_IMPLEMENTATION",
     "POLYGON_CHAIN_ID",
     "POST_ONLY_MODE_S",
     "POST_ONLY_ORDER_TYPES",
@@ -134,6 +140,24 @@ ORDER_TYPE_STRING: Final = (
     "uint256 timestamp,bytes32 metadata,bytes32 builder)"
 )
 
+# --- POLY_1271 deposit wallets (spec 12.1; docs/protocol/polymarket-clob.md §12.1) --------------------
+
+# The ERC-7739 "nested EIP-712" wrapper a deposit wallet (Solady ERC1271) validates.
+# source: PY2 order_utils/exchange_order_builder_v2.py SOLADY_TYPE_STRING, DEPOSIT_WALLET_NAME_HASH,
+# DEPOSIT_WALLET_VERSION_HASH, DEPOSIT_WALLET_DOMAIN_SALT (zero)
+TYPED_DATA_SIGN_TYPE_STRING: Final = (
+    "TypedDataSign(Order contents,string name,string version,uint256 chainId,"
+    "address verifyingContract,bytes32 salt)" + ORDER_TYPE_STRING
+)
+DEPOSIT_WALLET_DOMAIN_NAME: Final = "DepositWallet"
+DEPOSIT_WALLET_DOMAIN_VERSION: Final = "1"
+# Deterministic deposit-wallet address (docs, Trading → Deposit Wallets → "Deterministic Address
+# Derivation"; spec 12.1). Factory and beacon: the docs (Polygon 137). The legacy UUPS implementation is
+# UNCONFIRMED (third-party SDKs only): a setting, see settings/model.py.
+DEPOSIT_WALLET_FACTORY: Final = "0x00000000000Fb5C9ADea0298D729A0CB3823Cc07"
+DEPOSIT_WALLET_BEACON: Final = "0x7A18EDfe055488A3128f01F563e5B479D92ffc3a"
+DEPOSIT_WALLET_LEGACY_IMPLEMENTATION: Final = "0x58CA52ebe0DadfdF531Cde7062e76746de4Db1eB"
+
 
 class Side(enum.IntEnum):
     """Order side as signed (uint8); on the wire it is the name. source: PY2 order_utils/model/side.py"""
@@ -148,7 +172,7 @@ class SignatureType(enum.IntEnum):
     EOA = 0
     POLY_PROXY = 1
     POLY_GNOSIS_SAFE = 2
-    POLY_1271 = 3  # deposit wallets: a wrapped ERC-1271 signature, not supported by our signer
+    POLY_1271 = 3  # deposit wallets: maker = signer = the wallet; an ERC-7739-wrapped ERC-1271 signature
 
 
 # --- EIP-712: L1 auth (spec 2.1) --------------------------------------------------------------------
