@@ -218,7 +218,10 @@ def _toml_value(value: Any) -> str:
 def format_settings(settings: BotSettings) -> str:
     """The effective configuration as TOML-style lines, secrets masked, unset values commented out."""
     lines = ["# effective configuration (secrets masked)"]
+    wallet = settings.wallet() if settings.private_key is not None else None
     for name, value in settings.masked().items():
+        if name == "funder_address" and wallet is not None:
+            value = wallet.funder  # the effective maker: derived for a deposit wallet when unset
         if value is None:
             lines.append(f"# {name} = (unset)")
         else:
@@ -229,10 +232,31 @@ def format_settings(settings: BotSettings) -> str:
         "ws_user_url": settings.effective_ws_user_url,
         "gamma_url": settings.effective_gamma_url,
     }
+    if wallet is not None:
+        lines.extend(_wallet_lines(wallet))
     lines.append("# endpoints in effect (paper mode: the embedded simulator's)")
     for name, value in derived.items():
         lines.append(f"#   {name}: {value if value is not None else 'embedded simulator'}")
     return "\n".join(lines) + "\n"
+
+
+def _wallet_lines(wallet: Any) -> list[str]:
+    """Comment lines naming the wallet kind and the addresses orders carry (bot.protocol.wallets)."""
+    lines = [
+        f"# wallet: {wallet.rules.name} (signature_type {int(wallet.rules.signature_type)})",
+        f"#   key address (API key, POLY_ADDRESS): {wallet.key_address}",
+        f"#   order maker: {wallet.maker}   order signer: {wallet.signer}",
+        f"#   pUSD that counts: held by {wallet.buying_power_address}",
+    ]
+    if wallet.derived_funder is not None:
+        source = "configured" if wallet.configured_funder is not None else "derived (CREATE2), not configured"
+        lines.append(f"#   deposit wallet {wallet.funder}: {source}")
+    if wallet.funder_differs_from_derived:
+        lines.append(
+            f"#   NOTE: the configured funder_address differs from the wallet derived from this key "
+            f"({wallet.derived_funder}); right only if this key is an approved session signer of that wallet"
+        )
+    return lines
 
 
 def _load(args: argparse.Namespace, stderr: TextIO) -> BotSettings | None:

@@ -274,3 +274,34 @@ def test_every_exit_reason_has_a_code_and_the_most_severe_wins() -> None:
     assert exit_code_for([ExitReason.MARKET_END, None, ExitReason.STORM]) == EXIT_STORM
     assert exit_code_for([ExitReason.SIGNAL, ExitReason.CRASH]) == EXIT_CRASH
     assert exit_code_for([]) == exit_code_for(None) == EXIT_OK
+
+
+@pytest.mark.slow
+def test_check_config_prints_the_derived_deposit_wallet_and_a_differing_funder(tmp_path: Path) -> None:
+    from bot.protocol.signing import OrderSigner
+    from bot.protocol.wallets import deposit_wallet_address
+
+    derived = deposit_wallet_address(OrderSigner(PRIVATE_KEY).address)
+    done = run_bot(tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="3")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert f'funder_address = "{derived}"' in done.stdout.splitlines()
+    assert "derived (CREATE2), not configured" in done.stdout and "differs" not in done.stdout
+    other = "0x1234567890AbcdEF1234567890aBcdef12345678"
+    done = run_bot(
+        tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="3", BOT_FUNDER_ADDRESS=other
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    assert f'funder_address = "{other}"' in done.stdout.splitlines()
+    assert f"differs from the wallet derived from this key ({derived})" in done.stdout
+    assert_never_shown(done, KEY_BODY)
+
+
+@pytest.mark.slow
+def test_check_config_refuses_an_eoa_with_a_foreign_funder_with_exit_2(tmp_path: Path) -> None:
+    done = run_bot(
+        tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="0",
+        BOT_FUNDER_ADDRESS="0x1234567890abcdef1234567890abcdef12345678",
+    )
+    assert (done.returncode, done.stdout) == (EXIT_CONFIG, "")
+    assert done.stderr.startswith("invalid setting funder_address (BOT_FUNDER_ADDRESS): signature_type 0")
+    assert_never_shown(done, KEY_BODY)
