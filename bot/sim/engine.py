@@ -62,6 +62,7 @@ from bot.sim.rules import (
 )
 from bot.sim.settlement import apply_delta, release, reserve, settle_fills
 from bot.sim.trades import TRADE_FAILED, TradeBook, TradeRecord
+from bot.sim.wallets import WalletRegistry
 from bot.sim.wire import UNIT, fmt_units, units_from_decimal
 
 __all__ = [
@@ -104,6 +105,7 @@ class Exchange:
         self._open_by_owner: defaultdict[str, dict[str, SimOrder]] = defaultdict(dict)
         self._api_keys: dict[str, str] = {}
         self._accounts = Accounts()
+        self.wallets = WalletRegistry()  # who may sign for which maker; per-account switches
         self._trades = TradeBook(
             mined_delay_s=self._config.trade_mined_delay_s,
             confirmed_delay_s=self._config.trade_confirmed_delay_s,

@@ -41,6 +41,7 @@ from bot.sim.routes.cancels import cancel_routes
 from bot.sim.routes.common import ADMIN_PREFIX, RestConfig, RestContext, error_response, status_for_message
 from bot.sim.routes.markets import market_routes
 from bot.sim.routes.orders import order_routes
+from bot.sim.wallets import wallet_admin_routes, wallet_routes
 
 if TYPE_CHECKING:
     from bot.sim.engine import Exchange
@@ -102,10 +103,14 @@ class SimRestApp:
             *order_routes(ctx, auth),
             *cancel_routes(ctx, auth),
             *account_routes(ctx, auth),
+            *wallet_routes(exchange),
             Mount("/gamma", app=build_gamma_app(exchange, now_s=now_s)),
             Mount(
                 ADMIN_PREFIX,
-                routes=admin_routes(ctx, plan=self.plan, controller=controller, stats=self._stats),
+                routes=[
+                    *admin_routes(ctx, plan=self.plan, controller=controller, stats=self._stats),
+                    *wallet_admin_routes(exchange),
+                ],
             ),
         ]
         self._app = Starlette(routes=routes)

@@ -25,6 +25,7 @@ from bot.sim.routes.common import (
     json_response,
     parse_json,
 )
+from bot.sim.wallets import WalletRejected, signature_type_param
 
 __all__ = ["account_routes", "page"]
 
@@ -124,8 +125,15 @@ def account_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
         token_id = q.get("token_id") or None
         if asset_type == "CONDITIONAL" and token_id is None:
             return error_response(ERR_INVALID_TOKEN)
-        try:
-            return json_response(exchange.balance(record.address, asset_type, token_id))
+        try:  # the wallet `signature_type` names (bot.sim.wallets), as the venue derives it
+            signature_type = signature_type_param(request)
+            if request.url.path.endswith("/update"):
+                exchange.wallets.sync(record.address, signature_type)
+            return json_response(
+                exchange.wallets.balance_body(exchange, record.address, signature_type, asset_type, token_id)
+            )
+        except WalletRejected as exc:
+            return error_response(exc.message, exc.status)
         except (ValueError, KeyError):
             return error_response(ERR_INVALID_TOKEN)
 

@@ -141,10 +141,10 @@ def auth_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
 
     async def closed_only(request: Request) -> Response:
         try:
-            auth.l2(request, await request.body())
+            record = auth.l2(request, await request.body())
         except Reject as rej:
             return rej.response()
-        return json_response({"closed_only": False})
+        return json_response({"closed_only": ctx.exchange.wallets.account(record.address).closed_only})
 
     return [
         Route("/auth/api-key", create_api_key, methods=["POST"]),

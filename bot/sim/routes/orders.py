@@ -17,17 +17,14 @@ from bot.protocol.constants import (
     ERR_INVALID_PAYLOAD,
     ERR_ORDER_VERSION_MISMATCH,
     ERR_OWNER_MISMATCH,
-    ERR_SIGNER_MISMATCH,
     ERR_TOO_MANY_ORDERS_FMT,
     ORDER_TYPES,
 )
-from bot.protocol.signing import recover_order_signer
 from bot.sim.apikeys import ApiKeyRecord
 from bot.sim.model import NewOrder, OrderRejected
 from bot.sim.ratelimit import SignerBucketKind
 from bot.sim.routes.auth import Authenticator
 from bot.sim.routes.common import (
-    ERR_INVALID_SIGNATURE,
     Reject,
     RestContext,
     json_response,
@@ -36,6 +33,7 @@ from bot.sim.routes.common import (
     signer_take,
     uint_text,
 )
+from bot.sim.wallets import WalletRejected
 
 __all__ = ["decode_order", "order_routes", "verify_order_signature"]
 
@@ -54,21 +52,18 @@ def verify_order_signature(ctx: RestContext, order: Mapping[str, Any], record: A
     The one place the simulator judges who may sign an order for which maker; Reject with the venue's
     text otherwise (signer not the key's address, malformed order, signature by someone else).
     """
-    signer = order.get("signer")
-    if not isinstance(signer, str) or signer.lower() != record.address.lower():
-        raise Reject(ERR_SIGNER_MISMATCH)
     token_id = order.get("tokenId")
     if not isinstance(token_id, str):
         raise Reject(ERR_INVALID_PAYLOAD)
     spec = ctx.exchange.market_by_token(token_id)
     neg_risk = bool(spec.neg_risk) if spec is not None else False
-    try:
-        order_id, recovered = recover_order_signer(order, neg_risk=neg_risk, chain_id=ctx.config.chain_id)
-    except ValueError:
-        raise Reject(ERR_INVALID_PAYLOAD) from None
-    if ctx.config.verify_order_signatures and recovered.lower() != signer.lower():
-        raise Reject(ERR_INVALID_SIGNATURE)
-    return order_id
+    try:  # every wallet kind's rules: bot.sim.wallets
+        return ctx.exchange.wallets.verify_order(
+            order, record.address, neg_risk=neg_risk, chain_id=ctx.config.chain_id,
+            verify_signatures=ctx.config.verify_order_signatures,
+        )
+    except WalletRejected as exc:
+        raise Reject(exc.message, exc.status) from None
 
 
 def decode_order(ctx: RestContext, item: Any, record: ApiKeyRecord) -> NewOrder:
