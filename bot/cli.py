@@ -55,6 +55,7 @@ COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
     "orders": CommandTarget("bot.ops_commands:cli_orders", "the open-orders listing"),
     "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),
     "journal": CommandTarget("bot.ops_commands:cli_journal", "the journal reader", needs_settings=False),
+    "doctor": CommandTarget("bot.doctor:cli_doctor", "the set-up doctor"),
 }
 
 _BUILTIN_COMMANDS: Final = ("check-config", "diagrams")
@@ -160,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N matching records")
     journal.add_argument("--json", action="store_true", help="print the matching lines as they are in the file")
 
+    doctor = command("doctor", "check that this account can trade (key, wallet, clock, credentials, balance, "
+                     "allowances, markets, journal); a fix for each failure; exit 0 only when ready")
+    doctor.add_argument("--market", action="append", metavar="CID", help="a condition id or slug instead of BOT_MARKET (repeatable)")
+    doctor.add_argument("--clob-url", metavar="URL", help="CLOB REST base URL (default: BOT_CLOB_URL, live venue)")
+    doctor.add_argument("--gamma-url", metavar="URL", help="Gamma base URL (default: BOT_GAMMA_URL; paper: CLOB URL + /gamma)")
+    doctor.add_argument("--geoblock-url", metavar="URL", help="geoblock check URL (live: polymarket.com/api/geoblock)")
+    doctor.add_argument("--max-skew-s", type=_positive_float, metavar="S", help="largest clock skew accepted (default 10)")
+    doctor.add_argument("--test-order", action="store_true",
+                        help="also place one post-only BUY at the lowest price and cancel it")
     command("check-config", "validate the settings and print the effective configuration, secrets masked")
 
     diagrams = command("diagrams", "write the state-machine diagrams generated from the transition tables")

@@ -1,7 +1,7 @@
 """Process exit codes of `python -m bot`, one per way out, and the map from a market's exit reason.
 
 A service manager or a wrapper script reads these: 0 is a clean end, 2 a configuration the operator
-must fix, 9 a command whose part is not built yet, 130 the shell's code for SIGINT (128 + 2); the
+must fix, 8 a `doctor` check that failed (bot/doctor.py), 9 a command whose part is not built yet, 130 the shell's code for SIGINT (128 + 2); the
 others name the failure that stopped the bot (after its cancel-all).
 """
 
@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_CODE_BY_REASON",
     "EXIT_CONFIG",
     "EXIT_CRASH",
+    "EXIT_DOCTOR",
     "EXIT_FATAL_VENUE",
     "EXIT_NOT_BUILT",
     "EXIT_OK",
@@ -34,6 +35,7 @@ EXIT_STORM: Final = 4
 EXIT_FATAL_VENUE: Final = 5
 EXIT_RECONCILE: Final = 6
 EXIT_ACCOUNT: Final = 7  # heartbeat lapse, auth refused, balance exhausted
+EXIT_DOCTOR: Final = 8  # `doctor`: a check failed, trading cannot start yet
 EXIT_NOT_BUILT: Final = 9
 EXIT_SIGNAL: Final = 130
 
