@@ -75,6 +75,7 @@ __all__ = [
     "recover_digest_signer",
     "recover_order_signer",
     "recover_poly1271_owner",
+    "wire_order_id",
     "to_checksum_address",
 ]
 
@@ -471,6 +472,11 @@ def recover_poly1271_owner(
         raise ValueError("the wrapped signature is for another order, exchange or type")
     digest = poly1271_digest(separator, struct_hash, wallet=_wire_str(order, "signer"), chain_id=chain_id)
     return "0x" + eip712_digest(separator, struct_hash).hex(), recover_digest_signer(digest, ecdsa)
+
+
+def wire_order_id(wire_order: Mapping[str, Any], *, neg_risk: bool, chain_id: int = POLYGON_CHAIN_ID) -> str:
+    """The order id of a wire order from its fields alone (the signature is not read). ValueError if malformed."""
+    return "0x" + _wire_order_digest(wire_order, neg_risk=neg_risk, chain_id=chain_id)[1].hex()
 
 
 def _wire_order_digest(

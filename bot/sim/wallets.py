@@ -41,6 +41,7 @@ from bot.protocol.signing import (
     recover_order_signer,
     recover_poly1271_owner,
     to_checksum_address,
+    wire_order_id,
 )
 from bot.protocol.wallets import create2_address, deposit_wallet_address
 
@@ -229,9 +230,12 @@ class WalletRegistry:
             order_id, recovered = recover_poly1271_owner(order, neg_risk=neg_risk, chain_id=chain_id)
         except ValueError:
             # A plain ECDSA signature, or a wrapper for another order/exchange: ERC-1271 says no.
-            if not verify_signatures:
-                return recover_order_signer(order, neg_risk=neg_risk, chain_id=chain_id)[0]
-            raise WalletRejected(_ERR_INVALID_SIGNATURE) from None
+            if verify_signatures:
+                raise WalletRejected(_ERR_INVALID_SIGNATURE) from None
+            try:  # signature checks switched off: any signature, as for the other kinds
+                return wire_order_id(order, neg_risk=neg_risk, chain_id=chain_id)
+            except ValueError:
+                raise WalletRejected(ERR_INVALID_PAYLOAD) from None
         if verify_signatures and (maker.lower() != signer.lower() or recovered.lower() != owner.lower()):
             raise WalletRejected(_ERR_INVALID_SIGNATURE)
         return order_id

@@ -162,3 +162,21 @@ async def test_balance_allowance_reports_the_wallet_named_by_signature_type_and_
     assert set((await balance(3))["allowances"].values()) == {"0"}
     response = await alice.call("GET", "/balance-allowance", params={"signature_type": "9"})
     assert response.status_code == 400
+
+
+async def test_with_signature_checks_off_a_type_3_order_with_any_signature_is_taken_never_a_500(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    venue = SimVenue(clock_epoch_s=EPOCH_S - trio.current_time(), markets=[SPEC], with_flow=False, seed=1)
+    async with open_inprocess_sim(venue, rest_config=RestConfig(verify_order_signatures=False)) as sim:
+        async with sim.client() as client:
+            alice = await _account(sim, client, KEY_A)
+            wallet = deposit_wallet_address(alice.signer.address)
+            sim.venue.exchange.fund(wallet, pusd_units=100 * PUSD)
+            deposit = _as(alice, 3, wallet)
+            for signature in ("0x" + "11" * 65, "0x12"):
+                order = deposit.order("0.40", "10")
+                body = deposit.wire(order, post_only=True)
+                body["order"]["signature"] = signature
+                response = await deposit.call("POST", "/order", body)
+                assert (response.status_code, response.json()["orderID"]) == (200, order.order_id)
