@@ -49,6 +49,7 @@ __all__ = [
     "ERR_MARKETABLE_BUY_MIN_FMT",
     "ERR_MARKET_NOT_READY",
     "ERR_AMOUNT_MISMATCH_FMT",
+    "POLY_TIMESTAMP_TOLERANCE_S",
     "ERR_INVALID_AMOUNTS_PREFIX",
     "ERR_LIMIT_BUY_PRECISION_FMT",
     "ERR_MARKET_PRECISION",
@@ -254,6 +255,10 @@ ERR_MARKET_PRECISION: Final = (
 ERR_SELL_PRECISION: Final = (
     "invalid amounts, the sell orders maker amount supports a max accuracy of 2 decimals"
 )
+# How far POLY_TIMESTAMP may be from the venue's clock before a 401 (spec 2.2: "Expired timestamps show up
+# as 401"; users report about one minute; exact window UNCONFIRMED).
+POLY_TIMESTAMP_TOLERANCE_S: Final = 60
+
 # Limit (GTC/GTD) amount precision. source: 3P live bodies (Polymarket/py-clob-client issue #305, tick 0.01
 # "max accuracy of 4 decimals"; Polymarket/clob-client issue #124, tick 0.001 "... of 5 decimals"): the
 # pUSD leg carries at most the tick's `amount` decimals (ROUNDING_CONFIG), the share leg at most 2.
