@@ -48,6 +48,10 @@ __all__ = [
     "ERR_INVALID_PAYLOAD",
     "ERR_MARKETABLE_BUY_MIN_FMT",
     "ERR_MARKET_NOT_READY",
+    "ERR_AMOUNT_MISMATCH_FMT",
+    "POLY_TIMESTAMP_TOLERANCE_S",
+    "ERR_INVALID_AMOUNTS_PREFIX",
+    "ERR_LIMIT_BUY_PRECISION_FMT",
     "ERR_MARKET_PRECISION",
     "ERR_MIN_SIZE_FMT",
     "ERR_ORDER_VERSION_MISMATCH",
@@ -275,6 +279,27 @@ ERR_MARKET_PRECISION: Final = (
 ERR_SELL_PRECISION: Final = (
     "invalid amounts, the sell orders maker amount supports a max accuracy of 2 decimals"
 )
+# How far POLY_TIMESTAMP may be from the venue's clock before a 401 (spec 2.2: "Expired timestamps show up
+# as 401"; users report about one minute; exact window UNCONFIRMED).
+POLY_TIMESTAMP_TOLERANCE_S: Final = 60
+
+# Limit (GTC/GTD) amount precision. source: 3P live bodies (Polymarket/py-clob-client issue #305, tick 0.01
+# "max accuracy of 4 decimals"; Polymarket/clob-client issue #124, tick 0.001 "... of 5 decimals"): the
+# pUSD leg carries at most the tick's `amount` decimals (ROUNDING_CONFIG), the share leg at most 2.
+ERR_LIMIT_BUY_PRECISION_FMT: Final = (
+    "invalid amounts, the buy orders maker amount supports a max accuracy of {maker_dp} decimals, "
+    "taker amount a max of 2 decimals"
+)
+# An amount that is not exactly size × price. source: 3P live body (JKorf/Polymarket.Net issue #5:
+# "invalid amounts, the taker amount for a $0.22 order of size 19.69 should be '4.3318' but the value
+# submited is '4.33'. Please check ..."), the venue's spelling "submited" kept; `{leg}` is the pUSD leg
+# ("maker" for a BUY is UNCONFIRMED, only the "taker" form is quoted).
+ERR_AMOUNT_MISMATCH_FMT: Final = (
+    "invalid amounts, the {leg} amount for a ${price} order of size {size} should be '{expected}' but the "
+    "value submited is '{given}'. Please check if you are using the latest version of the 'clob-client' library"
+)
+# Every amount-precision text starts so (the classifier's catch-all for variants not listed here).
+ERR_INVALID_AMOUNTS_PREFIX: Final = "invalid amounts"
 ERR_TOO_MANY_ORDERS_FMT: Final = "Too many orders in payload: {n}, max allowed: {max}"
 ERR_COULD_NOT_INSERT: Final = "could not insert order"
 

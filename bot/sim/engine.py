@@ -56,6 +56,7 @@ from bot.sim.rules import (
     EngineMode,
     balance_error,
     check_expiration,
+    check_limit_precision,
     check_market_precision,
     limit_price_units,
     taker_fee_units,
@@ -346,6 +347,8 @@ class Exchange:
             raise OrderRejected(ERR_MARKETABLE_BUY_MIN_FMT.format(amount=fmt_units(order.maker_amount)))
         if is_market_type and self._config.enforce_market_order_precision:
             check_market_precision(order, market.tick)
+        if not is_market_type and self._config.enforce_limit_order_precision:
+            check_limit_precision(order, market.tick)
         if order.post_only and is_market_type:
             raise OrderRejected(ERR_POST_ONLY_WITH_MARKET_TYPE)
         check_expiration(

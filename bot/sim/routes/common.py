@@ -95,8 +95,11 @@ class RestConfig:
     # UNCONFIRMED page size of /data/orders and /data/trades.
     page_size: int = 100
     verify_order_signatures: bool = True
-    # UNCONFIRMED POLY_TIMESTAMP tolerance (spec 2.2); None = no check (clients use their own clocks).
-    timestamp_tolerance_s: float | None = None
+    # POLY_TIMESTAMP (L1 and L2) more than this far from the venue's clock, either way, is a 401 (spec 2.2:
+    # "Expired timestamps show up as 401"; users report about a minute of tolerance, exact window
+    # UNCONFIRMED). A timestamp in milliseconds is therefore refused too. None = no check: for fronts on a
+    # fake clock, where a client signing with the wall clock is not skewed in any meaningful sense.
+    timestamp_tolerance_s: float | None = 60.0
     # Spec 2.1: derive fails without a prior create. True makes derive issue keys (lenient paper mode).
     derive_creates_missing: bool = False
     # Bound on a `hang` fault, so a client that never gives up cannot pin a task forever.
