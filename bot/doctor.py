@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import enum
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from typing import Any, Final, TextIO
 import httpx
 
 from bot.exit_codes import EXIT_CONFIG, EXIT_DOCTOR, EXIT_OK
+from bot.protocol.auth import ApiCreds
 from bot.protocol.constants import (
     NEG_RISK_ADAPTER,
     NEG_RISK_EXCHANGE_V2,
@@ -224,8 +226,6 @@ class Doctor:
         configured = settings.api_key is not None and settings.api_secret is not None and settings.api_passphrase is not None
         try:
             if configured:
-                from bot.protocol.auth import ApiCreds
-
                 assert settings.api_key and settings.api_secret and settings.api_passphrase
                 creds = ApiCreds(settings.api_key.get_secret_value(), settings.api_secret.get_secret_value(),
                                  settings.api_passphrase.get_secret_value())
@@ -558,7 +558,6 @@ async def doctor_command(
 
 
 async def cli_doctor(args: argparse.Namespace, settings: BotSettings | None) -> int:
-    import sys
-
+    """The CLI handler (`python -m bot doctor`)."""
     assert settings is not None
     return await doctor_command(args, settings, out=sys.stdout, err=sys.stderr)
