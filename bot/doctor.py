@@ -64,6 +64,15 @@ _BANNED: Final = "address banned"
 _GEOBLOCKED: Final = "restricted in your region"
 
 
+# What BOT_FUNDER_ADDRESS must be after switching to a kind (bot.protocol.wallets.WALLET_RULES).
+_FUNDER_FOR_KIND: Final = {
+    0: "and unset BOT_FUNDER_ADDRESS",
+    1: "and BOT_FUNDER_ADDRESS = the proxy on your polymarket.com profile",
+    2: "and BOT_FUNDER_ADDRESS = the safe on your polymarket.com profile",
+    3: "and unset BOT_FUNDER_ADDRESS: the deposit wallet is derived",
+}
+
+
 class Status(enum.StrEnum):
     OK = "ok"
     WARN = "warn"
@@ -402,8 +411,8 @@ class Doctor:
             self._add("balance", Status.FAIL,
                       f"wrong signature type: 0 pUSD for signature_type {kind}, but signature_type {other} "
                       f"({WALLET_RULES[SignatureType(other)].name}) holds {other_units / 1e6:,.2f} pUSD",
-                      f"set BOT_SIGNATURE_TYPE={other} (and BOT_FUNDER_ADDRESS to that wallet, or unset it for a "
-                      "deposit wallet), or move the pUSD to the configured wallet")
+                      f"set BOT_SIGNATURE_TYPE={other} ({_FUNDER_FOR_KIND[other]}), or move the pUSD to the "
+                      "configured wallet")
         else:
             extra = " (pUSD on the owner EOA does not count for a deposit wallet)" if kind == 3 else ""
             self._add("balance", Status.FAIL, f"zero balance: 0 pUSD in {wallet.buying_power_address}{extra}",
