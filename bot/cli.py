@@ -55,6 +55,7 @@ COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
     "orders": CommandTarget("bot.ops_commands:cli_orders", "the open-orders listing"),
     "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),
     "journal": CommandTarget("bot.ops_commands:cli_journal", "the journal reader", needs_settings=False),
+    "doctor": CommandTarget("bot.doctor:cli_doctor", "the set-up doctor"),
 }
 
 _BUILTIN_COMMANDS: Final = ("check-config", "diagrams")
@@ -160,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N matching records")
     journal.add_argument("--json", action="store_true", help="print the matching lines as they are in the file")
 
+    doctor = command("doctor", "check that this account can trade (key, wallet, clock, credentials, balance, "
+                     "allowances, markets, journal); a fix for each failure; exit 0 only when ready")
+    doctor.add_argument("--market", action="append", metavar="CID", help="a condition id or slug instead of BOT_MARKET (repeatable)")
+    doctor.add_argument("--clob-url", metavar="URL", help="CLOB REST base URL (default: BOT_CLOB_URL, live venue)")
+    doctor.add_argument("--gamma-url", metavar="URL", help="Gamma base URL (default: BOT_GAMMA_URL; paper: CLOB URL + /gamma)")
+    doctor.add_argument("--geoblock-url", metavar="URL", help="geoblock check URL (live: polymarket.com/api/geoblock)")
+    doctor.add_argument("--max-skew-s", type=_positive_float, metavar="S", help="largest clock skew accepted (default 10)")
+    doctor.add_argument("--test-order", action="store_true",
+                        help="also place one post-only BUY at the lowest price and cancel it")
     command("check-config", "validate the settings and print the effective configuration, secrets masked")
 
     diagrams = command("diagrams", "write the state-machine diagrams generated from the transition tables")
@@ -218,7 +228,10 @@ def _toml_value(value: Any) -> str:
 def format_settings(settings: BotSettings) -> str:
     """The effective configuration as TOML-style lines, secrets masked, unset values commented out."""
     lines = ["# effective configuration (secrets masked)"]
+    wallet = settings.wallet() if settings.private_key is not None else None
     for name, value in settings.masked().items():
+        if name == "funder_address" and wallet is not None:
+            value = wallet.funder  # the effective maker: derived for a deposit wallet when unset
         if value is None:
             lines.append(f"# {name} = (unset)")
         else:
@@ -229,10 +242,31 @@ def format_settings(settings: BotSettings) -> str:
         "ws_user_url": settings.effective_ws_user_url,
         "gamma_url": settings.effective_gamma_url,
     }
+    if wallet is not None:
+        lines.extend(_wallet_lines(wallet))
     lines.append("# endpoints in effect (paper mode: the embedded simulator's)")
     for name, value in derived.items():
         lines.append(f"#   {name}: {value if value is not None else 'embedded simulator'}")
     return "\n".join(lines) + "\n"
+
+
+def _wallet_lines(wallet: Any) -> list[str]:
+    """Comment lines naming the wallet kind and the addresses orders carry (bot.protocol.wallets)."""
+    lines = [
+        f"# wallet: {wallet.rules.name} (signature_type {int(wallet.rules.signature_type)})",
+        f"#   key address (API key, POLY_ADDRESS): {wallet.key_address}",
+        f"#   order maker: {wallet.maker}   order signer: {wallet.signer}",
+        f"#   pUSD that counts: held by {wallet.buying_power_address}",
+    ]
+    if wallet.derived_funder is not None:
+        source = "configured" if wallet.configured_funder is not None else "derived (CREATE2), not configured"
+        lines.append(f"#   deposit wallet {wallet.funder}: {source}")
+    if wallet.funder_differs_from_derived:
+        lines.append(
+            f"#   NOTE: the configured funder_address differs from the wallet derived from this key "
+            f"({wallet.derived_funder}); right only if this key is an approved session signer of that wallet"
+        )
+    return lines
 
 
 def _load(args: argparse.Namespace, stderr: TextIO) -> BotSettings | None:

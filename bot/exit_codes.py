@@ -11,6 +11,7 @@ A service manager or a wrapper script reads these. Every code, and what it means
 | 5 | `EXIT_FATAL_VENUE` | a venue error no retry can fix (e.g. the startup cancel-all did not verify) |
 | 6 | `EXIT_RECONCILE` | the venue's open orders disagreed with ours and `reconcile_action=exit` |
 | 7 | `EXIT_ACCOUNT` | the account's trouble: heartbeat lapse, auth refused, balance exhausted |
+| 8 | `EXIT_DOCTOR` | `python -m bot doctor`: a check failed (each failure is printed with its fix) |
 | 9 | `EXIT_NOT_BUILT` | a command whose part is not built yet |
 | 10 | `EXIT_JOURNAL` | a journal write failed mid-run (ENOSPC, EFBIG, EIO); quoting stopped, cancel-all ran |
 | 11 | `EXIT_CANCEL_UNVERIFIED` | a cancel-all could not verify by its deadline: the venue heartbeat was stopped on purpose so the venue's dead-man switch clears the key's orders; check the venue |
@@ -35,6 +36,7 @@ __all__ = [
     "EXIT_CODE_BY_REASON",
     "EXIT_CONFIG",
     "EXIT_CRASH",
+    "EXIT_DOCTOR",
     "EXIT_FATAL_VENUE",
     "EXIT_JOURNAL",
     "EXIT_NOT_BUILT",
@@ -54,6 +56,7 @@ EXIT_STORM: Final = 4
 EXIT_FATAL_VENUE: Final = 5
 EXIT_RECONCILE: Final = 6
 EXIT_ACCOUNT: Final = 7  # heartbeat lapse, auth refused, balance exhausted
+EXIT_DOCTOR: Final = 8  # `doctor`: a check failed, trading cannot start yet
 EXIT_NOT_BUILT: Final = 9
 EXIT_JOURNAL: Final = 10
 EXIT_CANCEL_UNVERIFIED: Final = 11

@@ -120,7 +120,7 @@ async def run_bot(
                 )
                 assert settings.private_key is not None  # validated for live mode
                 signer = OrderSigner(settings.private_key.get_secret_value(), chain_id=settings.chain_id,
-                                     signature_type=int(settings.signature_type), funder=settings.funder_address)
+                                     signature_type=int(settings.signature_type), funder=settings.wallet().funder)
                 creds = _creds(settings)
             if settings.journal_path is not None:
                 journal = open_journal(settings.journal_path, clock.now_s)  # JournalOpenError: exit 2

@@ -131,7 +131,7 @@ def _signer(settings: BotSettings) -> OrderSigner:
         settings.private_key.get_secret_value(),
         chain_id=settings.chain_id,
         signature_type=int(settings.signature_type),
-        funder=settings.funder_address,
+        funder=settings.wallet().funder,  # derived for a deposit wallet when unset
     )
 
 

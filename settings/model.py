@@ -28,6 +28,7 @@ __all__ = [
     "BotMode",
     "BotSettings",
     "CompletionOrderType",
+    "DepositWalletShape",
     "SettingsError",
     "SignatureType",
     "StormAction",
@@ -53,6 +54,14 @@ class SignatureType(enum.IntEnum):
     EOA = 0
     POLY_PROXY = 1
     POLY_GNOSIS_SAFE = 2
+    POLY_1271 = 3  # deposit wallet (spec 12.1): maker = signer = the wallet
+
+
+class DepositWalletShape(enum.StrEnum):
+    """Proxy kind of a deposit wallet, for deriving its address (docs, Trading → Deposit Wallets)."""
+
+    BEACON = "beacon"  # wallets created since the beacon upgrade
+    UUPS = "uups"  # legacy wallets
 
 
 class CompletionOrderType(enum.StrEnum):
@@ -113,8 +122,23 @@ class BotSettings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="L2 API key (derived from the private key when absent)")
     api_secret: SecretStr | None = Field(None, description="L2 API secret (base64url)")
     api_passphrase: SecretStr | None = Field(None, description="L2 API passphrase")
-    signature_type: SignatureType = Field(SignatureType.EOA, description="0 EOA, 1 proxy, 2 safe")
-    funder_address: str | None = Field(None, description="funder (maker) address; defaults to the signer")
+    signature_type: SignatureType = Field(SignatureType.EOA, description="0 EOA, 1 proxy, 2 safe, 3 deposit wallet")
+    funder_address: str | None = Field(
+        None, description="funder (maker): proxy, safe or deposit wallet; EOA: the key; type 3: derived when unset"
+    )
+    deposit_wallet_shape: DepositWalletShape = Field(
+        DepositWalletShape.BEACON, description="deriving a deposit wallet: beacon (new wallets) or uups (legacy)"
+    )
+    # Defaults: docs, Trading → Deposit Wallets (Polygon); the UUPS implementation is UNCONFIRMED.
+    deposit_wallet_factory: str = Field(
+        "0x00000000000Fb5C9ADea0298D729A0CB3823Cc07", description="deposit-wallet factory (CREATE2 deployer)"
+    )
+    deposit_wallet_beacon: str = Field(
+        "0x7A18EDfe055488A3128f01F563e5B479D92ffc3a", description="deposit-wallet beacon (new wallets)"
+    )
+    deposit_wallet_implementation: str = Field(
+        "0x58CA52ebe0DadfdF531Cde7062e76746de4Db1eB", description="legacy UUPS deposit-wallet implementation"
+    )
 
     # --- market selection ---------------------------------------------------------------------
     market: str = Field("auto", description="a condition id (0x...), a market slug, or 'auto' (follow BOT_SERIES)")
@@ -223,7 +247,7 @@ class BotSettings(BaseSettings):
     def _mode_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("funder_address")
+    @field_validator("funder_address", "deposit_wallet_factory", "deposit_wallet_beacon", "deposit_wallet_implementation")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
         if value is None:
@@ -250,6 +274,42 @@ class BotSettings(BaseSettings):
             if len(parts) != 3 or parts[1] != "updown" or not parts[2].endswith("m") or not parts[2][:-1].isdigit():
                 raise ValueError(f"series {item!r} is not of the form '{{asset}}-updown-{{N}}m'")
         return value
+
+    @model_validator(mode="after")
+    def _check_wallet(self) -> BotSettings:
+        # Impossible (signature type, funder, key) combinations; the rules live in bot.protocol.wallets.
+        if self.private_key is None:
+            if self.signature_type in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE) and (
+                self.funder_address is None
+            ):
+                from bot.protocol.wallets import WalletConfigError
+
+                raise WalletConfigError(
+                    "funder_address",
+                    f"signature_type {int(self.signature_type)} needs BOT_FUNDER_ADDRESS (the proxy or safe)",
+                )
+            return self
+        self.wallet()  # raises WalletConfigError (a ValueError) naming the field
+        return self
+
+    def wallet(self) -> Any:
+        """The resolved `bot.protocol.wallets.Wallet` (maker, signer, effective funder). Needs the key."""
+        from bot.protocol.signing import OrderSigner
+        from bot.protocol.wallets import DepositWalletShape as Shape
+        from bot.protocol.wallets import resolve_wallet
+
+        assert self.private_key is not None
+        # The key's address only: the signer object is dropped at once (never stored on settings).
+        key_address = OrderSigner(self.private_key.get_secret_value()).address
+        return resolve_wallet(
+            key_address,
+            int(self.signature_type),
+            self.funder_address,
+            shape=Shape(self.deposit_wallet_shape.value),
+            factory=self.deposit_wallet_factory,
+            beacon=self.deposit_wallet_beacon,
+            implementation=self.deposit_wallet_implementation,
+        )
 
     @model_validator(mode="after")
     def _check_live_needs(self) -> BotSettings:
@@ -321,6 +381,11 @@ class BotSettings(BaseSettings):
 
 
 def _format_error(err: dict[str, Any]) -> str:
+    cause = (err.get("ctx") or {}).get("error")
+    field_name = getattr(cause, "field", None)
+    if isinstance(field_name, str) and field_name in BotSettings.model_fields and not err.get("loc"):
+        # A combination check that names its field (bot.protocol.wallets.WalletConfigError).
+        return f"invalid setting {field_name} (BOT_{field_name.upper()}): {cause}"
     loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
     field = BotSettings.model_fields.get(str(err["loc"][0])) if err.get("loc") else None
     secret = field is not None and "SecretStr" in str(field.annotation)

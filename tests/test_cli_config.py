@@ -294,3 +294,34 @@ def test_failures_anywhere_outrank_who_asked_for_the_stop() -> None:
     for code in {*EXIT_CODE_BY_REASON.values(), EXIT_CONFIG, EXIT_NOT_BUILT}:
         assert f"| {code} |" in (exit_codes.__doc__ or "")
         assert f"| {code} |" in readme, code
+
+
+@pytest.mark.slow
+def test_check_config_prints_the_derived_deposit_wallet_and_a_differing_funder(tmp_path: Path) -> None:
+    from bot.protocol.signing import OrderSigner
+    from bot.protocol.wallets import deposit_wallet_address
+
+    derived = deposit_wallet_address(OrderSigner(PRIVATE_KEY).address)
+    done = run_bot(tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="3")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert f'funder_address = "{derived}"' in done.stdout.splitlines()
+    assert "derived (CREATE2), not configured" in done.stdout and "differs" not in done.stdout
+    other = "0x1234567890AbcdEF1234567890aBcdef12345678"
+    done = run_bot(
+        tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="3", BOT_FUNDER_ADDRESS=other
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    assert f'funder_address = "{other}"' in done.stdout.splitlines()
+    assert f"differs from the wallet derived from this key ({derived})" in done.stdout
+    assert_never_shown(done, KEY_BODY)
+
+
+@pytest.mark.slow
+def test_check_config_refuses_an_eoa_with_a_foreign_funder_with_exit_2(tmp_path: Path) -> None:
+    done = run_bot(
+        tmp_path, "check-config", BOT_PRIVATE_KEY=PRIVATE_KEY, BOT_SIGNATURE_TYPE="0",
+        BOT_FUNDER_ADDRESS="0x1234567890abcdef1234567890abcdef12345678",
+    )
+    assert (done.returncode, done.stdout) == (EXIT_CONFIG, "")
+    assert done.stderr.startswith("invalid setting funder_address (BOT_FUNDER_ADDRESS): signature_type 0")
+    assert_never_shown(done, KEY_BODY)

@@ -255,7 +255,9 @@ class VenueGateway:
 
     async def conditional_balance_shares(self, token_id: str) -> float:
         with venue_deadline(self._timeout_s, "GET /balance-allowance"):
-            body = await self.rest.get_balance_allowance("CONDITIONAL", token_id)
+            body = await self.rest.get_balance_allowance(
+                "CONDITIONAL", token_id, signature_type=int(self.signer.signature_type)  # the maker wallet
+            )
         return int(body.get("balance", "0")) / 1e6
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import trio
 
-from bot.engine.clock import VenueClock
+from bot.engine.clock import VenueClock, check_clock_skew
 from bot.engine.discovery import DiscoveryError, GammaClient, series_window_s
 from bot.engine.dry_run import DryRunGateway
 from bot.engine.feeds import MarketDataHub, UserEventHub
@@ -201,6 +201,10 @@ class Supervisor:
             time_s=lambda: int(self.clock.now_s()),
         ) as rest:
             self.rest = rest
+            if not self.dry_run:
+                # Before the first signed request: a skewed host clock turns every POLY_TIMESTAMP into a 401.
+                with trio.move_on_after(s.request_timeout_s):
+                    await check_clock_skew(rest.get_server_time, self.clock.now_s)
             if self.dry_run:
                 # No account call at all: the owner field of the (never sent) bodies is a placeholder.
                 self.creds = self.creds or ApiCreds("dry-run", "", "")

@@ -48,6 +48,10 @@ __all__ = [
     "ERR_INVALID_PAYLOAD",
     "ERR_MARKETABLE_BUY_MIN_FMT",
     "ERR_MARKET_NOT_READY",
+    "ERR_AMOUNT_MISMATCH_FMT",
+    "POLY_TIMESTAMP_TOLERANCE_S",
+    "ERR_INVALID_AMOUNTS_PREFIX",
+    "ERR_LIMIT_BUY_PRECISION_FMT",
     "ERR_MARKET_PRECISION",
     "ERR_MIN_SIZE_FMT",
     "ERR_ORDER_VERSION_MISMATCH",
@@ -75,6 +79,12 @@ __all__ = [
     "NEG_RISK_EXCHANGE_V2",
     "ORDER_TYPES",
     "ORDER_TYPE_STRING",
+    "TYPED_DATA_SIGN_TYPE_STRING",
+    "DEPOSIT_WALLET_BEACON",
+    "DEPOSIT_WALLET_DOMAIN_NAME",
+    "DEPOSIT_WALLET_DOMAIN_VERSION",
+    "DEPOSIT_WALLET_FACTORY",
+    "DEPOSIT_WALLET_LEGACY_IMPLEMENTATION",
     "POLYGON_CHAIN_ID",
     "POST_ONLY_MODE_S",
     "POST_ONLY_ORDER_TYPES",
@@ -134,6 +144,24 @@ ORDER_TYPE_STRING: Final = (
     "uint256 timestamp,bytes32 metadata,bytes32 builder)"
 )
 
+# --- POLY_1271 deposit wallets (spec 12.1; docs/protocol/polymarket-clob.md §12.1) --------------------
+
+# The ERC-7739 "nested EIP-712" wrapper a deposit wallet (Solady ERC1271) validates.
+# source: PY2 order_utils/exchange_order_builder_v2.py SOLADY_TYPE_STRING, DEPOSIT_WALLET_NAME_HASH,
+# DEPOSIT_WALLET_VERSION_HASH, DEPOSIT_WALLET_DOMAIN_SALT (zero)
+TYPED_DATA_SIGN_TYPE_STRING: Final = (
+    "TypedDataSign(Order contents,string name,string version,uint256 chainId,"
+    "address verifyingContract,bytes32 salt)" + ORDER_TYPE_STRING
+)
+DEPOSIT_WALLET_DOMAIN_NAME: Final = "DepositWallet"
+DEPOSIT_WALLET_DOMAIN_VERSION: Final = "1"
+# Deterministic deposit-wallet address (docs, Trading → Deposit Wallets → "Deterministic Address
+# Derivation"; spec 12.1). Factory and beacon: the docs (Polygon 137). The legacy UUPS implementation is
+# UNCONFIRMED (third-party SDKs only): a setting, see settings/model.py.
+DEPOSIT_WALLET_FACTORY: Final = "0x00000000000Fb5C9ADea0298D729A0CB3823Cc07"
+DEPOSIT_WALLET_BEACON: Final = "0x7A18EDfe055488A3128f01F563e5B479D92ffc3a"
+DEPOSIT_WALLET_LEGACY_IMPLEMENTATION: Final = "0x58CA52ebe0DadfdF531Cde7062e76746de4Db1eB"
+
 
 class Side(enum.IntEnum):
     """Order side as signed (uint8); on the wire it is the name. source: PY2 order_utils/model/side.py"""
@@ -148,7 +176,7 @@ class SignatureType(enum.IntEnum):
     EOA = 0
     POLY_PROXY = 1
     POLY_GNOSIS_SAFE = 2
-    POLY_1271 = 3  # deposit wallets: a wrapped ERC-1271 signature, not supported by our signer
+    POLY_1271 = 3  # deposit wallets: maker = signer = the wallet; an ERC-7739-wrapped ERC-1271 signature
 
 
 # --- EIP-712: L1 auth (spec 2.1) --------------------------------------------------------------------
@@ -251,6 +279,27 @@ ERR_MARKET_PRECISION: Final = (
 ERR_SELL_PRECISION: Final = (
     "invalid amounts, the sell orders maker amount supports a max accuracy of 2 decimals"
 )
+# How far POLY_TIMESTAMP may be from the venue's clock before a 401 (spec 2.2: "Expired timestamps show up
+# as 401"; users report about one minute; exact window UNCONFIRMED).
+POLY_TIMESTAMP_TOLERANCE_S: Final = 60
+
+# Limit (GTC/GTD) amount precision. source: 3P live bodies (Polymarket/py-clob-client issue #305, tick 0.01
+# "max accuracy of 4 decimals"; Polymarket/clob-client issue #124, tick 0.001 "... of 5 decimals"): the
+# pUSD leg carries at most the tick's `amount` decimals (ROUNDING_CONFIG), the share leg at most 2.
+ERR_LIMIT_BUY_PRECISION_FMT: Final = (
+    "invalid amounts, the buy orders maker amount supports a max accuracy of {maker_dp} decimals, "
+    "taker amount a max of 2 decimals"
+)
+# An amount that is not exactly size × price. source: 3P live body (JKorf/Polymarket.Net issue #5:
+# "invalid amounts, the taker amount for a $0.22 order of size 19.69 should be '4.3318' but the value
+# submited is '4.33'. Please check ..."), the venue's spelling "submited" kept; `{leg}` is the pUSD leg
+# ("maker" for a BUY is UNCONFIRMED, only the "taker" form is quoted).
+ERR_AMOUNT_MISMATCH_FMT: Final = (
+    "invalid amounts, the {leg} amount for a ${price} order of size {size} should be '{expected}' but the "
+    "value submited is '{given}'. Please check if you are using the latest version of the 'clob-client' library"
+)
+# Every amount-precision text starts so (the classifier's catch-all for variants not listed here).
+ERR_INVALID_AMOUNTS_PREFIX: Final = "invalid amounts"
 ERR_TOO_MANY_ORDERS_FMT: Final = "Too many orders in payload: {n}, max allowed: {max}"
 ERR_COULD_NOT_INSERT: Final = "could not insert order"
 

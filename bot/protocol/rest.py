@@ -85,6 +85,9 @@ _ORDER: Final = "/data/order/"
 _TRADES: Final = "/data/trades"
 _BALANCE_ALLOWANCE: Final = "/balance-allowance"
 _HEARTBEAT: Final = "/v1/heartbeats"
+_UPDATE_BALANCE_ALLOWANCE: Final = "/balance-allowance/update"
+_CLOSED_ONLY: Final = "/auth/ban-status/closed-only"
+_API_KEYS: Final = "/auth/api-keys"
 
 # spec 5.4: the statuses of an accepted placement ("unmatched" is not one: PYSDK treats it as a reject,
 # older docs as accepted; either way we cannot claim it rests, so it reads as OutcomeUnknown).
@@ -581,6 +584,43 @@ class ClobRestClient:
         if not isinstance(body, dict):
             raise self._malformed(endpoint, "balance-allowance is not an object")
         return body
+
+    async def update_balance_allowance(
+        self, asset_type: str, token_id: str | None = None, signature_type: int | None = None
+    ) -> None:
+        """GET /balance-allowance/update: the venue re-reads the wallet after a deposit or approval
+        (spec 9; PY2 `update_balance_allowance`, same params). Raises VenueError."""
+        params = {"asset_type": asset_type}
+        if token_id:
+            params["token_id"] = token_id
+        if signature_type is not None:
+            params["signature_type"] = str(int(signature_type))
+        await self._json(
+            "GET",
+            _UPDATE_BALANCE_ALLOWANCE,
+            endpoint=f"GET {_UPDATE_BALANCE_ALLOWANCE}",
+            family=EndpointFamily.BALANCE_ALLOWANCE,
+            params=params,
+            l2=True,
+        )
+
+    async def get_closed_only(self) -> bool:
+        """GET /auth/ban-status/closed-only: True when the account may only cancel. Raises VenueError."""
+        endpoint = f"GET {_CLOSED_ONLY}"
+        body = await self._json("GET", _CLOSED_ONLY, endpoint=endpoint, family=EndpointFamily.GENERAL, l2=True)
+        value = body.get("closed_only") if isinstance(body, dict) else None
+        if not isinstance(value, bool):
+            raise self._malformed(endpoint, "closed_only is not a boolean")
+        return value
+
+    async def get_api_keys(self) -> list[Any]:
+        """GET /auth/api-keys: the account's API keys (an L2 call that proves the credentials work)."""
+        endpoint = f"GET {_API_KEYS}"
+        body = await self._json("GET", _API_KEYS, endpoint=endpoint, family=EndpointFamily.GENERAL, l2=True)
+        keys = body.get("apiKeys") if isinstance(body, dict) else body
+        if not isinstance(keys, list):
+            raise self._malformed(endpoint, "apiKeys is not a list")
+        return keys
 
     async def post_heartbeat(self, heartbeat_id: str) -> str:
         """POST /v1/heartbeats with the last id ("" to start a chain); returns the next id.

@@ -6,6 +6,12 @@ Spec: docs/protocol/polymarket-clob.md sections 3.1-3.5. Domain `Polymarket CTF 
 uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)`; `expiration` travels
 on the wire only. Signatures are byte-identical to py-clob-client-v2's (RFC 6979 nonces, low-s, v = 27/28).
 
+POLY_1271 (signature type 3, deposit wallets; spec 12.1, docs/protocol/polymarket-clob.md §12.1): maker =
+signer = the wallet; the key (the wallet's owner) signs the ERC-7739 `TypedDataSign` wrapper of the same
+order struct, and the signature carries the exchange domain separator, the order's struct hash and the
+`Order` type string after the 65 ECDSA bytes, as py-clob-client-v2's `_build_poly_1271_order_signature`.
+The order id stays the plain Order digest (PY2 `build_order_hash`).
+
 Speed: the type hash and domain separators are computed once; per order we encode one 384-byte
 struct, hash it, hash the 66-byte digest preimage and sign with libsecp256k1 (coincurve). eth-account is
 not used at runtime (it is ~30x slower and only the reference client's dependency).
@@ -37,6 +43,8 @@ from bot.protocol.constants import (
     BYTES32_ZERO,
     CTF_EXCHANGE_DOMAIN_NAME,
     CTF_EXCHANGE_V2_DOMAIN_VERSION,
+    DEPOSIT_WALLET_DOMAIN_NAME,
+    DEPOSIT_WALLET_DOMAIN_VERSION,
     EIP712_DOMAIN_TYPE_STRING,
     ERR_POST_ONLY_WITH_MARKET_TYPE,
     EXCHANGE_V2_BY_CHAIN,
@@ -44,6 +52,7 @@ from bot.protocol.constants import (
     ORDER_TYPE_STRING,
     ORDER_TYPES,
     POLYGON_CHAIN_ID,
+    TYPED_DATA_SIGN_TYPE_STRING,
     Side,
     SignatureType,
 )
@@ -58,8 +67,12 @@ __all__ = [
     "eip712_digest",
     "keccak256",
     "order_hash",
+    "poly1271_digest",
+    "split_poly1271_signature",
     "recover_digest_signer",
     "recover_order_signer",
+    "recover_poly1271_owner",
+    "wire_order_id",
     "to_checksum_address",
 ]
 
@@ -70,9 +83,7 @@ _SIGNATURE_BYTES: Final = 65
 _V_OFFSET: Final = 27  # Ethereum's v = recovery id + 27 (eth_signTypedData_v4)
 _EIP712_PREFIX: Final = b"\x19\x01"
 _ZERO_METADATA_BUILDER_WORDS: Final = bytes(2 * _WORD_BYTES)  # metadata and builder: we send neither
-_SUPPORTED_SIGNATURE_TYPES: Final = frozenset(
-    {SignatureType.EOA, SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE}
-)
+_SUPPORTED_SIGNATURE_TYPES: Final = frozenset(SignatureType)
 
 
 # --- keccak-256 ---------------------------------------------------------------------------------------
@@ -177,6 +188,63 @@ def domain_separator(chain_id: int = POLYGON_CHAIN_ID, neg_risk: bool = False) -
 def eip712_digest(separator: bytes, struct_hash: bytes) -> bytes:
     """keccak256(0x1901 ‖ domainSeparator ‖ hashStruct): what is signed, and for orders the order id."""
     return keccak256(_EIP712_PREFIX + separator + struct_hash)
+
+
+# --- POLY_1271 (ERC-7739 TypedDataSign over the Order; spec 12.1) ----------------------------------
+
+_TYPED_DATA_SIGN_TYPE_HASH: Final = keccak256(TYPED_DATA_SIGN_TYPE_STRING.encode())
+_DEPOSIT_WALLET_NAME_HASH: Final = keccak256(DEPOSIT_WALLET_DOMAIN_NAME.encode())
+_DEPOSIT_WALLET_VERSION_HASH: Final = keccak256(DEPOSIT_WALLET_DOMAIN_VERSION.encode())
+_ORDER_TYPE_BYTES: Final = ORDER_TYPE_STRING.encode()
+# What follows the ECDSA part and the two 32-byte words: the contents type and its uint16 length.
+_POLY1271_TYPE_TAIL: Final = _ORDER_TYPE_BYTES + len(_ORDER_TYPE_BYTES).to_bytes(2, "big")
+_POLY1271_MIN_BYTES: Final = _SIGNATURE_BYTES + 2 * _WORD_BYTES + len(_POLY1271_TYPE_TAIL)
+
+
+def _typed_data_sign_tail(chain_id: int, wallet: str) -> bytes:
+    # name, version, chainId, verifyingContract (the wallet), salt (zero): the wallet's own domain fields.
+    return (
+        _DEPOSIT_WALLET_NAME_HASH
+        + _DEPOSIT_WALLET_VERSION_HASH
+        + _uint_word(chain_id, "chain_id")
+        + address_word(wallet)
+        + bytes(_WORD_BYTES)
+    )
+
+
+def poly1271_digest(separator: bytes, struct_hash: bytes, *, wallet: str, chain_id: int) -> bytes:
+    """The digest a deposit wallet's owner signs for an order (ERC-7739 nested EIP-712).
+
+    `keccak(0x1901 ‖ exchange separator ‖ keccak(TYPEHASH ‖ contents ‖ wallet domain fields))`, where
+    the contents is the Order struct hash. source: PY2 `_build_poly_1271_order_signature`.
+    """
+    wrapped = keccak256(_TYPED_DATA_SIGN_TYPE_HASH + struct_hash + _typed_data_sign_tail(chain_id, wallet))
+    return eip712_digest(separator, wrapped)
+
+
+def split_poly1271_signature(signature_hex: str) -> tuple[str, bytes, bytes, str]:
+    """(65-byte ECDSA hex, app domain separator, contents hash, contents type) of a type-3 signature.
+
+    ValueError when it is not `0x` hex of the ERC-7739 layout (a plain 65-byte signature included).
+    """
+    if not isinstance(signature_hex, str) or signature_hex[:2] not in ("0x", "0X"):
+        raise ValueError("signature must be 0x-prefixed hex")
+    try:
+        raw = bytes.fromhex(signature_hex[2:])
+    except ValueError:
+        raise ValueError("signature must be 0x-prefixed hex") from None
+    if len(raw) < _SIGNATURE_BYTES + 2 * _WORD_BYTES + 2:
+        raise ValueError("not an ERC-7739 wrapped signature")
+    type_length = int.from_bytes(raw[-2:], "big")
+    start = _SIGNATURE_BYTES + 2 * _WORD_BYTES
+    if len(raw) != start + type_length + 2:
+        raise ValueError("ERC-7739 contents type length does not match")
+    try:
+        contents_type = raw[start : start + type_length].decode()
+    except UnicodeDecodeError:
+        raise ValueError("ERC-7739 contents type is not UTF-8") from None
+    ecdsa = "0x" + raw[:_SIGNATURE_BYTES].hex()
+    return ecdsa, raw[65:97], raw[97:129], contents_type
 
 
 def _order_struct_hash(
@@ -310,6 +378,45 @@ def recover_order_signer(
     caller compares the recovered address with the order's `signer` field; a tampered field or signature
     recovers another address. ValueError when a field is missing or malformed (→ "Invalid order payload").
     """
+    order, digest = _wire_order_digest(wire_order, neg_risk=neg_risk, chain_id=chain_id)
+    return "0x" + digest.hex(), recover_digest_signer(digest, _wire_str(order, "signature"))
+
+
+def recover_poly1271_owner(
+    wire_order: Mapping[str, Any], *, neg_risk: bool, chain_id: int = POLYGON_CHAIN_ID
+) -> tuple[str, str]:
+    """(order_id, recovered owner) of a type-3 wire order: what a deposit wallet's ERC-1271 check sees.
+
+    Like Solady's nested-EIP-712 validation: the signature must carry this exchange's domain separator,
+    this order's struct hash and the `Order` contents type; the ECDSA part is then recovered over the
+    `TypedDataSign` digest whose verifying contract is the order's `signer` (the wallet). The caller
+    compares the result with the wallet's owner. ValueError when malformed or not the wrapped layout.
+    """
+    order, struct_hash, separator = _wire_order_struct(wire_order, neg_risk=neg_risk, chain_id=chain_id)
+    ecdsa, app_separator, contents_hash, contents_type = split_poly1271_signature(
+        _wire_str(order, "signature")
+    )
+    if app_separator != separator or contents_hash != struct_hash or contents_type != ORDER_TYPE_STRING:
+        raise ValueError("the wrapped signature is for another order, exchange or type")
+    digest = poly1271_digest(separator, struct_hash, wallet=_wire_str(order, "signer"), chain_id=chain_id)
+    return "0x" + eip712_digest(separator, struct_hash).hex(), recover_digest_signer(digest, ecdsa)
+
+
+def wire_order_id(wire_order: Mapping[str, Any], *, neg_risk: bool, chain_id: int = POLYGON_CHAIN_ID) -> str:
+    """The order id of a wire order from its fields alone (the signature is not read). ValueError if malformed."""
+    return "0x" + _wire_order_digest(wire_order, neg_risk=neg_risk, chain_id=chain_id)[1].hex()
+
+
+def _wire_order_digest(
+    wire_order: Mapping[str, Any], *, neg_risk: bool, chain_id: int
+) -> tuple[Mapping[str, Any], bytes]:
+    order, struct_hash, separator = _wire_order_struct(wire_order, neg_risk=neg_risk, chain_id=chain_id)
+    return order, eip712_digest(separator, struct_hash)
+
+
+def _wire_order_struct(
+    wire_order: Mapping[str, Any], *, neg_risk: bool, chain_id: int
+) -> tuple[Mapping[str, Any], bytes, bytes]:
     order = wire_order.get("order", wire_order) if isinstance(wire_order, Mapping) else None
     if not isinstance(order, Mapping):
         raise ValueError("order must be a JSON object")
@@ -331,8 +438,7 @@ def recover_order_signer(
         _bytes32_word(_wire_str(order, "metadata"), "metadata")
         + _bytes32_word(_wire_str(order, "builder"), "builder"),
     )
-    digest = eip712_digest(domain_separator(chain_id, neg_risk), struct_hash)
-    return "0x" + digest.hex(), recover_digest_signer(digest, _wire_str(order, "signature"))
+    return order, struct_hash, domain_separator(chain_id, neg_risk)
 
 
 # --- the signed order and its wire form ---------------------------------------------------------------
@@ -450,14 +556,19 @@ class OrderSigner:
     """Signs V2 orders for one key; the key never appears in repr, str, pickles or errors.
 
     Signature types: 0 EOA (maker = signer), 1 POLY_PROXY and 2 POLY_GNOSIS_SAFE (maker = `funder`, the
-    proxy or safe; signer = the EOA). POLY_1271 deposit wallets are not supported (ValueError).
+    proxy or safe; signer = the EOA), 3 POLY_1271 (maker = signer = `funder`, the deposit wallet; the key
+    is its owner and signs the ERC-7739 wrapper). `address` is always the key's own address (L1 auth).
+    Which kind needs what is `bot.protocol.wallets`; this class only signs.
     """
 
     __slots__ = (
         "_domain_separators",
         "_key",
         "_maker_signer_words",
+        "_poly1271_suffixes",
         "_side_type_words",
+        "_typed_data_sign_tail",
+        "order_signer",
         "address",
         "chain_id",
         "funder",
@@ -466,6 +577,7 @@ class OrderSigner:
 
     address: str
     funder: str
+    order_signer: str
     chain_id: int
     signature_type: SignatureType
 
@@ -498,7 +610,9 @@ class OrderSigner:
         self.address = _address_from_public_key(self._key.public_key)
         if funder is None:
             if sig_type != SignatureType.EOA:
-                raise ValueError(f"signature type {sig_type.name} needs the funder (proxy or safe) address")
+                raise ValueError(
+                    f"signature type {sig_type.name} needs the funder (proxy, safe or deposit wallet) address"
+                )
             self.funder = self.address
         else:
             self.funder = to_checksum_address(funder)
@@ -506,7 +620,14 @@ class OrderSigner:
                 raise ValueError(
                     "an EOA order's maker must be the signer; use signature type 1 or 2 for a funder"
                 )
-        self._maker_signer_words = address_word(self.funder) + address_word(self.address)
+        # The order's `signer` field: the key's address, except for a deposit wallet (the wallet itself).
+        self.order_signer = self.funder if sig_type == SignatureType.POLY_1271 else self.address
+        self._maker_signer_words = address_word(self.funder) + address_word(self.order_signer)
+        self._typed_data_sign_tail = _typed_data_sign_tail(chain_id, self.funder)
+        # What follows the ECDSA part of a type-3 signature, per exchange: separator ‖ (contents hash) ‖ type.
+        self._poly1271_suffixes = tuple(
+            (separator.hex(), _POLY1271_TYPE_TAIL.hex()) for separator in self._domain_separators
+        )
         self._side_type_words = {
             side: _uint_word(int(side), "side") + _uint_word(int(sig_type), "sig") for side in Side
         }
@@ -594,11 +715,16 @@ class OrderSigner:
             timestamp_ms,
             _ZERO_METADATA_BUILDER_WORDS,
         )
-        digest = eip712_digest(self._domain_separators[1 if neg_risk else 0], struct_hash)
+        separator = self._domain_separators[1 if neg_risk else 0]
+        digest = eip712_digest(separator, struct_hash)
+        if self.signature_type == SignatureType.POLY_1271:
+            signature = self._sign_poly1271(separator, struct_hash, neg_risk)
+        else:
+            signature = self.sign_digest(digest)
         return SignedOrder(
             salt,
             self.funder,
-            self.address,
+            self.order_signer,
             token_id,
             maker_amount,
             taker_amount,
@@ -608,8 +734,19 @@ class OrderSigner:
             BYTES32_ZERO,
             BYTES32_ZERO,
             expiration,
-            self.sign_digest(digest),
+            signature,
             "0x" + digest.hex(),
+        )
+
+    def _sign_poly1271(self, separator: bytes, struct_hash: bytes, neg_risk: bool) -> str:
+        # Inline `poly1271_digest` with the wallet's tail precomputed: two extra keccaks per order.
+        wrapped = keccak256(_TYPED_DATA_SIGN_TYPE_HASH + struct_hash + self._typed_data_sign_tail)
+        separator_hex, type_tail_hex = self._poly1271_suffixes[1 if neg_risk else 0]
+        return (
+            self.sign_digest(eip712_digest(separator, wrapped))
+            + separator_hex
+            + struct_hash.hex()
+            + type_tail_hex
         )
 
     def build_limit(

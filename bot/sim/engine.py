@@ -56,12 +56,14 @@ from bot.sim.rules import (
     EngineMode,
     balance_error,
     check_expiration,
+    check_limit_precision,
     check_market_precision,
     limit_price_units,
     taker_fee_units,
 )
 from bot.sim.settlement import apply_delta, release, reserve, settle_fills
 from bot.sim.trades import TRADE_FAILED, TradeBook, TradeRecord
+from bot.sim.wallets import WalletRegistry
 from bot.sim.wire import UNIT, fmt_units, units_from_decimal
 
 __all__ = [
@@ -104,6 +106,7 @@ class Exchange:
         self._open_by_owner: defaultdict[str, dict[str, SimOrder]] = defaultdict(dict)
         self._api_keys: dict[str, str] = {}
         self._accounts = Accounts()
+        self.wallets = WalletRegistry()  # who may sign for which maker; per-account switches
         self._trades = TradeBook(
             mined_delay_s=self._config.trade_mined_delay_s,
             confirmed_delay_s=self._config.trade_confirmed_delay_s,
@@ -344,6 +347,8 @@ class Exchange:
             raise OrderRejected(ERR_MARKETABLE_BUY_MIN_FMT.format(amount=fmt_units(order.maker_amount)))
         if is_market_type and self._config.enforce_market_order_precision:
             check_market_precision(order, market.tick)
+        if not is_market_type and self._config.enforce_limit_order_precision:
+            check_limit_precision(order, market.tick)
         if order.post_only and is_market_type:
             raise OrderRejected(ERR_POST_ONLY_WITH_MARKET_TYPE)
         check_expiration(

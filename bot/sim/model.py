@@ -134,6 +134,9 @@ class SimConfig:
     min_size_applies_to_market_orders: bool = False
     # Spec 4 "Precision rules": FOK/FAK maker amount <= 2 decimals, BUY taker amount <= the tick's amount dp.
     enforce_market_order_precision: bool = True
+    # GTC/GTD amounts exactly as the official client builds them (spec 3.4; 3P live texts, see
+    # rules.check_limit_precision). False restores the old lenient check (tick grid within 1 %).
+    enforce_limit_order_precision: bool = True
     # UNCONFIRMED (spec 9 "Self-trade prevention"): when True a taker skips resting orders of its own key.
     prevent_self_trade: bool = False
     # UNCONFIRMED (spec 9 "Market close"): resting orders are cancelled this long after end_ts.

@@ -11,10 +11,12 @@ import math
 from fractions import Fraction
 
 from bot.protocol.constants import (
+    ERR_AMOUNT_MISMATCH_FMT,
     ERR_BALANCE_PREFIX,
     ERR_CANCEL_ONLY,
     ERR_ENGINE_RESTARTING,
     ERR_INVALID_EXPIRATION,
+    ERR_LIMIT_BUY_PRECISION_FMT,
     ERR_MARKET_PRECISION,
     ERR_POST_ONLY_MODE,
     ERR_POST_ONLY_MODE_CODE,
@@ -22,6 +24,7 @@ from bot.protocol.constants import (
     ERR_TICK_FMT,
     ERR_TRADING_DISABLED,
     ROUNDING_CONFIG,
+    TOKEN_DECIMALS,
 )
 from bot.sim.model import MODES, NewOrder, OrderRejected
 from bot.sim.wire import UNIT, fmt_units, units_from_decimal
@@ -30,6 +33,7 @@ __all__ = [
     "EngineMode",
     "balance_error",
     "check_expiration",
+    "check_limit_precision",
     "check_market_precision",
     "limit_price_units",
     "taker_fee_units",
@@ -78,6 +82,41 @@ def check_market_precision(order: NewOrder, tick: str) -> None:
             raise OrderRejected(ERR_MARKET_PRECISION)
     elif order.maker_amount % maker_step:
         raise OrderRejected(ERR_SELL_PRECISION)
+
+
+def check_limit_precision(order: NewOrder, tick: str) -> None:
+    """GTC/GTD amounts as the official client builds them (spec 3.4, `ROUNDING_CONFIG`): shares with at
+    most `size` (2) decimals, pUSD with at most the tick's `amount` decimals, and the pUSD leg exactly
+    shares × price, the price being the implied one rounded to the tick's price decimals.
+
+    With shares at 2 decimals and the price at `price` decimals the product always fits the `amount`
+    decimals, so the official client never rounds a limit amount; anything else is a hand-rolled or
+    float-damaged order, which the venue refuses (texts in bot/protocol/constants.py with their sources).
+    """
+    rounding = ROUNDING_CONFIG[tick]
+    size_step = 10 ** (TOKEN_DECIMALS - rounding.size)
+    amount_step = 10 ** (TOKEN_DECIMALS - rounding.amount)
+    is_buy = order.side == "BUY"
+    shares, pusd = (
+        (order.taker_amount, order.maker_amount) if is_buy else (order.maker_amount, order.taker_amount)
+    )
+    if is_buy and (shares % size_step or pusd % amount_step):
+        raise OrderRejected(ERR_LIMIT_BUY_PRECISION_FMT.format(maker_dp=rounding.amount))
+    if not is_buy and shares % size_step:
+        raise OrderRejected(ERR_SELL_PRECISION)
+    price_step = Fraction(1, 10**rounding.price)
+    price = round(Fraction(pusd, shares) / price_step) * price_step  # half-even, like the client's round
+    expected = shares * price
+    if expected != pusd:
+        raise OrderRejected(
+            ERR_AMOUNT_MISMATCH_FMT.format(
+                leg="maker" if is_buy else "taker",
+                price=fmt_units(int(price * UNIT)),
+                size=fmt_units(shares),
+                expected=fmt_units(round(expected)),
+                given=fmt_units(pusd),
+            )
+        )
 
 
 def check_expiration(order: NewOrder, now_s: float, *, security_s: float, reject_on_non_gtd: bool) -> None:

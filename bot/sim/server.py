@@ -257,6 +257,11 @@ async def open_inprocess_sim(
 
     Works under Trio's fake clock: every timeout and delay in the fronts is on Trio's clock.
     """
+    if rest_config is None:
+        # In process the venue's clock is Trio's (usually a MockClock that jumps minutes at a time) while
+        # clients sign POLY_TIMESTAMP with the wall clock: the freshness check would measure the fake
+        # clock, not a client's skew. Loopback servers (`python -m bot sim`) keep the strict default.
+        rest_config = RestConfig(timestamp_tolerance_s=None)
     fronts = build_fronts(venue, plan=plan, rest_config=rest_config, ws_config=ws_config, seed=seed)
     async with trio.open_nursery() as outer:
         if run_venue:

@@ -1,4 +1,7 @@
-"""V2 order signing against the oracle: our request bytes equal py-clob-client-v2's, byte for byte."""
+"""V2 order signing against the oracle: our request bytes equal py-clob-client-v2's, byte for byte.
+
+Every wallet kind, POLY_1271 deposit wallets (type 3, ERC-7739-wrapped signatures) included.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ from bot.protocol.signing import (
     keccak256,
     order_hash,
     recover_order_signer,
+    recover_poly1271_owner,
+    split_poly1271_signature,
     to_checksum_address,
 )
 
@@ -98,7 +103,7 @@ owners = st.uuids().map(str) | st.text(max_size=20)
 @st.composite
 def wallets(draw) -> tuple[str, int, str | None]:
     key = draw(st.sampled_from(KEYS))
-    signature_type = draw(st.sampled_from([0, 1, 2]))
+    signature_type = draw(st.sampled_from([0, 1, 2, 3]))
     return key, signature_type, (draw(funders) if signature_type else None)
 
 
@@ -422,8 +427,10 @@ def test_wallet_configuration_is_checked() -> None:
         OrderSigner(KEYS[0], signature_type=1)
     with pytest.raises(ValueError, match="maker must be the signer"):
         OrderSigner(KEYS[0], funder="0x1234567890AbcdEF1234567890aBcdef12345678")
-    with pytest.raises(ValueError, match="not supported"):
-        OrderSigner(KEYS[0], signature_type=3, funder="0x1234567890AbcdEF1234567890aBcdef12345678")
+    with pytest.raises(ValueError, match="deposit wallet"):
+        OrderSigner(KEYS[0], signature_type=3)
+    with pytest.raises(ValueError, match="unknown signature type"):
+        OrderSigner(KEYS[0], signature_type=4, funder="0x1234567890AbcdEF1234567890aBcdef12345678")
     with pytest.raises(ValueError, match="chain"):
         OrderSigner(KEYS[0], chain_id=1)
     safe = OrderSigner(KEYS[0], signature_type=2, funder="0x1234567890abcdef1234567890abcdef12345678")
@@ -464,3 +471,36 @@ def test_default_salt_and_timestamp_are_fresh_and_json_safe() -> None:
     assert first.order_id != second.order_id  # a new salt each time: re-signing never duplicates
     assert 0 <= first.salt < 2**53 and first.timestamp_ms > 1_700_000_000_000
     assert first.metadata == first.builder == BYTES32_ZERO
+
+
+# --- POLY_1271 deposit wallets (type 3) ---------------------------------------------------------------
+
+WALLET = "0x1234567890AbcdEF1234567890aBcdef12345678"
+
+
+@pytest.mark.parametrize("neg_risk", [False, True])
+def test_a_deposit_wallet_order_names_the_wallet_twice_and_carries_the_wrapped_signature(neg_risk) -> None:
+    signer = OrderSigner(KEYS[0], signature_type=3, funder=WALLET)
+    order = _spec_order(signer, neg_risk=neg_risk)
+    assert (order.maker, order.signer, order.signature_type) == (WALLET, WALLET, 3)
+    assert signer.address == _ref_signer(KEYS[0]).address()  # the key (the owner) still authenticates
+    ecdsa, separator, contents_hash, contents_type = split_poly1271_signature(order.signature)
+    assert len(ecdsa) == 2 + 130 and contents_type.startswith("Order(uint256 salt,")
+    body = json.loads(dumps_body(order.to_wire(OWNER)))
+    assert recover_poly1271_owner(body, neg_risk=neg_risk) == (order.order_id, signer.address)
+    with pytest.raises(ValueError):  # the wrapper names one exchange: the other one refuses it
+        recover_poly1271_owner(body, neg_risk=not neg_risk)
+
+
+def test_a_wrapped_signature_does_not_verify_for_another_wallet_or_a_changed_field() -> None:
+    signer = OrderSigner(KEYS[0], signature_type=3, funder=WALLET)
+    wire = _spec_order(signer).to_wire(OWNER)["order"]
+    other_wallet = "0x00000000000000000000000000000000000000aa"
+    # Another wallet (maker and signer both changed): the ECDSA part recovers someone else.
+    with pytest.raises(ValueError):  # the contents hash no longer matches the struct
+        recover_poly1271_owner(wire | {"maker": other_wallet, "signer": other_wallet}, neg_risk=False)
+    with pytest.raises(ValueError):
+        recover_poly1271_owner(wire | {"makerAmount": "5300001"}, neg_risk=False)
+    plain = _spec_order(OrderSigner(KEYS[0])).to_wire(OWNER)["order"]["signature"]
+    with pytest.raises(ValueError):  # a plain ECDSA signature is not the wrapped layout
+        recover_poly1271_owner(wire | {"signature": plain}, neg_risk=False)

@@ -316,6 +316,7 @@ async def scenario(
     record: bool = False,
     tick_size: str = "0.01",
     assets: tuple[str, ...] = ("btc",),
+    signer: OrderSigner | None = None,
     **settings_overrides: Any,
 ):
     """The bot and an in-process venue, wired: one recurring series per asset, `window_s` windows.
@@ -341,7 +342,7 @@ async def scenario(
             journal = MemoryJournal(clock.now_s, file_journal)
         else:
             journal = file_journal or NullJournal()
-        signer = OrderSigner(TEST_PRIVATE_KEY)
+        signer = signer or OrderSigner(TEST_PRIVATE_KEY)  # another wallet kind: the test's own signer
         http = RecordingTransport(sim.transport) if record else None
         links = VenueLinks(
             rest_url=sim.rest_url,

@@ -59,8 +59,10 @@ async def test_startup_cancels_our_resting_orders_and_verifies_before_the_first_
         runner = await sc.first_runner()
         assert runner.info.condition_id == this.condition_id
         await trio.sleep(1.0)
+        # The account-level clock check (GET /time) comes first; the market's own calls follow.
+        assert (sc.http.records[0].method, sc.http.records[0].path) == ("GET", "/time")
         calls = [(r.method, r.path) for r in sc.http.records
-                 if not r.path.startswith("/auth/") and r.path != "/v1/heartbeats"]
+                 if not r.path.startswith("/auth/") and r.path not in ("/v1/heartbeats", "/time")]
         assert calls[:3] == [("DELETE", "/cancel-market-orders"), ("GET", "/data/orders"), ("POST", "/orders")]
         assert {r.t for r in sc.http.records[:6]} == {0.0}
         assert resting_at_first_post[0] == 0

@@ -4,6 +4,7 @@ cancels, market end, heartbeats, engine modes, tick-size changes and the taker d
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -133,6 +134,79 @@ def test_market_orders_amount_precision():
     assert rejection(exchange, sell).message == (
         "invalid amounts, the sell orders maker amount supports a max accuracy of 2 decimals"
     )
+
+
+def test_limit_orders_amount_precision_as_the_official_client_builds_them():
+    """Issue 15 §3: GTC/GTD amounts are checked too (3P live texts quoted in bot/protocol/constants.py)."""
+    exchange, _clock, _events = make_exchange()
+    # 10.123456 shares: the share leg carries more than 2 decimals.
+    over_precise = dataclasses.replace(
+        limit("alice", YES, "BUY", "0.50", 10), maker_amount=5_061_728, taker_amount=10_123_456
+    )
+    assert rejection(exchange, over_precise).message == (
+        "invalid amounts, the buy orders maker amount supports a max accuracy of 4 decimals, "
+        "taker amount a max of 2 decimals"
+    )
+    # BUY 19.69 @ 0.22 signed with 4.33 pUSD instead of the exact 4.3318 (implied price within 1 % of a tick).
+    inconsistent = dataclasses.replace(
+        limit("alice", YES, "BUY", "0.22", 19.69), maker_amount=4_330_000, taker_amount=19_690_000
+    )
+    assert rejection(exchange, inconsistent).message == (
+        "invalid amounts, the maker amount for a $0.22 order of size 19.69 should be '4.3318' but the value "
+        "submited is '4.33'. Please check if you are using the latest version of the 'clob-client' library"
+    )
+    exchange.fund("0xbob", token_id=YES, shares_units=100_000_000)
+    sell = dataclasses.replace(
+        limit("bob", YES, "SELL", "0.60", 10),
+        order_type="GTD",
+        expiration=int(T0) + 3600,
+        maker_amount=10_001_000,
+    )
+    assert rejection(exchange, sell).message == (
+        "invalid amounts, the sell orders maker amount supports a max accuracy of 2 decimals"
+    )
+    sell_pusd = dataclasses.replace(limit("bob", YES, "SELL", "0.60", 10), taker_amount=6_000_100)
+    assert rejection(exchange, sell_pusd).message.startswith(
+        "invalid amounts, the taker amount for a $0.6 order of size 10 should be '6' but the value submited is '6.0001'"
+    )
+    assert exchange.place(limit("alice", YES, "BUY", "0.22", 19.69)).status == "live"
+    lenient, _clock, _events = make_exchange(config=SimConfig(enforce_limit_order_precision=False))
+    assert lenient.place(inconsistent).status == "live"
+
+
+@pytest.mark.parametrize("tick", ["0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"])
+def test_the_bots_limit_amounts_pass_the_strict_precision_rule_on_every_tick(tick):
+    """The bot signs what bot/protocol/amounts.py computes; the strict rule must accept all of it."""
+    import random
+
+    from bot.protocol.amounts import limit_order_amounts
+    from bot.protocol.constants import Side
+    from bot.sim.model import NewOrder
+    from bot.sim.rules import check_limit_precision
+
+    rng = random.Random(15)
+    step = Decimal(tick)
+    steps = int(1 / step)
+    for _ in range(400):
+        price = step * rng.randint(1, steps - 1)
+        size = round(rng.uniform(5, 5000), rng.choice([0, 1, 2, 3, 6]))
+        side = rng.choice(["BUY", "SELL"])
+        maker, taker = limit_order_amounts(Side[side], float(size), float(price), tick)
+        order = NewOrder(
+            order_id="0x1",
+            owner="a",
+            maker_address="0xa",
+            signer="0xa",
+            token_id=YES,
+            side=side,
+            maker_amount=maker,
+            taker_amount=taker,
+            order_type="GTC",
+            post_only=False,
+            expiration=0,
+            timestamp_ms=0,
+        )
+        check_limit_precision(order, tick)
 
 
 def test_post_only_is_only_for_resting_types():

@@ -298,6 +298,35 @@ async def test_l2_failures_are_401_unauthorized(
         assert (response.status_code, response.json()) == (401, {"error": ERR_UNAUTHORIZED})
 
 
+@pytest.mark.parametrize(
+    ("offset_s", "status"),
+    [(-3600, 401), (-61, 401), (-60, 200), (0, 200), (60, 200), (61, 401), (86_400, 401)],
+)
+async def test_l2_poly_timestamp_outside_the_freshness_window_is_401(
+    autojump_clock: trio.testing.MockClock, alice: Account, offset_s: int, status: int
+) -> None:
+    """Issue 15 §2: the venue answers 401 to a stale or skewed POLY_TIMESTAMP (spec 2.2)."""
+    now = int(alice.venue.now())
+    auth = l2_headers(alice.creds, alice.signer.address, "GET", "/data/orders", b"", now + offset_s)
+    response = await alice.client.get("/data/orders", headers=auth)
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json() == {"error": ERR_UNAUTHORIZED}
+
+
+async def test_poly_timestamp_in_milliseconds_and_a_day_old_l1_are_refused(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim, alice: Account, client: httpx.AsyncClient
+) -> None:
+    now = int(sim.venue.now())
+    in_ms = l2_headers(alice.creds, alice.signer.address, "GET", "/data/orders", b"", now * 1000)
+    assert (await client.get("/data/orders", headers=in_ms)).status_code == 401
+    stale_l1 = l1_headers(OrderSigner(KEY_B), now - 86_400)
+    response = await client.post("/auth/api-key", headers=stale_l1)
+    assert (response.status_code, response.json()) == (401, {"error": ERR_INVALID_L1})
+    fresh_l1 = l1_headers(OrderSigner(KEY_B), now)
+    assert (await client.post("/auth/api-key", headers=fresh_l1)).status_code == 200
+
+
 # --- orders -------------------------------------------------------------------------------------------
 
 
