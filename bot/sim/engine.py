@@ -158,7 +158,7 @@ class Exchange:
         for token in (spec.yes_token_id, spec.no_token_id):
             if token in self._by_token:
                 raise ValueError(f"token {token} already listed")
-        market = SimMarket(spec=spec, listed_at_s=self._clock())
+        market = SimMarket(spec=spec, listed_at_s=self._clock(), auto_tick=self._config.auto_tick_size)
         self._markets[spec.condition_id] = market
         self._by_token[spec.yes_token_id] = market
         self._by_token[spec.no_token_id] = market
@@ -218,6 +218,10 @@ class Exchange:
     def book(self, token_id: str) -> dict[str, Any]:
         """`GET /book` for one token (spec 1.3): best level LAST; KeyError for an unknown token."""
         return self._by_token[token_id].summary(token_id, self._clock())
+
+    def book_snapshot(self, token_id: str) -> dict[str, Any]:
+        """The market channel's `book` on subscribe (fewer fields than REST); KeyError if unknown."""
+        return self._by_token[token_id].snapshot(token_id, self._clock())
 
     # --- accounts -----------------------------------------------------------------------------
 

@@ -137,6 +137,9 @@ class SimConfig:
     # GTC/GTD amounts exactly as the official client builds them (spec 3.4; 3P live texts, see
     # rules.check_limit_precision). False restores the old lenient check (tick grid within 1 %).
     enforce_limit_order_precision: bool = True
+    # Spec 6.2: the venue moves a 0.01 market to 0.001 when its price passes 0.96 / 0.04, and back, with
+    # a tick_size_change (rule in bot/sim/market.py `_auto_tick`; the price definition is UNCONFIRMED).
+    auto_tick_size: bool = True
     # UNCONFIRMED (spec 9 "Self-trade prevention"): when True a taker skips resting orders of its own key.
     prevent_self_trade: bool = False
     # UNCONFIRMED (spec 9 "Market close"): resting orders are cancelled this long after end_ts.

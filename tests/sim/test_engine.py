@@ -583,6 +583,54 @@ def test_tick_size_change_is_announced_for_both_tokens_and_applies_to_new_orders
     assert exchange.place(limit("alice", YES, "BUY", "0.455", 10)).status == "live"
 
 
+def test_the_tick_moves_to_0_001_past_0_96_and_back_with_tick_size_change():
+    """Issue 15 §4, spec 6.2: the venue's automatic tick change, in the capture's shape
+    (ws/tick_size_change.json: asset_id, event_type, market, new_tick_size, old_tick_size, timestamp)."""
+    exchange, clock, events = make_exchange()
+    exchange.fund("0xbob", token_id=YES, shares_units=100_000_000)
+    exchange.place(limit("alice", YES, "BUY", "0.96", 10))
+    ask = limit("bob", YES, "SELL", "0.98", 10)
+    events.clear()
+    exchange.place(ask)  # midpoint 0.97 > 0.96
+    changes = [
+        e.payload
+        for e in events
+        if isinstance(e, MarketData) and e.payload["event_type"] == "tick_size_change"
+    ]
+    assert [(c["asset_id"], c["old_tick_size"], c["new_tick_size"]) for c in changes] == [
+        (YES, "0.01", "0.001"),
+        (NO, "0.01", "0.001"),
+    ]
+    assert set(changes[0]) == {
+        "asset_id",
+        "event_type",
+        "market",
+        "new_tick_size",
+        "old_tick_size",
+        "timestamp",
+    }
+    assert exchange.tick_size(YES) == "0.001"
+    assert exchange.place(limit("alice", YES, "BUY", "0.965", 10)).status == "live"  # on the new grid
+    events.clear()
+    exchange.cancel_all("alice")
+    exchange.cancel("bob", [ask.order_id])
+    assert exchange.tick_size(YES) == "0.001"  # an empty book without trades keeps its tick
+    exchange.place(limit("alice", YES, "BUY", "0.50", 10))
+    exchange.place(limit("bob", YES, "SELL", "0.55", 10))  # midpoint 0.525: back to 0.01
+    assert exchange.tick_size(YES) == "0.01"
+    back = [
+        e.payload
+        for e in events
+        if isinstance(e, MarketData) and e.payload["event_type"] == "tick_size_change"
+    ]
+    assert [(c["old_tick_size"], c["new_tick_size"]) for c in back] == [("0.001", "0.01")] * 2
+    lenient, _clock, _events = make_exchange(config=SimConfig(auto_tick_size=False))
+    lenient.fund("0xbob", token_id=YES, shares_units=100_000_000)
+    lenient.place(limit("alice", YES, "BUY", "0.97", 10))
+    lenient.place(limit("bob", YES, "SELL", "0.98", 10))
+    assert lenient.tick_size(YES) == "0.01"
+
+
 def test_marketable_orders_are_delayed_on_markets_with_a_taker_delay():
     exchange, clock, events = make_exchange(taker_delay_s=0.05)
     exchange.place(limit("alice", NO, "BUY", "0.50", 10))
