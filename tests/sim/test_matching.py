@@ -377,3 +377,17 @@ def test_a_trade_publishes_price_changes_per_level_then_fresh_books_for_both_tok
     assert all(
         set(b) == {"event_type", "market", "asset_id", "timestamp", "hash", "bids", "asks"} for b in books
     )
+
+
+def test_the_maker_s_trade_event_carries_the_taker_s_owner_at_the_top_level():
+    """Issue 15 §6, real capture ws/user_trade1.json: in the MAKER view, top-level owner, trade_owner and
+    maker_address are the taker's; the maker finds itself only in maker_orders."""
+    exchange, _clock, events = make_exchange()
+    exchange.place(limit("alice", NO, "BUY", "0.48", 10))
+    exchange.place(market("bob", YES, "BUY", 5.2, "0.52"))
+    maker_view = user_events(events, "alice", "trade")[0]
+    taker_view = user_events(events, "bob", "trade")[0]
+    assert maker_view["trader_side"] == "MAKER" and taker_view["trader_side"] == "TAKER"
+    for view in (maker_view, taker_view):
+        assert (view["owner"], view["trade_owner"], view["maker_address"]) == ("bob", "bob", "0xbob")
+    assert [(m["owner"], m["maker_address"]) for m in maker_view["maker_orders"]] == [("alice", "0xalice")]
