@@ -72,7 +72,9 @@ INVALID_OPERATION = "INVALID OPERATION"
 INVALID_SUBSCRIPTION = "invalid subscription payload"
 # The keys the venue's documented frames use (spec 6.1); anything else is a typo (`asset_ids`).
 _MARKET_INITIAL_KEYS = frozenset({"type", "assets_ids", "custom_feature_enabled", "initial_dump", "level"})
-_MARKET_OPERATION_KEYS = frozenset({"operation", "assets_ids", "custom_feature_enabled", "initial_dump", "level"})
+_MARKET_OPERATION_KEYS = frozenset(
+    {"operation", "assets_ids", "custom_feature_enabled", "initial_dump", "level"}
+)
 _USER_INITIAL_KEYS = frozenset({"type", "auth", "markets", "assets_ids"})
 _USER_OPERATION_KEYS = frozenset({"operation", "markets", "assets_ids"})
 # Events sent only to connections that enabled custom features (spec 6.1).

@@ -116,8 +116,11 @@ def cancel_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
             asset_id = payload.get("asset_id") or None
             if not all(v is None or isinstance(v, str) for v in (market, asset_id)):
                 raise Reject(ERR_INVALID_PAYLOAD)
+            if market is None and asset_id is None and ctx.config.cancel_market_requires_filter:
+                # Spec 1.1 note: the current docs guide says "At least one filter is required".
+                raise Reject(ERR_INVALID_PAYLOAD)
             cancel_precheck(record)
-            # Neither filter: like cancel-all (spec 1.1 note, UNCONFIRMED which behaviour is current).
+            # Neither filter (switch off): like cancel-all, as the older cancel page says.
             canceled, not_canceled = _engine_cancel(
                 lambda: exchange.cancel_market(record.api_key, market=market, asset_id=asset_id)
             )

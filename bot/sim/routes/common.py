@@ -102,6 +102,9 @@ class RestConfig:
     timestamp_tolerance_s: float | None = 60.0
     # Spec 2.1: derive fails without a prior create. True makes derive issue keys (lenient paper mode).
     derive_creates_missing: bool = False
+    # DELETE /cancel-market-orders without market or asset_id: refused (current docs guide, "At least one
+    # filter is required"; spec 1.1 note) or, False, like cancel-all (the older cancel page). UNCONFIRMED.
+    cancel_market_requires_filter: bool = True
     # Bound on a `hang` fault, so a client that never gives up cannot pin a task forever.
     hang_max_s: float = 600.0
     rate_limits: VenueRateLimitConfig = field(default_factory=VenueRateLimitConfig)
