@@ -121,6 +121,10 @@ class SimConfig:
     trade_mined_delay_s: float = 1.0
     trade_confirmed_delay_s: float = 3.0
     gtd_security_s: float = float(GTD_SECURITY_THRESHOLD_S)
+    # GTD expiration exactly floor(now) + gtd_security_s: accepted by the venue per a 3P probe (spec 5.1),
+    # refused by default (the spec's simulator rule, stricter; boundary UNCONFIRMED). Note: accepting it
+    # lets a client post orders that expire at once (the bot then re-posts them in a loop near its cutoff).
+    gtd_accepts_boundary: bool = False
     cancel_not_found_reason: str = CANCEL_REASON_NOT_FOUND
     cancel_done_reason: str = CANCEL_REASON_ALREADY_CANCELED_OR_MATCHED
     max_cancel_batch: int = BATCH_CANCEL_MAX
@@ -146,8 +150,13 @@ class SimConfig:
     market_resolve_delay_s: float = 0.0
     # NT observation (not in the spec): FOK/FAK BUY order events carry original_size in pUSD.
     market_buy_original_size_in_pusd: bool = False
-    # UNCONFIRMED (spec 1.1): GET /data/order/{id} also returns finished orders.
-    get_order_returns_finished: bool = True
+    # UNCONFIRMED (spec 1.1): GET /data/order/{id} of a finished order. NT observed an empty answer ("only
+    # returns active orders"); the docs guide says the id filter "can also return a canceled or fully
+    # matched order". Stricter default (issue 15 §9): null, so a client must not rely on it.
+    get_order_returns_finished: bool = False
+    # Issue 15 §9, UNCONFIRMED (spec 6.3: PLACEMENT = "order accepted and resting"): a GTC/GTD that matches
+    # part of its size on entry and rests the rest gets a PLACEMENT, then the UPDATE. False = UPDATE only.
+    placement_when_partly_filled_on_entry: bool = True
     # Allowance reported for every spender (max uint256: "approved").
     allowance_units: int = 2**256 - 1
 

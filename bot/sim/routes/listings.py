@@ -91,7 +91,7 @@ def listing_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
             return rej.response()
 
     def scoring(api_key: str, order_id: str) -> bool:
-        order = exchange.get_order(api_key, order_id)
+        order = exchange.get_order(api_key, order_id)  # finished orders too: they answer False
         if order is None or order["status"] != "LIVE":
             return False
         if ctx.now_s() - order["created_at"] < SCORING_MIN_REST_S:
