@@ -167,7 +167,7 @@ def _official_session(sim: SimProcess) -> dict[str, Any]:
     posted = c("post_order", a.post_order(gtc, OrderType.GTC, post_only=True))
     assert (posted["success"], posted["status"], posted["errorMsg"]) == (True, "live", "")
     gtd = a.create_order(
-        OrderArgsV2(token_id=down, price=FAR_BID, size=5, side="BUY", expiration=int(time.time()) + 120)
+        OrderArgsV2(token_id=down, price=FAR_BID, size=5, side="BUY", expiration=int(time.time()) + 600)
     )
     gtd_posted = c("post_order GTD", a.post_order(gtd, OrderType.GTD))
     assert gtd_posted["status"] == "live"
@@ -338,11 +338,10 @@ def _official_session(sim: SimProcess) -> dict[str, Any]:
         canceled += c("cancel_orders", a.cancel_orders(chunk))["canceled"]
         time.sleep(1.5)
     assert set(canceled) == set(resting)
-    assert c(
-        "cancel_market_orders",
-        a.cancel_market_orders(OrderMarketCancelParams(asset_id=down)),
-    )["canceled"] == [gtd_posted["orderID"]]
-    assert c("cancel_all", a.cancel_all())["canceled"] == [posted["orderID"]]
+    # The GTD (or the far bid) may have met the flow meanwhile: at most these, and nothing left after.
+    by_token = c("cancel_market_orders", a.cancel_market_orders(OrderMarketCancelParams(asset_id=down)))
+    assert set(by_token["canceled"]) <= {gtd_posted["orderID"]}
+    assert set(c("cancel_all", a.cancel_all())["canceled"]) <= {posted["orderID"]}
     assert c("get_open_orders", a.get_open_orders()) == []
     finished = c("get_order (finished)", a.get_order(posted["orderID"]))
     assert finished is None or finished["status"] == "CANCELED"
