@@ -160,7 +160,7 @@ class Exchange:
         for token in (spec.yes_token_id, spec.no_token_id):
             if token in self._by_token:
                 raise ValueError(f"token {token} already listed")
-        market = SimMarket(spec=spec, listed_at_s=self._clock())
+        market = SimMarket(spec=spec, listed_at_s=self._clock(), auto_tick=self._config.auto_tick_size)
         self._markets[spec.condition_id] = market
         self._by_token[spec.yes_token_id] = market
         self._by_token[spec.no_token_id] = market
@@ -220,6 +220,10 @@ class Exchange:
     def book(self, token_id: str) -> dict[str, Any]:
         """`GET /book` for one token (spec 1.3): best level LAST; KeyError for an unknown token."""
         return self._by_token[token_id].summary(token_id, self._clock())
+
+    def book_snapshot(self, token_id: str) -> dict[str, Any]:
+        """The market channel's `book` on subscribe (fewer fields than REST); KeyError if unknown."""
+        return self._by_token[token_id].snapshot(token_id, self._clock())
 
     # --- accounts -----------------------------------------------------------------------------
 
@@ -356,6 +360,7 @@ class Exchange:
             now,
             security_s=self._config.gtd_security_s,
             reject_on_non_gtd=self._config.reject_expiration_on_non_gtd,
+            accept_at_boundary=self._config.gtd_accepts_boundary,
         )
         fills, left = self._plan(market, sim) if marketable else ([], sim.budget_units)
         self._check_balance(market, sim, fills)
@@ -460,7 +465,10 @@ class Exchange:
                 heapq.heappush(
                     self._gtd_due, (sim.expiration - self._config.gtd_security_s, sim.seq, sim.order_id)
                 )
-            self._emit_order(sim, ORDER_UPDATE if trade else ORDER_PLACEMENT, now)
+            if trade is None or self._config.placement_when_partly_filled_on_entry:
+                self._emit_order(sim, ORDER_PLACEMENT, now)
+            if trade is not None:
+                self._emit_order(sim, ORDER_UPDATE, now)
         if trade is None:
             return PlaceResult(sim.order_id, "live", "", "", [])
         spent, shares = sum(f.taker_notional for f in fills), trade.size_units
@@ -598,12 +606,17 @@ class Exchange:
             result.append(order_rest(sim, market_buy_in_pusd=self._config.market_buy_original_size_in_pusd))
         return result
 
-    def get_order(self, owner: str, order_id: str) -> dict[str, Any] | None:
-        """One of `owner`'s orders (finished ones too unless configured otherwise); None if not theirs."""
+    def get_order(self, owner: str, order_id: str, *, as_venue: bool = False) -> dict[str, Any] | None:
+        """One of `owner`'s orders, finished ones too; None if not theirs.
+
+        `as_venue`: what `GET /data/order/{id}` answers, finished orders only if
+        `get_order_returns_finished` (tests inspecting state use the default).
+        """
         sim = self._orders.get(order_id)
         if sim is None or sim.owner != owner:
             return None
-        if not self._config.get_order_returns_finished and order_id not in self._open_by_owner[owner]:
+        finished = order_id not in self._open_by_owner[owner]
+        if as_venue and finished and not self._config.get_order_returns_finished:
             return None
         return order_rest(sim, market_buy_in_pusd=self._config.market_buy_original_size_in_pusd)
 

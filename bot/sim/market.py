@@ -13,13 +13,21 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sim.book import BID, Fill, MirroredBook, SimOrder
+from bot.sim.book import ASK, BID, Fill, MirroredBook, SimOrder
 from bot.sim.model import MarketSpec
 from bot.sim.orders_wire import book_summary, top_of_book
 from bot.sim.rules import tick_units
 from bot.sim.wire import UNIT, fmt_units, ms_string, units_from_decimal
 
 __all__ = ["SimMarket"]
+
+# Spec 6.2 tick_size_change: "when the book's price reaches > 0.96 or < 0.04 (tick typically 0.01 ↔ 0.001)".
+_COARSE_TICK = "0.01"
+_FINE_TICK = "0.001"
+_TICK_HIGH_UNITS = 960_000
+_TICK_LOW_UNITS = 40_000
+# Polymarket shows the midpoint unless the spread is wider than 0.10, then the last trade price.
+_DISPLAY_SPREAD_MAX_UNITS = 100_000
 
 
 def _gamma_id(text: str) -> str:
@@ -43,6 +51,8 @@ class SimMarket:
     dirty: set[tuple[str, int]] = field(default_factory=set)  # (book side, Yes price) changed this call
     traded: bool = False
     last_bbo: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The venue's automatic tick change at 0.96 / 0.04 (SimConfig.auto_tick_size).
+    auto_tick: bool = False
 
     def __post_init__(self) -> None:
         self.tick = self.tick or self.spec.tick_size
@@ -88,6 +98,21 @@ class SimMarket:
             last_trade_price="" if last is None else fmt_units(last),
         )
 
+    def snapshot(self, token_id: str, now_s: float) -> dict[str, Any]:
+        """The market channel's `book` on subscribe: `tick_size` and `last_trade_price`, but neither
+        `min_order_size` nor `neg_risk` (real capture ws/book_snapshot_captured.json)."""
+        summary = self.summary(token_id, now_s)
+        del summary["min_order_size"], summary["neg_risk"]
+        return {**summary, "event_type": "book"}
+
+    def post_trade_book(self, token_id: str, now_s: float) -> dict[str, Any]:
+        """The market channel's `book` after a trade: none of `tick_size`, `last_trade_price`,
+        `min_order_size`, `neg_risk` (real capture ws/price_change_burst_captured.json, last message)."""
+        summary = self.summary(token_id, now_s)
+        for key in ("min_order_size", "tick_size", "neg_risk", "last_trade_price"):
+            del summary[key]
+        return {**summary, "event_type": "book"}
+
     def set_tick(self, new_tick: str, now_s: float) -> list[dict[str, Any]]:
         """Change the tick; returns the `tick_size_change` payloads of both tokens."""
         units = tick_units(new_tick)
@@ -105,42 +130,53 @@ class SimMarket:
         ]
 
     def record_trades(self, taker: SimOrder, fills: list[Fill], now_s: float) -> list[dict[str, Any]]:
-        """Update last trade prices; `last_trade_price` per execution price on BOTH tokens (one book)."""
-        by_price: dict[int, int] = {}
-        for fill in fills:
-            by_price[fill.taker_price] = by_price.get(fill.taker_price, 0) + fill.shares
+        """Update last trade prices; one `last_trade_price` per match on each token (mirror book).
+
+        Its price is the last (worst) execution price, its size the whole match. UNCONFIRMED: the
+        captured post-trade burst (ws/price_change_burst_captured.json) carries no last_trade_price at
+        all, and a single capture (ws/last_trade_price.json) cannot say whether the complement gets one.
+        The simulator used to send one per price level; kept at one per token to stay close to that.
+        """
+        last_price = fills[-1].taker_price
+        shares = sum(fill.shares for fill in fills)
         other = self.spec.no_token_id if taker.is_yes else self.spec.yes_token_id
         other_side = "SELL" if taker.is_buy else "BUY"
-        payloads = []
-        for price, shares in by_price.items():
-            for token, token_price, side in (
-                (taker.token_id, price, taker.side),
-                (other, UNIT - price, other_side),
-            ):
-                self.last_trade_units[token] = token_price
-                payloads.append(
-                    {
-                        "event_type": "last_trade_price",
-                        "asset_id": token,
-                        "market": self.condition_id,
-                        "price": fmt_units(token_price),
-                        "side": side,
-                        "size": fmt_units(shares),
-                        "fee_rate_bps": "0",
-                        "timestamp": ms_string(now_s),
-                    }
-                )
         self.traded = True
+        payloads = []
+        for token, price, side in (
+            (taker.token_id, last_price, taker.side),
+            (other, UNIT - last_price, other_side),
+        ):
+            self.last_trade_units[token] = price
+            payloads.append(
+                {
+                    "event_type": "last_trade_price",
+                    "asset_id": token,
+                    "market": self.condition_id,
+                    "price": fmt_units(price),
+                    "side": side,
+                    "size": fmt_units(shares),
+                    "fee_rate_bps": "0",
+                    "timestamp": ms_string(now_s),
+                }
+            )
         return payloads
 
     def changes(self, now_s: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
-        """(token ids, payload) summarising this call's book changes; resets the change tracking."""
+        """(token ids, payload) summarising this call's book changes; resets the change tracking.
+
+        Placements and cancels: one `price_change` with every changed level (spec 6.2). A trade, as in
+        the captured burst (ws/price_change_burst_captured.json): one `price_change` per changed level
+        (size "0" for a consumed one), then a `book` of each token. Then `best_bid_ask` where the top
+        moved, and a `tick_size_change` when the price crossed 0.96 / 0.04 (`auto_tick`).
+        """
         out: list[tuple[tuple[str, ...], dict[str, Any]]] = []
         tokens = self.tokens()
         if self.traded:
-            out.extend(((token,), {"event_type": "book", **self.summary(token, now_s)}) for token in tokens)
+            out.extend((tokens, self._price_change(now_s, [level])) for level in sorted(self.dirty))
+            out.extend(((token,), self.post_trade_book(token, now_s)) for token in tokens)
         elif self.dirty:
-            out.append((tokens, self._price_change(now_s)))
+            out.append((tokens, self._price_change(now_s, sorted(self.dirty))))
         self.dirty.clear()
         self.traded = False
         for token in tokens:
@@ -157,14 +193,37 @@ class SimMarket:
                     "timestamp": ms_string(now_s),
                 }
                 out.append(((token,), payload))
+        if self.auto_tick:
+            new_tick = self._auto_tick()
+            if new_tick != self.tick:
+                out.extend(((p["asset_id"],), p) for p in self.set_tick(new_tick, now_s))
         return out
 
-    def _price_change(self, now_s: float) -> dict[str, Any]:
+    def _auto_tick(self) -> str:
+        """The tick the venue's rule gives now (spec 6.2 tick_size_change: the price "> 0.96 or < 0.04"
+        moves 0.01 → 0.001, and back). The price is the Up token's displayed price: the midpoint, or
+        the last trade when the spread is wider than 0.10 (Polymarket's display rule). Only markets
+        listed at 0.01 change; a one-sided book without trades keeps its tick."""
+        base = self.spec.tick_size
+        if base != _COARSE_TICK:
+            return self.tick
+        bid, ask = self.book.best(BID), self.book.best(ASK)  # Up-token space; None = empty side
+        if bid is not None and ask is not None and ask - bid <= _DISPLAY_SPREAD_MAX_UNITS:
+            price = (bid + ask) // 2
+        else:
+            last = self.last_trade_units.get(self.spec.yes_token_id)
+            if last is None:
+                return self.tick
+            price = last
+        extreme = price > _TICK_HIGH_UNITS or price < _TICK_LOW_UNITS
+        return _FINE_TICK if extreme else base
+
+    def _price_change(self, now_s: float, levels: list[tuple[str, int]]) -> dict[str, Any]:
         tokens = self.tokens()
         hashes = {token: self.summary(token, now_s)["hash"] for token in tokens}
         tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
         entries = []
-        for side, yes_price in sorted(self.dirty):
+        for side, yes_price in levels:
             size = fmt_units(self.book.level_shares(side, yes_price))
             yes_side, no_side = ("BUY", "SELL") if side == BID else ("SELL", "BUY")
             for token, price, token_side in (

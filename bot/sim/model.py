@@ -121,6 +121,10 @@ class SimConfig:
     trade_mined_delay_s: float = 1.0
     trade_confirmed_delay_s: float = 3.0
     gtd_security_s: float = float(GTD_SECURITY_THRESHOLD_S)
+    # GTD expiration exactly floor(now) + gtd_security_s: accepted by the venue per a 3P probe (spec 5.1),
+    # refused by default (the spec's simulator rule, stricter; boundary UNCONFIRMED). Note: accepting it
+    # lets a client post orders that expire at once (the bot then re-posts them in a loop near its cutoff).
+    gtd_accepts_boundary: bool = False
     cancel_not_found_reason: str = CANCEL_REASON_NOT_FOUND
     cancel_done_reason: str = CANCEL_REASON_ALREADY_CANCELED_OR_MATCHED
     max_cancel_batch: int = BATCH_CANCEL_MAX
@@ -137,14 +141,22 @@ class SimConfig:
     # GTC/GTD amounts exactly as the official client builds them (spec 3.4; 3P live texts, see
     # rules.check_limit_precision). False restores the old lenient check (tick grid within 1 %).
     enforce_limit_order_precision: bool = True
+    # Spec 6.2: the venue moves a 0.01 market to 0.001 when its price passes 0.96 / 0.04, and back, with
+    # a tick_size_change (rule in bot/sim/market.py `_auto_tick`; the price definition is UNCONFIRMED).
+    auto_tick_size: bool = True
     # UNCONFIRMED (spec 9 "Self-trade prevention"): when True a taker skips resting orders of its own key.
     prevent_self_trade: bool = False
     # UNCONFIRMED (spec 9 "Market close"): resting orders are cancelled this long after end_ts.
     market_resolve_delay_s: float = 0.0
     # NT observation (not in the spec): FOK/FAK BUY order events carry original_size in pUSD.
     market_buy_original_size_in_pusd: bool = False
-    # UNCONFIRMED (spec 1.1): GET /data/order/{id} also returns finished orders.
-    get_order_returns_finished: bool = True
+    # UNCONFIRMED (spec 1.1): GET /data/order/{id} of a finished order. NT observed an empty answer ("only
+    # returns active orders"); the docs guide says the id filter "can also return a canceled or fully
+    # matched order". Stricter default (issue 15 §9): null, so a client must not rely on it.
+    get_order_returns_finished: bool = False
+    # Issue 15 §9, UNCONFIRMED (spec 6.3: PLACEMENT = "order accepted and resting"): a GTC/GTD that matches
+    # part of its size on entry and rests the rest gets a PLACEMENT, then the UPDATE. False = UPDATE only.
+    placement_when_partly_filled_on_entry: bool = True
     # Allowance reported for every spender (max uint256: "approved").
     allowance_units: int = 2**256 - 1
 

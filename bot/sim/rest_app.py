@@ -9,7 +9,7 @@ Layers, outermost first (`SimRestApp.__call__`):
    and "landed" hangs/drops (the engine processes the request, the client never hears back).
 3. The edge limiter (Cloudflare, spec 7(a)): short queueing, then 429 + Retry-After.
 4. The Starlette routes, one module per family in `bot.sim.routes`: `auth` (L1/L2, API keys),
-   `markets` (public data), `orders` (decoding, the order-signature check, per-signer limits, the
+   `markets` (public data), `prices`, `listings` (market lists, rewards, order scoring), `orders` (decoding, the order-signature check, per-signer limits, the
    engine), `cancels`, `account` (orders, trades, heartbeats, balances) and `admin`.
 
 This module holds only the outer layers and the assembly.
@@ -39,8 +39,10 @@ from bot.sim.routes.admin import admin_routes
 from bot.sim.routes.auth import Authenticator, auth_routes
 from bot.sim.routes.cancels import cancel_routes
 from bot.sim.routes.common import ADMIN_PREFIX, RestConfig, RestContext, error_response, status_for_message
+from bot.sim.routes.listings import listing_routes
 from bot.sim.routes.markets import market_routes
 from bot.sim.routes.orders import order_routes
+from bot.sim.routes.prices import price_routes
 from bot.sim.wallets import wallet_admin_routes, wallet_routes
 
 if TYPE_CHECKING:
@@ -101,6 +103,8 @@ class SimRestApp:
         auth = Authenticator(ctx)
         routes = [
             *market_routes(ctx),
+            *price_routes(ctx),
+            *listing_routes(ctx, auth),
             *auth_routes(ctx, auth),
             *order_routes(ctx, auth),
             *cancel_routes(ctx, auth),

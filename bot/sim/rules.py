@@ -119,10 +119,27 @@ def check_limit_precision(order: NewOrder, tick: str) -> None:
         )
 
 
-def check_expiration(order: NewOrder, now_s: float, *, security_s: float, reject_on_non_gtd: bool) -> None:
-    """GTD: `expiration` must be more than `security_s` ahead; others must carry 0 (spec 5.1)."""
+def check_expiration(
+    order: NewOrder,
+    now_s: float,
+    *,
+    security_s: float,
+    reject_on_non_gtd: bool,
+    accept_at_boundary: bool = False,
+) -> None:
+    """GTD: `expiration` must be more than `security_s` ahead; others must carry 0 (spec 5.1).
+
+    `accept_at_boundary`: accept exactly `floor(now) + security_s` too — a third-party probe measured
+    now + 60 s as the minimum the venue accepts (spec 5.1; issue 15 §9). Off by default (spec 5.1's
+    "Simulator rule: reject expiration ≤ now + 60", the stricter reading; the boundary is UNCONFIRMED).
+    """
     if order.order_type == "GTD":
-        if order.expiration <= now_s + security_s:
+        too_soon = (
+            order.expiration < math.floor(now_s) + security_s
+            if accept_at_boundary
+            else order.expiration <= now_s + security_s
+        )
+        if too_soon:
             raise OrderRejected(ERR_INVALID_EXPIRATION)
     elif order.expiration != 0 and reject_on_non_gtd:
         raise OrderRejected(ERR_INVALID_EXPIRATION)

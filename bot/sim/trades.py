@@ -135,7 +135,14 @@ class TradeRecord:
         }
 
     def ws(self, owner: str, trader_side: str, address: str, now_s: float) -> dict[str, Any]:
-        """The user-channel `trade` event as `owner` sees it (spec 6.3)."""
+        """The user-channel `trade` event as `owner` sees it (spec 6.3).
+
+        Top-level `owner`, `trade_owner` and `maker_address` are the TAKER's whoever receives the event:
+        in the real maker's view (ws/user_trade1.json, `trader_side: "MAKER"`) they are not the maker's
+        own, which is only in its `maker_orders` entry (issue 15 §6). `owner`/`address` only pick the
+        receiver (the hub routes by `UserData.owner`); they do not change the payload's top level.
+        """
+        del owner, address
         return {
             "event_type": "trade",
             "type": "TRADE",
@@ -151,9 +158,9 @@ class TradeRecord:
             "match_time": str(int(self.match_time_s)),
             "last_update": str(int(self.last_update_s)),
             "outcome": self.outcome,
-            "owner": owner,
-            "trade_owner": owner,
-            "maker_address": address,
+            "owner": self.taker_owner,
+            "trade_owner": self.taker_owner,
+            "maker_address": self.taker_address,
             "transaction_hash": self.transaction_hash,
             "bucket_index": self.bucket_index,
             "trader_side": trader_side,

@@ -14,6 +14,11 @@ sockets, real WebSocket framing, real backpressure.
   socket (1008, `Unauthorized/Invalid api key`); then that key's `UserData` events for the subscribed
   markets (empty = all). The fault plan may drop, duplicate or reorder them.
 - Text `PING` → `PONG`. No frame from the client for `idle_timeout_s` closes the connection.
+- Strict subscriptions (`WsConfig.strict_subscriptions`, default on; docs/protocol/NOTES-simstrict.md):
+  the first frame must be a valid initial subscription, else close 1008 `invalid subscription payload`
+  (a PING first: nautilus_trader issue #4864); afterwards a second initial message (nautilus_trader
+  PR #3717), non-JSON, lowercase `ping`, unknown keys, empty id lists and unknown assets are answered
+  with the text `INVALID OPERATION` and change nothing.
 
 Slow consumers: every connection has a bounded outgoing queue filled synchronously from the engine's
 event callback. When it is full the connection is closed (1008, "slow consumer"), never the engine
@@ -59,6 +64,19 @@ CLOSE_POLICY = 1008  # bad auth, slow consumer
 
 _PING = "PING"
 _PONG = "PONG"
+# source: nautilus_trader PR #3717 ("Polymarket sends back `INVALID OPERATION` when we try to send the
+# initial message twice"); the simulator gives the same answer to every refused frame after the first.
+INVALID_OPERATION = "INVALID OPERATION"
+# source: nautilus_trader issue #4864 (a PING before any subscription: close 1008 "invalid subscription
+# payload"); the simulator closes so on any first frame that is not a valid initial subscription.
+INVALID_SUBSCRIPTION = "invalid subscription payload"
+# The keys the venue's documented frames use (spec 6.1); anything else is a typo (`asset_ids`).
+_MARKET_INITIAL_KEYS = frozenset({"type", "assets_ids", "custom_feature_enabled", "initial_dump", "level"})
+_MARKET_OPERATION_KEYS = frozenset(
+    {"operation", "assets_ids", "custom_feature_enabled", "initial_dump", "level"}
+)
+_USER_INITIAL_KEYS = frozenset({"type", "auth", "markets", "assets_ids"})
+_USER_OPERATION_KEYS = frozenset({"operation", "markets", "assets_ids"})
 # Events sent only to connections that enabled custom features (spec 6.1).
 _CUSTOM_EVENTS = frozenset({"best_bid_ask", "new_market", "market_resolved"})
 # Sent to every custom-feature connection, whatever it subscribed to.
@@ -82,6 +100,10 @@ class WsConfig:
     outgoing_queue_frames: int = 1024
     # Spec 6.1: above ~500 assets per connection the initial snapshots are not delivered.
     max_initial_dump_assets: int = 500
+    # Refuse bad subscription frames as the venue does (module docstring). Confirmed: a second initial
+    # message and a PING before subscribing. UNCONFIRMED, strict by choice: non-JSON, lowercase `ping`,
+    # unknown keys, empty lists, unknown assets. False = the old leniency (ignore what is not understood).
+    strict_subscriptions: bool = True
     close_timeout_s: float = 2.0
     # In-process transport: frames in flight per direction, like a socket buffer of a few frames.
     pipe_capacity_chunks: int = 16
@@ -148,6 +170,7 @@ class _Connection:
         "recv",
         "scope",
         "send",
+        "subscribed",
         "ws",
     )
 
@@ -159,6 +182,7 @@ class _Connection:
         self.markets: set[str] = set()
         self.custom = False
         self.api_key: str | None = None  # set once a user connection authenticated
+        self.subscribed = False  # the initial subscription was accepted
         self.scope: trio.CancelScope | None = None
         self.close_code = CLOSE_NORMAL
         self.close_reason: str | None = None
@@ -372,85 +396,140 @@ class WsHub:
                 return
             if isinstance(message, bytes):
                 message = message.decode("utf-8", errors="replace")
-            if message == _PING:
-                conn.offer(_PONG)
-                continue
-            try:
-                payload = orjson.loads(message)
-            except orjson.JSONDecodeError:
-                self._stats["malformed"] += 1
-                continue
-            if not isinstance(payload, dict):
-                self._stats["malformed"] += 1
-                continue
-            if conn.channel == "market":
-                self._handle_market_message(conn, payload)
-            elif not self._handle_user_message(conn, payload):
+            if not self._handle_frame(conn, message):
                 return
+
+    def _handle_frame(self, conn: _Connection, message: str) -> bool:
+        """One client frame; False when the connection must close."""
+        strict = self.config.strict_subscriptions
+        if message == _PING and (conn.subscribed or not strict):
+            conn.offer(_PONG)
+            return True
+        try:
+            payload = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            return self._refuse(conn)
+        if not conn.subscribed:
+            if conn.channel == "market":
+                return self._handle_market_initial(conn, payload)
+            return self._handle_user_initial(conn, payload)
+        if conn.channel == "market":
+            self._handle_market_operation(conn, payload)
+        else:
+            self._handle_user_operation(conn, payload)
+        return True
+
+    def _refuse(self, conn: _Connection) -> bool:
+        """A frame the venue would not accept: close before the subscription, `INVALID OPERATION` after."""
+        self._stats["malformed"] += 1
+        if not self.config.strict_subscriptions:
+            return True
+        if not conn.subscribed:
+            conn.close(CLOSE_POLICY, INVALID_SUBSCRIPTION)
+            return False
+        conn.offer(INVALID_OPERATION)
+        return True
 
     # --- subscriptions ------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _ids(payload: dict[str, Any], key: str) -> list[str]:
-        values = payload.get(key) or []
-        return [str(v) for v in values] if isinstance(values, list) else []
+    def _ids(self, payload: dict[str, Any], key: str, allowed: frozenset[str]) -> list[str] | None:
+        """The id list under `key`, or None when the frame is not one the venue would accept."""
+        values = payload.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return None if self.config.strict_subscriptions else []
+        if self.config.strict_subscriptions and not payload.keys() <= allowed:
+            return None
+        return list(values)
 
-    def _handle_market_message(self, conn: _Connection, payload: dict[str, Any]) -> None:
+    def _handle_market_initial(self, conn: _Connection, payload: dict[str, Any]) -> bool:
+        assets = self._ids(payload, "assets_ids", _MARKET_INITIAL_KEYS)
+        custom = bool(payload.get("custom_feature_enabled", False))
+        is_initial = str(payload.get("type", "")).lower() == "market" and "operation" not in payload
+        strict = self.config.strict_subscriptions
+        # No assets is valid only as the new-market discovery subscription (custom features on, issue #4864).
+        if assets is None or (strict and (not is_initial or (not assets and not custom))):
+            return self._refuse(conn)
+        if not is_initial:  # lenient mode: a bare operation first works like an initial message
+            self._handle_market_operation(conn, payload)
+            conn.subscribed = True
+            return True
+        conn.subscribed = True
+        conn.custom = custom
+        # Unknown tokens in the initial message get no snapshot (spec 6.1: the venue ignores them).
+        self._add_assets(conn, assets, payload)
+        return True
+
+    def _handle_market_operation(self, conn: _Connection, payload: dict[str, Any]) -> None:
         operation = str(payload.get("operation", "")).lower()
-        kind = str(payload.get("type", "")).lower()
-        assets = self._ids(payload, "assets_ids")
+        assets = self._ids(payload, "assets_ids", _MARKET_OPERATION_KEYS)
+        strict = self.config.strict_subscriptions
+        unknown = assets is not None and any(self._exchange.market_by_token(a) is None for a in assets)
+        if (
+            assets is None
+            or operation not in ("subscribe", "unsubscribe")
+            or (strict and (not assets or (operation == "subscribe" and unknown)))
+        ):
+            self._refuse(conn)
+            return
         if "custom_feature_enabled" in payload:
             conn.custom = bool(payload["custom_feature_enabled"])
         if operation == "unsubscribe":
             conn.assets.difference_update(assets)
             return
-        if operation == "subscribe" or kind == "market":
-            new = [a for a in dict.fromkeys(assets) if a not in conn.assets]
-            conn.assets.update(new)
-            if payload.get("initial_dump", True) and len(conn.assets) <= self.config.max_initial_dump_assets:
-                self._send_books(conn, new)
-            return
-        self._stats["malformed"] += 1
+        self._add_assets(conn, assets, payload)
+
+    def _add_assets(self, conn: _Connection, assets: list[str], payload: dict[str, Any]) -> None:
+        new = [a for a in dict.fromkeys(assets) if a not in conn.assets]
+        conn.assets.update(new)
+        if payload.get("initial_dump", True) and len(conn.assets) <= self.config.max_initial_dump_assets:
+            self._send_books(conn, new)
 
     def _send_books(self, conn: _Connection, assets: list[str]) -> None:
         books = []
         for asset in assets:
             if self._exchange.market_by_token(asset) is None:
                 continue  # unknown tokens are silently ignored, like the venue
-            books.append({"event_type": "book", **self._exchange.book(asset)})
+            books.append(self._exchange.book_snapshot(asset))
         if books:
             self._deliver(conn, orjson.dumps(books).decode())
 
-    def _handle_user_message(self, conn: _Connection, payload: dict[str, Any]) -> bool:
-        """False when the connection must close (bad credentials)."""
+    def _handle_user_initial(self, conn: _Connection, payload: dict[str, Any]) -> bool:
+        """False when the connection must close (bad frame, bad credentials)."""
+        markets = self._ids(payload, "markets", _USER_INITIAL_KEYS)
+        is_initial = str(payload.get("type", "")).lower() == "user" and "operation" not in payload
+        if markets is None or not is_initial:
+            if not self.config.strict_subscriptions:
+                self._stats["malformed"] += 1  # anything before a valid auth message is ignored
+                return True
+            return self._refuse(conn)
+        auth = payload.get("auth")
+        record = None
+        if isinstance(auth, dict):
+            api_key, secret, passphrase = (auth.get(k) for k in ("apiKey", "secret", "passphrase"))
+            if all(isinstance(v, str) for v in (api_key, secret, passphrase)):
+                record = self._keys.verify(api_key, secret, passphrase)  # type: ignore[arg-type]
+        if record is None:
+            self._stats["auth_failures"] += 1
+            conn.close(CLOSE_POLICY, ERR_UNAUTHORIZED)
+            return False
+        conn.api_key = record.api_key
+        conn.markets = set(markets)
+        conn.subscribed = True
+        return True
+
+    def _handle_user_operation(self, conn: _Connection, payload: dict[str, Any]) -> None:
         operation = str(payload.get("operation", "")).lower()
-        kind = str(payload.get("type", "")).lower()
-        markets = self._ids(payload, "markets")
-        if kind == "user" and operation == "":
-            auth = payload.get("auth")
-            record = None
-            if isinstance(auth, dict):
-                api_key, secret, passphrase = (auth.get(k) for k in ("apiKey", "secret", "passphrase"))
-                if all(isinstance(v, str) for v in (api_key, secret, passphrase)):
-                    record = self._keys.verify(api_key, secret, passphrase)  # type: ignore[arg-type]
-            if record is None:
-                self._stats["auth_failures"] += 1
-                conn.close(CLOSE_POLICY, ERR_UNAUTHORIZED)
-                return False
-            conn.api_key = record.api_key
-            conn.markets = set(markets)
-            return True
-        if conn.api_key is None:
-            # Anything before a valid auth message is ignored.
-            self._stats["malformed"] += 1
-            return True
+        markets = self._ids(payload, "markets", _USER_OPERATION_KEYS)
+        strict = self.config.strict_subscriptions
+        if markets is None or operation not in ("subscribe", "unsubscribe") or (strict and not markets):
+            self._refuse(conn)
+            return
         if operation == "subscribe":
             conn.markets.update(markets)
-        elif operation == "unsubscribe":
-            conn.markets.difference_update(markets)
         else:
-            self._stats["malformed"] += 1
-        return True
+            conn.markets.difference_update(markets)
 
     # --- in-process transport ---------------------------------------------------------------------------
 

@@ -227,6 +227,13 @@ def test_gtd_expiration_boundary_and_expiry_as_cancellation():
         ).message
         == "invalid expiration"
     )
+    # The switch: now + 60 of the current whole second accepted (spec 5.1, 3P probe; issue 15 §9).
+    lenient, lenient_clock, _events = make_exchange(config=SimConfig(gtd_accepts_boundary=True))
+    lenient_clock.now = now + 0.7
+    at_boundary = limit("alice", YES, "BUY", "0.39", 10, order_type="GTD", expiration=now + 60)
+    assert lenient.place(at_boundary).status == "live"
+    too_soon = limit("alice", YES, "BUY", "0.39", 10, order_type="GTD", expiration=now + 59)
+    assert rejection(lenient, too_soon).message == "invalid expiration"
     accepted = limit("alice", YES, "BUY", "0.40", 10, order_type="GTD", expiration=now + 61)
     assert exchange.place(accepted).status == "live"
     assert exchange.next_deadline() == now + 1  # expiration − 60
@@ -394,6 +401,25 @@ def test_cancel_removes_only_the_unfilled_remainder():
     assert exchange.accounts.reserved_pusd("0xalice") == 0
     assert exchange.get_order("alice", order.order_id)["status"] == "CANCELED"
     assert exchange.get_order("bob", order.order_id) is None
+    # Issue 15 §9: GET /data/order/{id} of a finished order is null by default (NT: "only returns
+    # active orders"); the switch restores the docs guide's reading.
+    assert exchange.get_order("alice", order.order_id, as_venue=True) is None
+    lenient, _clock, _events = make_exchange(config=SimConfig(get_order_returns_finished=True))
+    kept = limit("alice", YES, "BUY", "0.50", 20)
+    lenient.place(kept)
+    lenient.cancel("alice", [kept.order_id])
+    assert lenient.get_order("alice", kept.order_id, as_venue=True)["status"] == "CANCELED"
+
+
+def test_a_gtc_that_partly_fills_on_entry_and_rests_gets_a_placement_then_an_update():
+    """Issue 15 §9 (UNCONFIRMED, switch SimConfig.placement_when_partly_filled_on_entry)."""
+    exchange, _clock, events = make_exchange()
+    exchange.fund("0xbob", token_id=YES, shares_units=5_000_000)
+    exchange.place(limit("bob", YES, "SELL", "0.50", 5))
+    taker = limit("alice", YES, "BUY", "0.50", 20)
+    assert exchange.place(taker).status == "matched"
+    mine = [e for e in order_events(events, "alice") if e["id"] == taker.order_id]
+    assert [(e["type"], e["status"]) for e in mine] == [("PLACEMENT", "LIVE"), ("UPDATE", "LIVE")]
 
 
 def test_cancel_batch_limit_and_market_filters():
@@ -581,6 +607,54 @@ def test_tick_size_change_is_announced_for_both_tokens_and_applies_to_new_orders
     ]
     assert exchange.tick_size(NO) == "0.001" and exchange.book(YES)["tick_size"] == "0.001"
     assert exchange.place(limit("alice", YES, "BUY", "0.455", 10)).status == "live"
+
+
+def test_the_tick_moves_to_0_001_past_0_96_and_back_with_tick_size_change():
+    """Issue 15 §4, spec 6.2: the venue's automatic tick change, in the capture's shape
+    (ws/tick_size_change.json: asset_id, event_type, market, new_tick_size, old_tick_size, timestamp)."""
+    exchange, clock, events = make_exchange()
+    exchange.fund("0xbob", token_id=YES, shares_units=100_000_000)
+    exchange.place(limit("alice", YES, "BUY", "0.96", 10))
+    ask = limit("bob", YES, "SELL", "0.98", 10)
+    events.clear()
+    exchange.place(ask)  # midpoint 0.97 > 0.96
+    changes = [
+        e.payload
+        for e in events
+        if isinstance(e, MarketData) and e.payload["event_type"] == "tick_size_change"
+    ]
+    assert [(c["asset_id"], c["old_tick_size"], c["new_tick_size"]) for c in changes] == [
+        (YES, "0.01", "0.001"),
+        (NO, "0.01", "0.001"),
+    ]
+    assert set(changes[0]) == {
+        "asset_id",
+        "event_type",
+        "market",
+        "new_tick_size",
+        "old_tick_size",
+        "timestamp",
+    }
+    assert exchange.tick_size(YES) == "0.001"
+    assert exchange.place(limit("alice", YES, "BUY", "0.965", 10)).status == "live"  # on the new grid
+    events.clear()
+    exchange.cancel_all("alice")
+    exchange.cancel("bob", [ask.order_id])
+    assert exchange.tick_size(YES) == "0.001"  # an empty book without trades keeps its tick
+    exchange.place(limit("alice", YES, "BUY", "0.50", 10))
+    exchange.place(limit("bob", YES, "SELL", "0.55", 10))  # midpoint 0.525: back to 0.01
+    assert exchange.tick_size(YES) == "0.01"
+    back = [
+        e.payload
+        for e in events
+        if isinstance(e, MarketData) and e.payload["event_type"] == "tick_size_change"
+    ]
+    assert [(c["old_tick_size"], c["new_tick_size"]) for c in back] == [("0.001", "0.01")] * 2
+    lenient, _clock, _events = make_exchange(config=SimConfig(auto_tick_size=False))
+    lenient.fund("0xbob", token_id=YES, shares_units=100_000_000)
+    lenient.place(limit("alice", YES, "BUY", "0.97", 10))
+    lenient.place(limit("bob", YES, "SELL", "0.98", 10))
+    assert lenient.tick_size(YES) == "0.01"
 
 
 def test_marketable_orders_are_delayed_on_markets_with_a_taker_delay():

@@ -353,13 +353,41 @@ def test_price_change_carries_entries_for_both_tokens():
     ]
 
 
-def test_a_trade_publishes_fresh_books_for_both_tokens():
+def test_a_trade_publishes_price_changes_per_level_then_fresh_books_for_both_tokens():
+    """Issue 15 §7/§8: the captured post-trade sequence (ws/price_change_burst_captured.json): one
+    price_change per changed level, then a book of each token without tick_size, last_trade_price,
+    min_order_size or neg_risk."""
+    exchange, _clock, events = make_exchange()
+    exchange.place(limit("alice", NO, "BUY", "0.48", 5))
+    exchange.place(limit("carol", NO, "BUY", "0.47", 5))
+    events.clear()
+    exchange.place(market("bob", YES, "BUY", 5.25, "0.53"))  # consumes both levels exactly
+    market_data = [e.payload for e in events if isinstance(e, MarketData)]
+    kinds = [p["event_type"] for p in market_data if p["event_type"] != "best_bid_ask"]
+    assert kinds == ["last_trade_price", "last_trade_price", "price_change", "price_change", "book", "book"]
+    changes = [p for p in market_data if p["event_type"] == "price_change"]
+    assert [
+        [(e["asset_id"], e["price"], e["size"], e["side"]) for e in c["price_changes"]] for c in changes
+    ] == [
+        [(YES, "0.52", "0", "SELL"), (NO, "0.48", "0", "BUY")],
+        [(YES, "0.53", "0", "SELL"), (NO, "0.47", "0", "BUY")],
+    ]
+    books = [p for p in market_data if p["event_type"] == "book"]
+    assert [(b["asset_id"], b["bids"], b["asks"]) for b in books] == [(YES, [], []), (NO, [], [])]
+    assert all(
+        set(b) == {"event_type", "market", "asset_id", "timestamp", "hash", "bids", "asks"} for b in books
+    )
+
+
+def test_the_maker_s_trade_event_carries_the_taker_s_owner_at_the_top_level():
+    """Issue 15 §6, real capture ws/user_trade1.json: in the MAKER view, top-level owner, trade_owner and
+    maker_address are the taker's; the maker finds itself only in maker_orders."""
     exchange, _clock, events = make_exchange()
     exchange.place(limit("alice", NO, "BUY", "0.48", 10))
-    events.clear()
-    exchange.place(market("bob", YES, "BUY", 2.6, "0.52"))
-    books = [e.payload for e in events if isinstance(e, MarketData) and e.payload["event_type"] == "book"]
-    assert [(b["asset_id"], levels(b["bids"]), levels(b["asks"]), b["last_trade_price"]) for b in books] == [
-        (YES, [], [("0.52", "5")], "0.52"),
-        (NO, [("0.48", "5")], [], "0.48"),
-    ]
+    exchange.place(market("bob", YES, "BUY", 5.2, "0.52"))
+    maker_view = user_events(events, "alice", "trade")[0]
+    taker_view = user_events(events, "bob", "trade")[0]
+    assert maker_view["trader_side"] == "MAKER" and taker_view["trader_side"] == "TAKER"
+    for view in (maker_view, taker_view):
+        assert (view["owner"], view["trade_owner"], view["maker_address"]) == ("bob", "bob", "0xbob")
+    assert [(m["owner"], m["maker_address"]) for m in maker_view["maker_orders"]] == [("alice", "0xalice")]

@@ -435,6 +435,11 @@ async def test_cancels_report_canceled_and_not_canceled(
     again = await alice.call("DELETE", "/order", {"orderID": order.order_id})
     assert again.json() == {"canceled": [], "not_canceled": {order.order_id: "already canceled or matched"}}
     assert (await alice.call("DELETE", "/order", {"orderID": 7})).json() == {"error": "Invalid orderID"}
+    # Issue 15 §9: a malformed id (not an order hash) is a 400, not a not_canceled entry.
+    malformed = await alice.call("DELETE", "/order", {"orderID": "abc"})
+    assert (malformed.status_code, malformed.json()) == (400, {"error": "Invalid orderID"})
+    batch = await alice.call("DELETE", "/orders", [unknown, "0x12"])
+    assert (batch.status_code, batch.json()) == (400, {"error": "Invalid order payload"})
 
 
 async def test_cancel_of_more_than_1000_ids_is_refused(

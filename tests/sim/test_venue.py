@@ -35,14 +35,25 @@ class Recorder:
     def __init__(self, venue: SimVenue) -> None:
         self.venue = venue
         self.events: list[tuple[float, dict[str, Any]]] = []
+        self.received_by: list[str] = []  # the API key each user event was delivered to
         self.market: list[tuple[float, dict[str, Any]]] = []
         venue.exchange.subscribe(self)
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, UserData):
             self.events.append((self.venue.now(), event.payload))
+            self.received_by.append(event.owner)
         else:
             self.market.append((self.venue.now(), event.payload))
+
+    def trades(self, owner: str) -> list[dict[str, Any]]:
+        """Trade events delivered to `owner`. Not by the payload's `owner`: a maker's view carries the
+        taker's there (ws/user_trade1.json, issue 15 §6)."""
+        return [
+            p
+            for (_t, p), to in zip(self.events, self.received_by, strict=True)
+            if to == owner and p["event_type"] == "trade"
+        ]
 
     def orders(self, owner: str) -> list[tuple[float, dict[str, Any]]]:
         return [(t, p) for t, p in self.events if p["event_type"] == "order" and p["owner"] == owner]
@@ -171,13 +182,13 @@ async def test_one_synthetic_window_replays_fills_both_sides_and_rolls_over(auto
     assert trio.current_time() - started == WINDOW_START + 901 - (WINDOW_START - 1)
     fills = [
         m
-        for _t, p in recorder.events
-        if p["event_type"] == "trade" and p["owner"] == "me" and p["status"] == "MATCHED"
+        for p in recorder.trades("me")
+        if p["status"] == "MATCHED"
         for m in p["maker_orders"]
         if m["owner"] == "me"
     ]
     assert {m["asset_id"] for m in fills} == {spec.yes_token_id, spec.no_token_id}
-    ours = [p for _t, p in recorder.events if p["event_type"] == "trade" and p["owner"] == "me"]
+    ours = recorder.trades("me")
     assert {p["id"] for p in ours if p["status"] == "CONFIRMED"} == {p["id"] for p in ours}
     resolved = [p for _t, p in recorder.orders("me") if p["status"] == "CANCELED_MARKET_RESOLVED"]
     assert len(resolved) <= 2

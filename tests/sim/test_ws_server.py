@@ -103,9 +103,10 @@ async def test_market_subscribe_sends_one_book_frame_then_deltas_of_subscribed_a
         await _subscribe_market(ws, [M1.yes_token_id, M1.no_token_id, "unknown-token"])
         books = await _json(ws)
         assert [(b["event_type"], b["asset_id"]) for b in books] == [("book", "101"), ("book", "102")]
-        assert {k: v for k, v in books[0].items() if k != "event_type"} == sim.venue.exchange.book(
-            M1.yes_token_id
-        )
+        # The venue's snapshot: REST's book without min_order_size / neg_risk (ws/book_snapshot_captured.json).
+        rest = sim.venue.exchange.book(M1.yes_token_id)
+        del rest["min_order_size"], rest["neg_risk"]
+        assert {k: v for k, v in books[0].items() if k != "event_type"} == rest
         _place(sim, key, ADDRESS_A, M2, "0.40")  # another market: not for us
         _place(sim, key, ADDRESS_A, M1, "0.45")
         change = await _json(ws)
@@ -181,6 +182,7 @@ async def test_idle_connections_close_after_the_idle_timeout_and_pings_keep_them
 ) -> None:
     async with sim.connector(sim.ws_market_url) as silent, sim.connector(sim.ws_market_url) as pinger:
         start = trio.current_time()
+        await _subscribe_market(pinger, [], custom_feature_enabled=True)  # a PING needs a subscription first
         async with trio.open_nursery() as nursery:
 
             async def keep_pinging() -> None:
@@ -244,3 +246,98 @@ async def test_loopback_listener_routes_the_two_paths_and_rejects_others(
         assert "404" in repr(rejected.value) or getattr(rejected.value, "status_code", None) == 404
         server.shutdown()
         nursery.cancel_scope.cancel()
+
+
+# --- strict subscriptions (issue 15 §5) -----------------------------------------------------------------
+
+
+async def _closed_with(ws: WebSocketConnection) -> tuple[int, str | None]:
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await ws.get_message()
+    return closed.value.reason.code, closed.value.reason.reason
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "PING",  # nautilus_trader issue #4864
+        "not json",
+        json.dumps({"type": "market", "asset_ids": ["101"]}),  # typo'd key
+        json.dumps({"type": "market", "assets_ids": []}),  # nothing, and no discovery either
+        json.dumps({"operation": "subscribe", "assets_ids": ["101"]}),  # an operation first
+    ],
+)
+async def test_a_first_frame_that_is_not_a_valid_subscription_closes_the_socket(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim, first: str
+) -> None:
+    async with sim.connector(sim.ws_market_url) as ws:
+        await ws.send_message(first)
+        assert await _closed_with(ws) == (1008, "invalid subscription payload")
+
+
+async def test_after_subscribing_bad_frames_get_invalid_operation_and_change_nothing(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim
+) -> None:
+    async with sim.connector(sim.ws_market_url) as ws:
+        await _subscribe_market(ws, ["101"])
+        assert [b["asset_id"] for b in await _json(ws)] == ["101"]
+        refused = [
+            json.dumps({"type": "market", "assets_ids": ["102"]}),  # a second initial message (NT PR #3717)
+            "not json",
+            "ping",
+            json.dumps({"operation": "subscribe", "asset_ids": ["102"]}),
+            json.dumps({"operation": "subscribe", "assets_ids": []}),
+            json.dumps({"operation": "subscribe", "assets_ids": ["999999"]}),
+            json.dumps({"operation": "resubscribe", "assets_ids": ["102"]}),
+        ]
+        for frame in refused:
+            await ws.send_message(frame)
+            assert await ws.get_message() == "INVALID OPERATION", frame
+        await ws.send_message("PING")
+        assert await ws.get_message() == "PONG"
+        await ws.send_message(json.dumps({"operation": "subscribe", "assets_ids": ["102"]}))
+        assert [b["asset_id"] for b in await _json(ws)] == ["102"]
+
+
+async def test_empty_assets_with_custom_features_is_the_discovery_subscription(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim
+) -> None:
+    async with sim.connector(sim.ws_market_url) as ws:
+        await _subscribe_market(ws, [], custom_feature_enabled=True)
+        await ws.send_message("PING")
+        assert await ws.get_message() == "PONG"
+
+
+async def test_user_channel_refuses_a_second_auth_and_bad_operations(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim
+) -> None:
+    creds = _creds(sim, ADDRESS_A)
+    async with sim.connector(sim.ws_user_url) as early:
+        await early.send_message("PING")
+        assert await _closed_with(early) == (1008, "invalid subscription payload")
+    async with sim.connector(sim.ws_user_url) as ws:
+        await ws.send_message(json.dumps({"type": "user", "auth": creds, "markets": []}))
+        for frame in (
+            json.dumps({"type": "user", "auth": creds, "markets": []}),
+            json.dumps({"operation": "subscribe", "markets": []}),
+            json.dumps({"operation": "subscribe", "market": [M1.condition_id]}),
+        ):
+            await ws.send_message(frame)
+            assert await ws.get_message() == "INVALID OPERATION", frame
+        await ws.send_message(json.dumps({"operation": "subscribe", "markets": [M1.condition_id]}))
+        await ws.send_message("PING")
+        assert await ws.get_message() == "PONG"
+
+
+async def test_lenient_mode_ignores_what_it_does_not_understand(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    config = WsConfig(idle_timeout_s=IDLE_S, strict_subscriptions=False)
+    async with open_inprocess_sim(_venue(), ws_config=config) as sim:
+        async with sim.connector(sim.ws_market_url) as ws:
+            await ws.send_message("PING")
+            assert await ws.get_message() == "PONG"
+            await ws.send_message("not json")
+            await _subscribe_market(ws, ["101"])
+            assert [b["asset_id"] for b in await _json(ws)] == ["101"]

@@ -68,7 +68,9 @@ def account_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
         except Reject as rej:
             return rej.response()
         # Unknown (or, if the engine says so, finished) orders: an empty `null` body (spec 1.1).
-        return json_response(exchange.get_order(record.api_key, request.path_params["order_id"]))
+        return json_response(
+            exchange.get_order(record.api_key, request.path_params["order_id"], as_venue=True)
+        )
 
     async def trades(request: Request) -> Response:
         try:

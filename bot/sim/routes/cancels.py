@@ -6,6 +6,7 @@ Spec: docs/protocol/polymarket-clob.md §1.1 (cancel endpoints and the `{cancele
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,7 +33,14 @@ from bot.sim.routes.common import (
     signer_take,
 )
 
-__all__ = ["cancel_routes"]
+__all__ = ["cancel_routes", "well_formed_order_id"]
+
+# An order id is the EIP-712 order hash (spec 3.3): 0x and 64 hex digits.
+_ORDER_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def well_formed_order_id(order_id: str) -> bool:
+    return _ORDER_ID.fullmatch(order_id) is not None
 
 
 def _engine_cancel(
@@ -63,6 +71,9 @@ def cancel_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
             order_id = payload.get("orderID")
             if not isinstance(order_id, str) or not order_id:
                 raise Reject(ERR_INVALID_ORDER_ID)
+            if ctx.config.reject_malformed_order_ids and not well_formed_order_id(order_id):
+                # Spec 5.3 cancel table: malformed → 400 `Invalid orderID` (which inputs count: UNCONFIRMED).
+                raise Reject(ERR_INVALID_ORDER_ID)
             limit_headers = signer_take(ctx, record, SignerBucketKind.CANCEL, 1)
             canceled, not_canceled = _engine_cancel(lambda: exchange.cancel(record.api_key, [order_id]))
             return json_response(_cancel_body(canceled, not_canceled), headers=limit_headers)
@@ -77,6 +88,8 @@ def cancel_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
             ids = parse_json(body)
             if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
                 raise Reject(ERR_INVALID_PAYLOAD)
+            if ctx.config.reject_malformed_order_ids and not all(well_formed_order_id(i) for i in ids):
+                raise Reject(ERR_INVALID_PAYLOAD)  # spec 5.3 cancel table: malformed → 400
             if len(ids) > ctx.config.max_cancel_ids:
                 raise Reject(ERR_TOO_MANY_CANCELS_FMT.format(max=ctx.config.max_cancel_ids))
             limit_headers = signer_take(ctx, record, SignerBucketKind.CANCEL, max(1, len(ids)))
@@ -116,8 +129,11 @@ def cancel_routes(ctx: RestContext, auth: Authenticator) -> list[Route]:
             asset_id = payload.get("asset_id") or None
             if not all(v is None or isinstance(v, str) for v in (market, asset_id)):
                 raise Reject(ERR_INVALID_PAYLOAD)
+            if market is None and asset_id is None and ctx.config.cancel_market_requires_filter:
+                # Spec 1.1 note: the current docs guide says "At least one filter is required".
+                raise Reject(ERR_INVALID_PAYLOAD)
             cancel_precheck(record)
-            # Neither filter: like cancel-all (spec 1.1 note, UNCONFIRMED which behaviour is current).
+            # Neither filter (switch off): like cancel-all, as the older cancel page says.
             canceled, not_canceled = _engine_cancel(
                 lambda: exchange.cancel_market(record.api_key, market=market, asset_id=asset_id)
             )

@@ -102,6 +102,12 @@ class RestConfig:
     timestamp_tolerance_s: float | None = 60.0
     # Spec 2.1: derive fails without a prior create. True makes derive issue keys (lenient paper mode).
     derive_creates_missing: bool = False
+    # DELETE /cancel-market-orders without market or asset_id: refused (current docs guide, "At least one
+    # filter is required"; spec 1.1 note) or, False, like cancel-all (the older cancel page). UNCONFIRMED.
+    cancel_market_requires_filter: bool = True
+    # Cancels naming an id that is not 0x + 64 hex digits: 400 (spec 5.3 "malformed → Invalid orderID /
+    # Invalid order payload"), instead of a 200 with the id in not_canceled. UNCONFIRMED which wins.
+    reject_malformed_order_ids: bool = True
     # Bound on a `hang` fault, so a client that never gives up cannot pin a task forever.
     hang_max_s: float = 600.0
     rate_limits: VenueRateLimitConfig = field(default_factory=VenueRateLimitConfig)

@@ -5,12 +5,15 @@ Spec: docs/protocol/polymarket-clob.md ยง1.1 (public endpoints and shapes) and ย
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.protocol.constants import ERR_INVALID_PAYLOAD
 from bot.sim.gamma import market_state
+from bot.sim.model import MarketSpec
 from bot.sim.routes.common import (
     ERR_INVALID_TOKEN,
     ERR_MARKET_NOT_FOUND,
@@ -25,7 +28,54 @@ from bot.sim.routes.common import (
     parse_json,
 )
 
-__all__ = ["market_routes"]
+__all__ = ["market_body", "market_routes"]
+
+
+def market_body(ctx: RestContext, spec: MarketSpec) -> dict[str, Any]:
+    """`GET /markets/{condition_id}`'s object (spec 1.1), also the items of the market lists."""
+    state = market_state(ctx.exchange, spec, ctx.now_s())
+    fee = LEGACY_BASE_FEE_BPS if spec.fee_rate > 0 else 0
+    return {
+        "enable_order_book": True,
+        "active": state.active,
+        "closed": state.closed,
+        "archived": False,
+        "accepting_orders": state.accepting_orders,
+        "accepting_order_timestamp": state.accepting_orders_iso,
+        "minimum_order_size": num(spec.min_order_size),
+        "minimum_tick_size": float(state.tick_size),
+        "condition_id": spec.condition_id,
+        "question_id": spec.condition_id,
+        "question": spec.question,
+        "description": spec.question,
+        "market_slug": spec.slug,
+        "end_date_iso": state.end_iso,
+        "game_start_time": None,
+        "seconds_delay": 0,
+        "fpmm": "",
+        "maker_base_fee": fee,
+        "taker_base_fee": fee,
+        "notifications_enabled": False,
+        "neg_risk": spec.neg_risk,
+        "neg_risk_market_id": "",
+        "neg_risk_request_id": "",
+        "is_50_50_outcome": False,
+        "tokens": [
+            {
+                "token_id": spec.yes_token_id,
+                "outcome": spec.outcomes[0],
+                "price": state.prices[0],
+                "winner": False,
+            },
+            {
+                "token_id": spec.no_token_id,
+                "outcome": spec.outcomes[1],
+                "price": state.prices[1],
+                "winner": False,
+            },
+        ],
+        "tags": ["Crypto"],
+    }
 
 
 def market_routes(ctx: RestContext) -> list[Route]:
@@ -116,51 +166,7 @@ def market_routes(ctx: RestContext) -> list[Route]:
         spec = exchange.market_by_condition(request.path_params["condition_id"])
         if spec is None:
             return error_response(ERR_MARKET_NOT_FOUND, 404)
-        state = market_state(exchange, spec, ctx.now_s())
-        fee = LEGACY_BASE_FEE_BPS if spec.fee_rate > 0 else 0
-        return json_response(
-            {
-                "enable_order_book": True,
-                "active": state.active,
-                "closed": state.closed,
-                "archived": False,
-                "accepting_orders": state.accepting_orders,
-                "accepting_order_timestamp": state.accepting_orders_iso,
-                "minimum_order_size": num(spec.min_order_size),
-                "minimum_tick_size": float(state.tick_size),
-                "condition_id": spec.condition_id,
-                "question_id": spec.condition_id,
-                "question": spec.question,
-                "description": spec.question,
-                "market_slug": spec.slug,
-                "end_date_iso": state.end_iso,
-                "game_start_time": None,
-                "seconds_delay": 0,
-                "fpmm": "",
-                "maker_base_fee": fee,
-                "taker_base_fee": fee,
-                "notifications_enabled": False,
-                "neg_risk": spec.neg_risk,
-                "neg_risk_market_id": "",
-                "neg_risk_request_id": "",
-                "is_50_50_outcome": False,
-                "tokens": [
-                    {
-                        "token_id": spec.yes_token_id,
-                        "outcome": spec.outcomes[0],
-                        "price": state.prices[0],
-                        "winner": False,
-                    },
-                    {
-                        "token_id": spec.no_token_id,
-                        "outcome": spec.outcomes[1],
-                        "price": state.prices[1],
-                        "winner": False,
-                    },
-                ],
-                "tags": ["Crypto"],
-            }
-        )
+        return json_response(market_body(ctx, spec))
 
     async def book(request: Request) -> Response:
         token_id = request.query_params.get("token_id")
