@@ -147,7 +147,7 @@ def _http_fault(**kwargs: Any) -> Any:
 
 
 _EXPECTED_EXIT = {"normal": "market_end", "engine_crash": "market_end", "supervisor_crash": "raised",
-                  "auth_failure": "account", "bad_input": "operator"}
+                  "auth_failure": "cancel_all_unverified", "bad_input": "operator"}
 
 
 @pytest.mark.parametrize("mode", list(_EXPECTED_EXIT))

@@ -177,7 +177,7 @@ async def test_a_ws_placement_that_beats_the_post_answer_maps_to_its_level(autoj
         await _stop(sc)
 
 
-async def test_a_post_that_timed_out_but_landed_stays_pending_until_reconciliation_finds_it(autojump_clock):
+async def test_a_post_that_timed_out_but_landed_stays_unknown_until_reconciliation_finds_it(autojump_clock):
     grace_s = 5.0
     async with scenario(backoff_failures=10, reconcile_grace_s=grace_s, **QUIET) as sc, \
             trio.open_nursery() as nursery:
@@ -194,7 +194,7 @@ async def test_a_post_that_timed_out_but_landed_stays_pending_until_reconciliati
         assert len(sc.our_open_orders(up)) == 3 and {o["id"] for o in sc.our_open_orders(up)} == set(new_ids)
         await trio.sleep(3.0)  # the POST timed out at t = 3
         for oid in new_ids:
-            assert runner.manager.by_id[oid].state is OrderState.PENDING
+            assert runner.manager.by_id[oid].state is OrderState.UNKNOWN
         assert runner.manager.unknown_outcome == set(new_ids)
         await sc.wait_until(lambda: runner.manager.by_id[new_ids[0]].state is OrderState.LIVE)
         t_live = sc.journal.of("transition", order_id=new_ids[0], dst="live")[0]["t"] - sc.unix(0)
