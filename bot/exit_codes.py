@@ -8,7 +8,7 @@ A service manager or a wrapper script reads these. Every code, and what it means
 | 2 | `EXIT_CONFIG` | a configuration (or command line) the operator must fix; nothing was traded |
 | 3 | `EXIT_CRASH` | a task crashed (a market's, or the supervisor's); every market ran its cancel-all |
 | 4 | `EXIT_STORM` | an unknown-order storm stopped a market |
-| 5 | `EXIT_FATAL_VENUE` | a venue error no retry can fix (e.g. the startup cancel-all did not verify) |
+| 5 | `EXIT_FATAL_VENUE` | a venue error no retry can fix |
 | 6 | `EXIT_RECONCILE` | the venue's open orders disagreed with ours and `reconcile_action=exit` |
 | 7 | `EXIT_ACCOUNT` | the account's trouble: heartbeat lapse, auth refused, balance exhausted |
 | 8 | `EXIT_DOCTOR` | `python -m bot doctor`: a check failed (each failure is printed with its fix) |
