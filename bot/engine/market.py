@@ -140,6 +140,7 @@ class MarketRunner:
         self.tick_size: str | None = info.tick_size
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
+        self._first_ladder_pending = True
         self._on_change = on_change
         # Callable(runner) -> pUSD this market may commit under the account-wide cap, or None.
         self._account_budget = account_budget
@@ -302,13 +303,19 @@ class MarketRunner:
 
     def set_ladder(self, ladder: Ladder) -> None:
         self.last_ladder = ladder
+        self._first_ladder_pending = False
         self._refresh_block()
 
-    def _refresh_block(self) -> None:
+    def _refresh_block(self, *, from_transition: bool = False) -> None:
         state = self.machine.state
         if state in (MarketState.SHUTTING_DOWN, MarketState.SHUTDOWN):
             return  # the last reason stays on screen
-        reason = _STATE_BLOCK.get(state, self.last_ladder.block_reason)
+        if state is MarketState.QUOTING and from_transition:
+            return  # the next tick's ladder says why (or that nothing blocks)
+        if state is MarketState.RECONCILING and self._first_ladder_pending:
+            reason: BlockReason | None = BlockReason.NOT_STARTED  # the start's reconciliation
+        else:
+            reason = _STATE_BLOCK.get(state, self.last_ladder.block_reason)
         if reason != self._shown_block:
             self.journal.write("block", market=self.info.condition_id, reason=reason.value if reason else None)
             self._shown_block = reason
@@ -342,7 +349,7 @@ class MarketRunner:
             return
         self.journal.write("market_transition", market=self.info.condition_id, src=before.value,
                            trigger=trigger.value, dst=self.machine.state.value, reason=reason)
-        self._refresh_block()
+        self._refresh_block(from_transition=True)
         self.notify()
 
     def notify(self) -> None:

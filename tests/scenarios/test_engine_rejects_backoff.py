@@ -102,7 +102,7 @@ async def test_a_5xx_on_the_ladder_backs_off_and_the_unlanded_orders_are_settled
         assert first.status == 500 and first.t == 0.0
         assert _backoff_starts(sc) == [0.0]
         lost_ids = [o["order"]["signature"] for o in first.body]
-        pending = [o for o in runner.manager.by_id.values() if o.state is OrderState.PENDING]
+        pending = [o for o in runner.manager.by_id.values() if o.state is OrderState.UNKNOWN]
         assert len(pending) == len(lost_ids) == 6
         # Outcome unknown: the levels stay blocked by their pending orders after the backoff ends.
         await trio.sleep(1.0)
