@@ -197,8 +197,9 @@ def test_an_order_never_leaves_a_terminal_state_and_strict_ends_accept_nothing()
     for (source, _trigger), dest in ORDER_ALLOWED.items():
         if source in TERMINAL_ORDER_STATES:
             assert dest is source
-    for strict in (OrderState.REJECTED_EXPECTED, OrderState.FAILED):
-        assert not [pair for pair in ORDER_ALLOWED if pair[0] is strict]
+    assert not [pair for pair in ORDER_ALLOWED if pair[0] is OrderState.FAILED]
+    # An expected reject hears one thing only: the WS report of the same end (a killed FOK/FAK).
+    assert [t for (s, t) in ORDER_ALLOWED if s is OrderState.REJECTED_EXPECTED] == [OrderTrigger.VENUE_CANCELLED]
 
 
 def test_a_shut_down_market_accepts_no_trigger() -> None:
