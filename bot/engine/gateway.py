@@ -215,19 +215,19 @@ class VenueGateway:
             return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
         return self._cancel_outcome(result, "cancel_everything")
 
-    def _cancel_outcome(self, result: Any, kind: str, **request: Any) -> CancelOutcome:
+    def _cancel_outcome(self, result: Any, record_kind: str, **request: Any) -> CancelOutcome:
         out = CancelOutcome(canceled=list(result.canceled))
         for oid, reason in result.not_canceled.items():
-            kind = result.not_canceled_kinds.get(oid, RejectKind.UNKNOWN)
-            if kind in (RejectKind.ALREADY_DONE, RejectKind.MARKET_RESOLVED):
+            reject = result.not_canceled_kinds.get(oid, RejectKind.UNKNOWN)
+            if reject in (RejectKind.ALREADY_DONE, RejectKind.MARKET_RESOLVED):
                 out.done[oid] = reason
-            elif kind is RejectKind.NOT_FOUND:
+            elif reject is RejectKind.NOT_FOUND:
                 out.not_found[oid] = reason
             else:
                 out.failed[oid] = reason
         if result.failed:
             out.unknown = True
-        self._journal.write(kind, **request, canceled=out.canceled, done=out.done, not_found=out.not_found,
+        self._journal.write(record_kind, **request, canceled=out.canceled, done=out.done, not_found=out.not_found,
                             failed=out.failed, unknown=out.unknown)
         return out
 

@@ -162,3 +162,28 @@ def test_a_post_of_unknown_outcome_is_a_state_of_the_order_machine():
     # A cancel by id settles nothing; evidence does.
     assert order.trigger(OrderTrigger.CANCEL_REQUESTED).value == "unknown"
     assert order.trigger(OrderTrigger.ACCEPTED).value == "live"
+
+
+# --- cancels are journaled after they are sent, under the request's own kind ---------------------------
+
+
+async def test_a_cancel_answer_with_refused_ids_is_journaled_under_its_request_kind():
+    from bot.engine.gateway import VenueGateway
+    from bot.protocol.auth import ApiCreds
+    from bot.protocol.errors import RejectKind
+    from bot.protocol.rest import CancelResult
+    from bot.protocol.signing import OrderSigner
+    from tests.scenarios.harness import TEST_PRIVATE_KEY, MemoryJournal
+
+    class _Rest:
+        async def cancel_orders(self, ids):
+            return CancelResult(canceled=[ids[0]], not_canceled={ids[1]: "order not found"},
+                                not_canceled_kinds={ids[1]: RejectKind.NOT_FOUND})
+
+    journal = MemoryJournal(lambda: 0.0)
+    gateway = VenueGateway(_Rest(), OrderSigner(TEST_PRIVATE_KEY), ApiCreds("k", "s", "p"),  # type: ignore[arg-type]
+                           request_timeout_s=1.0, journal=journal)
+    outcome = await gateway.cancel_ids(["0xa", "0xb"])
+    assert outcome.canceled == ["0xa"] and outcome.not_found == {"0xb": "order not found"}
+    (line,) = journal.records
+    assert line["kind"] == "cancel" and line["order_ids"] == ["0xa", "0xb"] and line["canceled"] == ["0xa"]
