@@ -340,10 +340,16 @@ class MarketRunner:
         self.stats.cancel_all_runs.append((why, result.duration_s, result.verified))
         return result
 
-    def transition(self, trigger: MarketTrigger, reason: str) -> None:
+    def transition(self, trigger: MarketTrigger, reason: str, *, backoff_until_s: float | None = None) -> None:
+        """Apply `trigger` (with `backoff_until_s`: enter the backoff the machine then owns), journal it,
+        refresh the block reason; a refused trigger is loud (`report_illegal`)."""
         before = self.machine.state
+        at_s = self.clock.now_s()
         try:
-            self.machine.trigger(trigger, reason=reason, at_s=self.clock.now_s())
+            if backoff_until_s is not None:
+                self.machine.enter_backoff(backoff_until_s, reason=reason, at_s=at_s)
+            else:
+                self.machine.trigger(trigger, reason=reason, at_s=at_s)
         except IllegalTransition as exc:
             report_illegal(exc, f"market {self.info.slug}: {reason}")
             return
@@ -378,13 +384,8 @@ class MarketRunner:
         if until is not None and self.machine.state in (
             MarketState.QUOTING, MarketState.RECONCILING, MarketState.COMPLETING,
         ):
-            before = self.machine.state
-            self.machine.enter_backoff(until, reason=f"backoff until {until:.3f}", at_s=now)
-            self.journal.write("market_transition", market=self.info.condition_id, src=before.value,
-                               trigger=MarketTrigger.FAILURES_EXCEEDED.value, dst=self.machine.state.value,
-                               reason=f"backoff until {until:.3f}")
-            self._refresh_block()  # journaled when it starts, not at the next tick
-            self.notify()
+            # The block line is journaled when the backoff starts, not at the next tick.
+            self.transition(MarketTrigger.FAILURES_EXCEEDED, f"backoff until {until:.3f}", backoff_until_s=until)
 
     def summary(self) -> dict[str, Any]:
         inv = self.inventory
