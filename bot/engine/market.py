@@ -225,10 +225,7 @@ class MarketRunner:
                 while True:
                     await self.reconcile_wanted.wait()
                     self.reconcile_wanted = trio.Event()
-                    if self.storm_pending:
-                        self.storm_pending = False
-                        async with self.lock:
-                            await self.reconciler.storm_rebuild()
+                    await self.reconciler.rebuild_if_storm()
             self._stop = MarketStop(ExitReason.MARKET_END, "market window ended")
             nursery.cancel_scope.cancel()
 

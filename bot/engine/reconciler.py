@@ -66,10 +66,7 @@ class Reconciler:
             with trio.move_on_after(r.settings.reconcile_interval_s):
                 await r.reconcile_wanted.wait()
             r.reconcile_wanted = trio.Event()
-            if r.storm_pending:
-                r.storm_pending = False
-                async with r.lock:
-                    await self.storm_rebuild()
+            if await self.rebuild_if_storm():
                 continue
             if r.resync_pending:
                 r.resync_pending = False
@@ -79,6 +76,16 @@ class Reconciler:
                     await trio.sleep(r.resync_delay_s)
             async with r.lock:
                 await self.reconcile()
+
+    async def rebuild_if_storm(self) -> bool:
+        """Run the storm rebuild the user-event handler asked for, if any (under the order lock)."""
+        r = self._r
+        if not r.storm_pending:
+            return False
+        r.storm_pending = False
+        async with r.lock:
+            await self.storm_rebuild()
+        return True
 
     async def storm_rebuild(self) -> None:
         r = self._r
