@@ -206,9 +206,11 @@ def _official_session(sim: SimProcess) -> dict[str, Any]:
     open_orders = c("get_open_orders (paginated)", a.get_open_orders())
     assert {o["id"] for o in open_orders} == set(placed) and len(open_orders) > 100  # past one page of 100
     assert c("get_order", a.get_order(posted["orderID"]))["status"] == "LIVE"
-    assert c("is_order_scoring", a.is_order_scoring(OrderScoringParams(orderId=posted["orderID"]))) == {
-        "scoring": False
-    }
+    # Whether an order scores depends on where the flow has taken the midpoint and on how long it has rested
+    # (a slow machine lets it pass the minimum rest): the shape is pinned here, the rule in test_rest_app.py on a fake clock.
+    one = c("is_order_scoring", a.is_order_scoring(OrderScoringParams(orderId=posted["orderID"])))
+    assert set(one) == {"scoring"} and isinstance(one["scoring"], bool)
+    assert a.is_order_scoring(OrderScoringParams(orderId="0x" + "ab" * 32)) == {"scoring": False}  # not ours
     scoring = c("are_orders_scoring", a.are_orders_scoring(OrdersScoringParams(orderIds=placed[:3])))
     # Whether they score depends on where the flow has taken the midpoint: only the shape is pinned here.
     assert set(scoring) == set(placed[:3]) and all(isinstance(v, bool) for v in scoring.values())

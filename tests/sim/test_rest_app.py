@@ -653,3 +653,30 @@ async def test_gamma_hides_closed_markets_unless_asked(
     assert (await client.get("/gamma/markets", params={"slug": SPEC.slug})).json() == []
     closed = (await client.get("/gamma/markets", params={"slug": SPEC.slug, "closed": "true"})).json()
     assert [(m["closed"], m["acceptingOrders"]) for m in closed] == [(True, False)]
+
+
+# --- order scoring --------------------------------------------------------------------------------------
+
+
+async def test_an_order_scores_once_rested_and_within_the_reward_spread_of_the_midpoint(
+    autojump_clock: trio.testing.MockClock, sim: InProcessSim, alice: Account
+) -> None:
+    _seed_ask(sim, price="0.60")
+    near = alice.order("0.58", "10")  # midpoint 0.59: 1 cent away, inside the 3.5-cent reward spread
+    far = alice.order("0.40", "10")  # 10 cents below the best ask's midpoint with `near`: outside it
+    for order in (near, far):
+        assert (await alice.call("POST", "/order", alice.wire(order, post_only=True))).status_code == 200
+
+    async def scoring(order_id: str) -> bool:
+        response = await alice.call("GET", "/order-scoring", params={"order_id": order_id})
+        assert response.status_code == 200
+        return response.json()["scoring"]
+
+    assert await scoring(near.order_id) is False  # just placed: not rested long enough yet
+    await trio.sleep(4)
+    assert await scoring(near.order_id) is True
+    assert await scoring(far.order_id) is False
+    both = await alice.call("POST", "/orders-scoring", [near.order_id, far.order_id])
+    assert both.json() == {near.order_id: True, far.order_id: False}
+    await alice.call("DELETE", "/order", {"orderID": near.order_id})
+    assert await scoring(near.order_id) is False  # finished orders do not score
