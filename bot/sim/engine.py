@@ -38,7 +38,7 @@ from bot.protocol.constants import (
     ORDER_TYPES,
 )
 from bot.sim.accounts import Accounts
-from bot.sim.book import Fill, SimOrder
+from bot.sim.book import Fill, SimOrder, ceil_div
 from bot.sim.heartbeats import HeartbeatMismatch, HeartbeatRegistry
 from bot.sim.market import SimMarket
 from bot.sim.model import (
@@ -129,6 +129,8 @@ class Exchange:
         self._flushing = False
         self._batch_depth = 0
         self._touched: dict[str, SimMarket] = {}
+        # Recorded outside liquidity by (market, book side, Yes price): see `set_outside_level`.
+        self._outside: dict[tuple[str, str, int], SimOrder] = {}
         self._counts: defaultdict[str, int] = defaultdict(int)
         self._fees_collected_units = 0
 
@@ -797,6 +799,71 @@ class Exchange:
             self._flushing = False
         for callback in list(self._schedule_listeners):
             callback()
+
+    # --- replay hooks (bot/replay/venue.py) ------------------------------------------------------
+
+    def set_outside_level(self, condition_id: str, book_side: str, yes_price: int, shares: int, *,
+                          owner: str, address: str) -> None:
+        """Make everyone else's resting size at one Yes-space level `shares` (a recorded book's level).
+
+        The level is one SELL order of `owner` (SELL Yes for an ask, SELL No at 1 − p for a bid, so its
+        size is exact shares), resting ahead of later orders at that price. It is no order of an API key
+        the fronts know: only takers of ours can meet it (their balances move as usual), and a recorded
+        trade fills our orders through `fill_resting`, not through it.
+        """
+        market = self._markets[condition_id]
+        key = (condition_id, book_side, yes_price)
+        order = self._outside.get(key)
+        if order is not None and not order.resting:
+            order = None  # taken by one of our takers since
+        if shares <= 0:
+            if order is not None:
+                market.book.remove(order)
+                del self._outside[key]
+        elif order is not None:
+            order.budget_units = shares
+        else:
+            is_yes = book_side == "ask"
+            price = yes_price if is_yes else UNIT - yes_price
+            self._seq += 1
+            order = SimOrder(
+                order_id=f"outside-{self._seq}", owner=owner, maker_address=address, market=condition_id,
+                token_id=market.spec.yes_token_id if is_yes else market.spec.no_token_id,
+                outcome=market.spec.outcomes[0 if is_yes else 1], is_yes=is_yes, side="SELL",
+                order_type="GTC", post_only=False, expiration=0, created_at_s=self._clock(), price_units=price,
+                maker_amount=shares, taker_amount=shares * price // UNIT, seq=self._seq, budget_units=shares,
+            )
+            market.book.add(order)
+            self._outside[key] = order
+        market.dirty.add((book_side, yes_price))
+        self._touched[condition_id] = market
+        self._finish()
+
+    def fill_resting(self, order_id: str, shares: int, *, owner: str, address: str) -> None:
+        """A recorded taker of `owner` trades `shares` with our resting order `order_id` at its price:
+        the same settlement, trade record and events as any match. Ignored if the order is not resting."""
+        maker = self._orders.get(order_id)
+        if maker is None or not maker.resting or shares <= 0:
+            return
+        market = self._markets[maker.market]
+        shares = min(shares, maker.open_shares())
+        now = self._clock()
+        notional = ceil_div(shares * maker.price_units, UNIT)
+        self._seq += 1
+        taker = SimOrder(
+            order_id=f"recorded-{self._seq}", owner=owner, maker_address=address, market=maker.market,
+            token_id=maker.token_id, outcome=maker.outcome, is_yes=maker.is_yes,
+            side="SELL" if maker.is_buy else "BUY", order_type="FAK", post_only=False, expiration=0,
+            created_at_s=now, price_units=maker.price_units, maker_amount=notional if not maker.is_buy else shares,
+            taker_amount=shares if not maker.is_buy else notional, seq=self._seq,
+            budget_units=notional if not maker.is_buy else shares,
+        )
+        fill = Fill(maker=maker, shares=shares, taker_price=maker.price_units, maker_price=maker.price_units,
+                    taker_notional=notional, maker_notional=notional, same_token=True)
+        try:
+            self._execute(market, taker, [fill], 0, now)
+        finally:
+            self._finish()
 
     # --- introspection ------------------------------------------------------------------------
 
