@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from bot.exit_codes import EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_OK, EXIT_SIGNAL
+from bot.replay.commands import add_replay_commands
 from settings import BotSettings, SettingsError, load_settings
 
 __all__ = [
@@ -56,6 +57,9 @@ COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
     "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),
     "journal": CommandTarget("bot.ops_commands:cli_journal", "the journal reader", needs_settings=False),
     "doctor": CommandTarget("bot.doctor:cli_doctor", "the set-up doctor"),
+    "record": CommandTarget("bot.record:cli_record", "the market-data recorder"),
+    "backtest": CommandTarget("bot.replay.cli:cli_backtest", "the replay backtester"),
+    "sweep": CommandTarget("bot.replay.cli:cli_sweep", "the backtest parameter sweep"),
 }
 
 _BUILTIN_COMMANDS: Final = ("check-config", "diagrams")
@@ -170,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--max-skew-s", type=_positive_float, metavar="S", help="largest clock skew accepted (default 10)")
     doctor.add_argument("--test-order", action="store_true",
                         help="also place one post-only BUY at the lowest price and cancel it")
+    add_replay_commands(command)
     command("check-config", "validate the settings and print the effective configuration, secrets masked")
 
     diagrams = command("diagrams", "write the state-machine diagrams generated from the transition tables")
