@@ -127,6 +127,11 @@ async def run_bot(
             supervisor = Supervisor(settings, links, signer=signer, clock=clock, journal=journal, creds=creds,
                                     max_markets_total=max_markets, dry_run=dry_run)
             nursery.start_soon(_watch_signals, signals, supervisor, journal)
+            if settings.record_dir is not None:
+                from bot.record import record_while_trading
+
+                nursery.start_soon(record_while_trading, supervisor, links.ws_connector, links.ws_market_url,
+                                   settings.record_dir, lambda: int(clock.now_s() * 1000))
             if duration_s is not None:
                 nursery.start_soon(_stop_after, duration_s, supervisor)
             if show_status is None:

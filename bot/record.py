@@ -23,12 +23,13 @@ import trio
 from bot.replay.frames import MalformedFrame, OwnSize, rows_from_payload
 from bot.replay.writer import RotatingParquetWriter
 
-__all__ = ["MarketRecorder", "cli_record"]
+__all__ = ["MarketRecorder", "cli_record", "own_size", "record_channel", "record_while_trading"]
 
 log = logging.getLogger(__name__)
 
 _PING_EVERY_S = 10.0  # spec 6.1: text PING every 10 s
 _RECONNECT_PAUSE_S = 1.0
+_RESUBSCRIBE_CHECK_S = 5.0  # how soon a new market's frames start being recorded
 
 
 class MarketRecorder:
@@ -176,5 +177,42 @@ async def _enter(nursery: trio.Nursery, manager: Any) -> Any:
     return entered[0]
 
 
-def default_out(out: Path | None) -> Path:
-    return out or Path("recordings")
+def own_size(supervisor: Any) -> OwnSize:
+    """Our open shares per (token, side, price) across the supervisor's markets, in 1e6 units."""
+    own: dict[tuple[str, str, int], int] = {}
+    for runner in list(supervisor.runners.values()):
+        for order in runner.manager.open_orders():
+            key = (order.token_id, order.side, round(float(order.price) * 1_000_000))
+            left = round((float(order.size_shares) - float(order.matched_shares)) * 1_000_000)
+            own[key] = own.get(key, 0) + max(0, left)
+    return own
+
+
+async def record_while_trading(supervisor: Any, connector: Callable[[str], Any] | None, url: str, out: Path,
+                               now_ms: Callable[[], int]) -> None:
+    """The `record_dir` setting: record the market channel of whatever markets the bot runs, our own
+    resting size taken out, resubscribing as markets come and go. Runs until cancelled."""
+    from bot.protocol.ws import default_connector
+
+    writer = RotatingParquetWriter(out)
+    recorder = MarketRecorder(writer, now_ms=now_ms, own=lambda: own_size(supervisor))
+    try:
+        while True:
+            tokens = sorted({t for r in list(supervisor.runners.values()) for t in r.info.token_ids})
+            with trio.CancelScope() as scope:
+                if tokens:
+                    async def watch(tokens: list[str] = tokens, scope: trio.CancelScope = scope) -> None:
+                        # Polled, not evented: the supervisor has no market-set-changed event to wait on.
+                        while True:
+                            await trio.sleep(_RESUBSCRIBE_CHECK_S)
+                            now = sorted({t for r in list(supervisor.runners.values()) for t in r.info.token_ids})
+                            if now != tokens:
+                                scope.cancel()
+
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(watch)
+                        nursery.start_soon(record_channel, connector or default_connector, url, tokens, recorder)
+                else:
+                    await trio.sleep(_RESUBSCRIBE_CHECK_S)
+    finally:
+        writer.close()

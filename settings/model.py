@@ -220,6 +220,9 @@ class BotSettings(BaseSettings):
 
     # --- operations ---------------------------------------------------------------------------
     journal_path: Path | None = Field(None, description="append-only JSON-lines audit file")
+    record_dir: Path | None = Field(
+        None, description="while trading, record our markets' market channel here (PMXT v2 Parquet, our own size taken out)"
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus metrics port (off when unset)")
     metrics_host: str = Field("127.0.0.1", description="metrics listen address (0.0.0.0 to scrape from outside a container)")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
