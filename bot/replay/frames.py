@@ -106,8 +106,10 @@ def _rows(payload: Mapping[str, Any], received_ms: int, own: OwnSize) -> list[di
     if event_type == PRICE_CHANGE:
         rows = []
         entries = payload.get("price_changes")
-        if entries is None:  # the legacy schema: one asset, `changes` without best prices
+        if entries is None and "changes" in payload:  # the legacy schema: one asset, no best prices
             entries = [{**change, "asset_id": payload["asset_id"]} for change in payload["changes"]]
+        elif entries is None:  # the oldest, flat form: price/side/size at the top level
+            entries = [payload]
         for entry in entries:
             row = _blank(received_ms, payload, PRICE_CHANGE, entry["asset_id"])
             side = entry["side"]

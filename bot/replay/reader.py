@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bot.replay.schema import BOOK, LAST_TRADE_PRICE, PRICE_CHANGE, TICK_SIZE_CHANGE
+from bot.replay.schema import BOOK, LAST_TRADE_PRICE, PMXT_V2_SCHEMA, PRICE_CHANGE, TICK_SIZE_CHANGE
 
 __all__ = ["Event", "Recording", "data_files", "load_recording", "read_table"]
 
@@ -81,7 +81,7 @@ def read_table(files: Iterable[Path], *, market: str | None = None, from_ms: int
     if market is not None:
         filters.append(("market", "=", market.encode()))
     tables = [pq.read_table(f, filters=filters or None) for f in files]
-    table = pa.concat_tables(tables) if tables else pa.table({})
+    table = pa.concat_tables(tables) if tables else PMXT_V2_SCHEMA.empty_table()
     if from_ms is not None or to_ms is not None:
         received = pc.cast(table["timestamp_received"], pa.int64())
         mask = pc.and_(

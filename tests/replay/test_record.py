@@ -103,3 +103,13 @@ def test_backtest_command_prints_json_and_writes_the_report_next_to_the_data(rec
     assert '"exit_reason":"market_end"' in text
     reports = list(out.glob("backtest-*.html"))
     assert len(reports) == 1 and "<svg" in reports[0].read_text()
+
+
+def test_backtest_and_sweep_refuse_bad_input_with_exit_2(tmp_path: Path, capsys) -> None:
+    assert cli_main(["backtest", str(tmp_path / "missing")]) == 2
+    assert "no recorded data" in capsys.readouterr().err
+    assert cli_main(["backtest", str(tmp_path)]) == 2  # a folder without recordings
+    assert "holds no events" in capsys.readouterr().err
+    assert cli_main(["backtest", str(tmp_path), "--latency", "not-a-latency-or-file"]) == 2
+    assert cli_main(["sweep", str(tmp_path), "--grid", "ladder_levels"]) == 2
+    assert "expected name=v1,v2" in capsys.readouterr().err
