@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import trio
 import trio.testing
 
@@ -110,13 +111,19 @@ def pick_market(recording: Recording, market: str | None) -> tuple[str, str, str
 
 
 def _initial_tick(recording: Recording, yes: str) -> str:
+    """The market's tick when the recording starts: the first tick change's old tick, else 0.001 when
+    a price before it needs three decimals, else 0.01."""
     for event in recording.events:
         if event.kind == KIND_TICK and event.old_tick:
             return fmt_units(event.old_tick)
-        if event.kind == KIND_PRICE_CHANGE and event.price is not None and event.price % 10_000:
+        prices: list[int] = []
+        if event.kind == KIND_PRICE_CHANGE and event.price is not None:
+            prices.append(event.price)
+        elif event.kind == KIND_BOOK:
+            for raw in (event.bids, event.asks):
+                prices.extend(round(float(level[0]) * UNIT) for level in orjson.loads(raw or "[]"))
+        if any(price % 10_000 for price in prices):
             return "0.001"
-        if event.kind == KIND_BOOK and (event.bids or event.asks) and ".00" not in (event.bids or ""):
-            continue
     return "0.01"
 
 
