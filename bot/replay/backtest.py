@@ -37,8 +37,9 @@ from settings import BotSettings
 
 __all__ = ["BacktestConfig", "BacktestResult", "OurFill", "pick_market", "run_backtest"]
 
-# The bot starts this long before the first recorded event: it connects, reconciles and subscribes.
-_WARMUP_S = 5.0
+# The bot starts this long before the first recorded event: it connects, reconciles and subscribes
+# (several round trips: with seconds of order latency that takes seconds of virtual time).
+_WARMUP_S = 30.0
 _SAMPLE_MS = 1000  # the market's top of book is sampled once a second for marks and markouts
 
 
