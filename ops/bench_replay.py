@@ -102,6 +102,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="recorded events per second (default 20)")
     parser.add_argument("--seconds", type=int, default=3600)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--conflate-ms", type=int, default=250, help="the conflated run's window (default 250)")
     parser.add_argument("--keep", type=Path, help="write the data and report here instead of a temp folder")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-replay-"))
@@ -117,12 +118,16 @@ def main() -> int:
     cpu = time.process_time()
     result = run_backtest(BacktestConfig(data=path, settings=settings), recording)
     run_cpu = time.process_time() - cpu
+    cpu = time.process_time()
+    conflated = run_backtest(BacktestConfig(data=path, settings=settings, conflate_ms=args.conflate_ms), recording)
+    conflated_cpu = time.process_time() - cpu
     events = len(recording.events)
-    print(f"rows {rows}, events {events}, recorded {args.seconds} s; fills {len(result.fills)}, "
-          f"orders placed {result.orders_placed}")
+    print(f"rows {rows}, events {events}, recorded {args.seconds} s; fills {len(result.fills)} "
+          f"({len(conflated.fills)} conflated), orders placed {result.orders_placed} ({conflated.orders_placed})")
     print("            wall s    cpu s     events/s (cpu)  x real time (cpu)")
     for name, wall, cpu_s in (("bare read", bare_s, bare_cpu), ("replay only", venue_s, venue_cpu),
-                              ("backtest", result.wall_s, run_cpu)):
+                              ("backtest", result.wall_s, run_cpu),
+                              (f"  conflated {args.conflate_ms} ms", conflated.wall_s, conflated_cpu)):
         print(f"{name:<11} {wall:7.2f}  {cpu_s:7.2f}  {events / cpu_s:14,.0f}  {args.seconds / cpu_s:12,.0f}")
     print(f"backtest / bare read (cpu): {run_cpu / bare_cpu:.0f}x slower; replay only (driver + matching "
           f"engine, no bot): {venue_cpu / bare_cpu:.1f}x slower")

@@ -58,6 +58,7 @@ class BacktestConfig:
     fee_rate: float = 0.07  # crypto taker rate (spec 12.3)
     taker_delay_s: float = 0.0  # crypto markets: 0.05 (spec 12.4)
     rebate_share: float = 0.20  # crypto maker rebate pool share of taker fees (spec 12.3)
+    conflate_ms: int = 0  # > 0: the bot's view of the recorded depth is conflated (see ReplayDriver)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
                                                            paper_balance_pusd=settings.paper_balance_pusd),
                      markets=[spec], seed=cfg.seed, with_flow=False)
     book = ReplayBook(yes, no, queue_model(cfg.queue, power=cfg.queue_power))
-    driver = ReplayDriver(venue.exchange, spec, events, book, epoch)
+    driver = ReplayDriver(venue.exchange, spec, events, book, epoch, conflate_ms=cfg.conflate_ms)
     fills: list[OurFill] = []
     top: list[tuple[int, int | None, int | None]] = []
     counts = {"placed": 0, "cancelled": 0, "quoting_ms": 0}
@@ -222,7 +223,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
         orders_cancelled=counts["cancelled"], quoting_ms=counts["quoting_ms"], exit_reason=reason.value,
         fee_rate=cfg.fee_rate, rebate_share=cfg.rebate_share, summaries=supervisor.summaries(),
         config={"queue": cfg.queue, "seed": cfg.seed, "order_latency": repr(cfg.order_latency),
-                "feed_latency": repr(cfg.feed_latency)},
+                "feed_latency": repr(cfg.feed_latency), "conflate_ms": cfg.conflate_ms},
     )
 
 

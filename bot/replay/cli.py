@@ -24,6 +24,7 @@ def _config(args: argparse.Namespace, settings: Any) -> BacktestConfig:
         queue=args.queue, queue_power=args.queue_power, order_latency=latency_model(args.latency, seed=args.seed),
         feed_latency=latency_model(args.feed_latency, seed=args.seed + 1), seed=args.seed,
         fee_rate=args.fee_rate, taker_delay_s=args.taker_delay_s, rebate_share=args.rebate_share,
+        conflate_ms=args.conflate_ms,
     )
 
 

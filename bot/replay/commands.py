@@ -42,6 +42,8 @@ def _replay_options(parser: argparse.ArgumentParser) -> None:
                         help="the venue's taker delay (crypto markets: 0.05)")
     parser.add_argument("--fee-rate", type=float, default=0.07, help="taker fee rate (crypto 0.07)")
     parser.add_argument("--rebate-share", type=float, default=0.20, help="maker rebate share of taker fees")
+    parser.add_argument("--conflate-ms", type=int, default=0, metavar="MS",
+                        help="show the bot the recorded depth at most every MS ms (faster; fills stay exact)")
     parser.add_argument("--seed", type=int, default=0, help="seed (latency samples, keys)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
 

@@ -51,11 +51,16 @@ class ReplayDriver:
     epoch_s: float
     on_fills: Callable[[list[MakerFill]], None] | None = None
     on_step: Callable[[int], None] | None = None  # called with each receive time (ms) after it is applied
+    # > 0: the recorded depth reaches the exchange's book (what the bot sees, what our takers meet) at
+    # most this often, changed levels together; matching against our resting orders stays exact.
+    conflate_ms: int = 0
     events_applied: int = 0
     fills: list[MakerFill] = field(default_factory=list)
     done: trio.Event = field(default_factory=trio.Event)
 
     def __post_init__(self) -> None:
+        self._dirty: set[tuple[str, int]] = set()
+        self._next_flush_ms = 0
         self.exchange.fund(OUTSIDE_ADDRESS, pusd_units=_OUTSIDE_FUNDS_UNITS)
         for token in (self.spec.yes_token_id, self.spec.no_token_id):
             self.exchange.fund(OUTSIDE_ADDRESS, token_id=token, shares_units=_OUTSIDE_FUNDS_UNITS)
@@ -103,8 +108,11 @@ class ReplayDriver:
                 return
             book.apply(event)
             side, price = book.yes_level(event.asset_id, event.side, event.price)
-            exchange.set_outside_level(cid, side, price, book.level(side, price), owner=OUTSIDE_OWNER,
-                                       address=OUTSIDE_ADDRESS)
+            if self.conflate_ms:
+                self._dirty.add((side, price))
+            else:
+                exchange.set_outside_level(cid, side, price, book.level(side, price), owner=OUTSIDE_OWNER,
+                                           address=OUTSIDE_ADDRESS)
         elif kind == KIND_BOOK:
             if event.asset_id != book.depth_asset:
                 return
@@ -114,7 +122,11 @@ class ReplayDriver:
                 after = book.depth[side]
                 for price in set(before[side]) | set(after):
                     size = after.get(price, 0)
-                    if before[side].get(price, 0) != size:
+                    if before[side].get(price, 0) == size:
+                        continue
+                    if self.conflate_ms:
+                        self._dirty.add((side, price))
+                    else:
                         exchange.set_outside_level(cid, side, price, size, owner=OUTSIDE_OWNER,
                                                    address=OUTSIDE_ADDRESS)
         elif kind == KIND_TICK:
@@ -123,6 +135,17 @@ class ReplayDriver:
                 new_tick = fmt_units(event.new_tick)
                 if exchange.tick_size(self.spec.yes_token_id) != new_tick:
                     exchange.set_tick_size(cid, new_tick)
+
+    def flush(self) -> None:
+        """Bring the exchange's outside liquidity up to the recorded depth (conflated mode)."""
+        if not self._dirty:
+            return
+        book, cid = self.book, self.spec.condition_id
+        with self.exchange.batch():
+            for side, price in sorted(self._dirty):
+                self.exchange.set_outside_level(cid, side, price, book.level(side, price), owner=OUTSIDE_OWNER,
+                                                address=OUTSIDE_ADDRESS)
+        self._dirty.clear()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Apply every event at its receive time; events of one millisecond go out as one batch."""
@@ -138,6 +161,10 @@ class ReplayDriver:
                     self.apply(events[i])
                     i += 1
             self.events_applied = i
+            if self.conflate_ms and received_ms >= self._next_flush_ms:
+                self.flush()
+                self._next_flush_ms = received_ms + self.conflate_ms
             if self.on_step is not None:
                 self.on_step(received_ms)
+        self.flush()
         self.done.set()

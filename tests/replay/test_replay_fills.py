@@ -181,3 +181,27 @@ def test_a_tick_size_change_mid_file_moves_the_grid_and_fills_at_the_finer_price
     assert replay.book.ours[ours].spot.ahead == 30 * UNIT
     replay.until(T0_MS + 2000)
     assert replay.filled(ours) == 10
+
+
+def test_conflating_what_the_bot_sees_keeps_the_fills_exact(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "a.parquet", [
+        book(T0_MS, [("0.48", "100")], [("0.52", "80")]),
+        level(T0_MS + 100, "BUY", "0.48", "150"),  # behind us
+        trade(T0_MS + 200, "SELL", "0.48", "104"),
+        level(T0_MS + 201, "BUY", "0.48", "46"),
+    ])
+    exact, conflated = Replay(path), Replay(path)
+    conflated.driver.conflate_ms = 1000
+    for replay in (exact, conflated):
+        replay.until(T0_MS)
+        replay.order = replay.bid("0.48", 10)  # type: ignore[attr-defined]
+        replay.until(T0_MS + 201)
+    assert exact.filled(exact.order) == conflated.filled(conflated.order) == 4  # type: ignore[attr-defined]
+
+    def shown(replay: Replay) -> dict[str, str]:
+        return {lv["price"]: lv["size"] for lv in replay.exchange.book(YES)["bids"]}
+
+    assert shown(exact) == {"0.48": "52"}  # 46 recorded + our 6 left
+    assert shown(conflated) == {"0.48": "6"}  # the recorded depth is not shown yet: only ours
+    conflated.driver.flush()
+    assert shown(conflated) == shown(exact)
