@@ -114,7 +114,11 @@ def main() -> int:
     started, cpu = time.perf_counter(), time.process_time()
     replay_only(recording)
     venue_s, venue_cpu = time.perf_counter() - started, time.process_time() - cpu
-    settings = BotSettings(mode="paper", ladder_levels=3, size_per_level_shares=10.0, quote_cutoff_s=60.0)
+    # Caps far above what an hour of fills needs: the bot quotes all hour instead of stopping at its
+    # default 500 pUSD per market (a backtest of a quiet bot would measure only the feed).
+    settings = BotSettings(mode="paper", ladder_levels=3, size_per_level_shares=10.0, quote_cutoff_s=60.0,
+                           max_notional_per_market_pusd=1_000_000.0, max_total_notional_pusd=1_000_000.0,
+                           paper_balance_pusd=10_000_000.0)
     cpu = time.process_time()
     result = run_backtest(BacktestConfig(data=path, settings=settings), recording)
     run_cpu = time.process_time() - cpu
