@@ -10,6 +10,7 @@ seconds; the result depends only on the recording, the settings and the seed.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from bot.protocol.signing import OrderSigner
 from bot.replay.latency import FixedLatency, LatencyModel, LatencyTransport, delayed_connector
 from bot.replay.matcher import ASK, BID, ReplayBook
 from bot.replay.queue import queue_model
-from bot.replay.reader import KIND_BOOK, KIND_PRICE_CHANGE, KIND_TICK, Recording, load_recording
+from bot.replay.reader import KIND_BOOK, KIND_PRICE_CHANGE, KIND_TICK, Event, Recording, load_recording
 from bot.replay.venue import OUTSIDE_OWNER, ReplayDriver
 from bot.sim.model import MarketSpec, SimConfig, SimEvent, UserData
 from bot.sim.rules import taker_fee_units
@@ -112,10 +113,10 @@ def pick_market(recording: Recording, market: str | None) -> tuple[str, str, str
     return market, assets[0], assets[1]
 
 
-def _initial_tick(recording: Recording, yes: str) -> str:
+def _initial_tick(events: list[Event]) -> str:
     """The market's tick when the recording starts: the first tick change's old tick, else 0.001 when
     a price before it needs three decimals, else 0.01."""
-    for event in recording.events:
+    for event in events:
         if event.kind == KIND_TICK and event.old_tick:
             return fmt_units(event.old_tick)
         prices: list[int] = []
@@ -155,7 +156,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
     settings = cfg.settings.model_copy(update={"market": market})
     epoch = start_s - _WARMUP_S
     end_s = last_s + settings.quote_cutoff_s + 1.0
-    tick = _initial_tick(recording, yes)
+    tick = _initial_tick(events)
     slug = f"replay-{market[2:10]}"
     spec = MarketSpec(condition_id=market, question=f"Replay of {market}", slug=slug, yes_token_id=yes,
                       no_token_id=no, tick_size=tick, start_ts=epoch, end_ts=end_s, fee_rate=cfg.fee_rate,
@@ -241,8 +242,6 @@ def _seed_everything(seed: int) -> None:
 
 def run_backtest(cfg: BacktestConfig, recording: Recording | None = None) -> BacktestResult:
     """Run one backtest to the end (blocking; its own Trio run on a fake clock)."""
-    import time
-
     recording = recording or load_recording(cfg.data, market=cfg.market, from_ms=cfg.from_ms, to_ms=cfg.to_ms)
     started = time.perf_counter()
     _seed_everything(cfg.seed)
