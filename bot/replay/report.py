@@ -138,8 +138,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def format_summary(summary: dict[str, Any]) -> str:
-    """The summary table (text)."""
+def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, shown value) of every line of the summary table."""
     rows = [
         ("market", summary["market"]), ("replayed", f"{summary['duration_s']:.0f} s, {summary['events']} events"),
         ("P&L (pUSD)", summary["pnl_pusd"]),
@@ -154,8 +154,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("exit", summary["exit_reason"]),
         ("speed", f"{summary['speed_x_real_time']:.0f}x real time" if summary["speed_x_real_time"] else "-"),
     ]
+    return [(name, _fmt(value)) for name, value in rows]
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary table (text)."""
+    rows = _rows(summary)
     width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {_fmt(value)}" for name, value in rows) + "\n"
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows) + "\n"
 
 
 def _svg(series: list[dict[str, float]], keys: list[str], title: str, width: int = 720, height: int = 200) -> str:
@@ -193,8 +199,8 @@ def _svg(series: list[dict[str, float]], keys: list[str], title: str, width: int
 def write_html(summary: dict[str, Any], path: Path) -> Path:
     """The report page: the summary table and the plots."""
     series = summary["series"]
-    table = "".join(f"<tr><td>{html.escape(line[:line.find('  ')])}</td><td>{html.escape(line[line.find('  '):].strip())}</td></tr>"
-                    for line in format_summary(summary).splitlines())
+    table = "".join(f"<tr><td>{html.escape(name.strip())}</td><td>{html.escape(value)}</td></tr>"
+                    for name, value in _rows(summary))
     body = "".join([
         f"<h1>Backtest of {html.escape(summary['market'])}</h1><table>{table}</table>",
         _svg(series, ["pnl", "spread", "fees", "rebates"], "P&L over time (pUSD): total and its parts"),

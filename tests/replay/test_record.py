@@ -102,7 +102,8 @@ def test_backtest_command_prints_json_and_writes_the_report_next_to_the_data(rec
     text = capsys.readouterr().out
     assert '"exit_reason":"market_end"' in text
     reports = list(out.glob("backtest-*.html"))
-    assert len(reports) == 1 and "<svg" in reports[0].read_text()
+    page = reports[0].read_text() if len(reports) == 1 else ""
+    assert page.count("<svg") == 3 and "<tr><td>spread</td><td>" in page
 
 
 def test_backtest_and_sweep_refuse_bad_input_with_exit_2(tmp_path: Path, capsys) -> None:
