@@ -28,11 +28,10 @@ from bot.replay.latency import FixedLatency, LatencyModel, LatencyTransport, del
 from bot.replay.matcher import ASK, BID, ReplayBook
 from bot.replay.queue import queue_model
 from bot.replay.reader import KIND_BOOK, KIND_PRICE_CHANGE, KIND_TICK, Event, Recording, load_recording
-from bot.replay.venue import OUTSIDE_OWNER, ReplayDriver
+from bot.replay.venue import OUTSIDE_OWNER, ReplayDriver, ReplayVenue
 from bot.sim.model import MarketSpec, SimConfig, SimEvent, UserData
 from bot.sim.rules import taker_fee_units
 from bot.sim.server import open_inprocess_sim
-from bot.sim.venue import SimVenue
 from bot.sim.wire import UNIT, fmt_units
 from settings import BotSettings
 
@@ -161,9 +160,9 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
     spec = MarketSpec(condition_id=market, question=f"Replay of {market}", slug=slug, yes_token_id=yes,
                       no_token_id=no, tick_size=tick, start_ts=epoch, end_ts=end_s, fee_rate=cfg.fee_rate,
                       taker_delay_s=cfg.taker_delay_s, accepting_orders_ts=epoch)
-    venue = SimVenue(clock_epoch_s=epoch, config=SimConfig(auto_tick_size=False,
-                                                           paper_balance_pusd=settings.paper_balance_pusd),
-                     markets=[spec], seed=cfg.seed, with_flow=False)
+    venue = ReplayVenue(clock_epoch_s=epoch, config=SimConfig(auto_tick_size=False,
+                                                              paper_balance_pusd=settings.paper_balance_pusd),
+                        markets=[spec], seed=cfg.seed)
     book = ReplayBook(yes, no, queue_model(cfg.queue, power=cfg.queue_power))
     driver = ReplayDriver(venue.exchange, spec, events, book, epoch, conflate_ms=cfg.conflate_ms)
     fills: list[OurFill] = []
