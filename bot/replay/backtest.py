@@ -207,7 +207,8 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
                       end_s=end_s, tick_size=tick, fee_rate=cfg.fee_rate)
     async with open_inprocess_sim(venue, seed=cfg.seed) as sim:
         links = VenueLinks(sim.rest_url, sim.ws_market_url, sim.ws_user_url, sim.gamma_url,
-                           LatencyTransport(sim.transport, cfg.order_latency), sim.transport,
+                           LatencyTransport(sim.transport, cfg.order_latency,
+                                            driver.catch_up if cfg.conflate_ms else None), sim.transport,
                            delayed_connector(sim.connector, cfg.feed_latency))
         supervisor = Supervisor(settings, links, signer=signer, clock=VenueClock(epoch), journal=NullJournal(),
                                 markets=[info], max_markets_total=1)

@@ -82,12 +82,16 @@ def latency_model(spec: str, *, seed: int = 0) -> LatencyModel:
 class LatencyTransport(httpx.AsyncBaseTransport):
     """The bot's requests arrive `model.sample()` late; the answers come back one more sample late."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, model: LatencyModel) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, model: LatencyModel,
+                 on_arrival: Callable[[], None] | None = None) -> None:
         self._inner = inner
         self._model = model
+        self._on_arrival = on_arrival  # called as a request reaches the venue (the replay's catch-up)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await trio.sleep(self._model.sample())
+        if self._on_arrival is not None:
+            self._on_arrival()
         response = await self._inner.handle_async_request(request)
         await trio.sleep(self._model.sample())
         return response

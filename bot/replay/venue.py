@@ -13,6 +13,7 @@ Recorded tick-size changes are applied to the exchange (its automatic tick rule 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,7 @@ class ReplayDriver:
     def __post_init__(self) -> None:
         self._dirty: set[tuple[str, int]] = set()
         self._next_flush_ms = 0
+        self._next = 0  # index of the first event not applied yet
         self.exchange.fund(OUTSIDE_ADDRESS, pusd_units=_OUTSIDE_FUNDS_UNITS)
         for token in (self.spec.yes_token_id, self.spec.no_token_id):
             self.exchange.fund(OUTSIDE_ADDRESS, token_id=token, shares_units=_OUTSIDE_FUNDS_UNITS)
@@ -183,24 +185,40 @@ class ReplayDriver:
                                                 address=OUTSIDE_ADDRESS)
         self._dirty.clear()
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Apply every event at its receive time; events of one millisecond go out as one batch."""
-        task_status.started()
-        events, i, n = self.events, 0, len(self.events)
-        while i < n:
+    def catch_up(self) -> None:
+        """Apply every event received up to now. In conflated mode the driver wakes only once a window,
+        so this runs as each of our requests reaches the venue: the venue's state is exact whenever
+        we act (a cancel still lands after the trades before it, an order behind the size shown then).
+        """
+        self._apply_until(math.floor((self.epoch_s + trio.current_time()) * 1000 + 1e-6))
+
+    def _apply_until(self, limit_ms: int) -> None:
+        """Apply the events received up to `limit_ms`; those of one millisecond as one batch."""
+        events, i, n = self.events, self._next, len(self.events)
+        while i < n and events[i].received_ms <= limit_ms:
             received_ms = events[i].received_ms
-            target = received_ms / 1000.0 - self.epoch_s
-            if target > trio.current_time():
-                await trio.sleep_until(target)
             with self.exchange.batch():
                 while i < n and events[i].received_ms == received_ms:
                     self.apply(events[i])
                     i += 1
-            self.events_applied = i
-            if self.conflate_ms and received_ms >= self._next_flush_ms:
-                self.flush()
-                self._next_flush_ms = received_ms + self.conflate_ms
+            self._next = self.events_applied = i
             if self.on_step is not None:
                 self.on_step(received_ms)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Apply every event at its receive time (conflated: at the end of its window, or earlier
+        through `catch_up`), until the recording ends."""
+        task_status.started()
+        while self._next < len(self.events):
+            due_ms = self.events[self._next].received_ms
+            if self.conflate_ms:
+                due_ms = max(due_ms, self._next_flush_ms)
+            target = due_ms / 1000.0 - self.epoch_s
+            if target > trio.current_time():
+                await trio.sleep_until(target)
+            self._apply_until(due_ms)
+            if self.conflate_ms:
+                self.flush()
+                self._next_flush_ms = due_ms + self.conflate_ms
         self.flush()
         self.done.set()

@@ -59,3 +59,10 @@ def test_order_latency_puts_the_order_behind_what_the_market_did_meanwhile(tmp_p
     later = run_backtest(BacktestConfig(data=_recording(tmp_path), settings=SLOW_VENUE,
                                         order_latency=FixedLatency(2.5)))
     assert _up_fills(later) == [(3_000, 480_000, 10 * UNIT)]
+
+
+def test_conflating_the_bots_view_keeps_its_fills(tmp_path: Path) -> None:
+    # The bot sees the recorded depth once a second; each of its requests brings the venue up to date
+    # first, so its order still queues behind the 100 shares shown when it arrives.
+    result = run_backtest(BacktestConfig(data=_recording(tmp_path), settings=SETTINGS, conflate_ms=1000))
+    assert _up_fills(result) == [(2_000, 480_000, 5 * UNIT), (3_000, 480_000, 10 * UNIT)]
