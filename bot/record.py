@@ -5,7 +5,10 @@ One WebSocket subscribed to the tokens of the given markets (condition ids resol
 the series' current windows; every frame is stamped with its receive time on arrival and converted to
 rows; malformed frames are counted, logged and skipped. On reconnect the venue sends fresh `book`
 snapshots, which the reader applies like any book row. `own` (used when the bot records as it trades)
-takes our own resting size out of every level written, so a replay does not show it twice.
+takes our own resting size out of every level written, so a replay does not show it twice. It is the
+bot's view of its orders at the moment a frame is received: around a placement or a cancel the venue's
+frame and the bot's order cache can disagree for a round trip (the market and user channels are not
+ordered with each other), so a level can be off by our size for that moment.
 """
 
 from __future__ import annotations
