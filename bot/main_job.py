@@ -98,7 +98,7 @@ async def run_bot(
                 min_rest_s = settings.rewards_min_rest_s * compression
                 settings = settings.model_copy(update={
                     "rewards_sample_period_s": sample_period_s, "rewards_min_rest_s": min_rest_s,
-                    "rewards_estimate_interval_s": min(settings.rewards_estimate_interval_s, sample_period_s / 20),
+                    "rewards_estimate_interval_s": min(settings.rewards_estimate_interval_s, sample_period_s / 100),
                 })
                 venue = SimVenue(
                     clock_epoch_s=epoch,

@@ -7,6 +7,8 @@ Guarantees:
   normalises per maker, and Σ min(Q_one_j, Q_two_j) ≤ min(Σ Q_one_j, Σ Q_two_j), so this slightly
   overstates the others' total and understates our share when the others quote lopsidedly; it is the
   best the aggregated public book allows.
+- The others' orders score only after the minimum rest too: a level whose size (net of ours) changed
+  is taken as freshly re-quoted and left out until it has rested, as makers replace whole orders.
 - The expected accrual integrates share × pool over time: a sample every venue minute pays 1/1440 of
   the market's daily rate, so `dt / sample_period_s` samples' worth accrue per step. The venue's samples
   are at random moments; the integral is their expectation.
@@ -17,6 +19,7 @@ this edge; the arithmetic is exact from there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -100,6 +103,9 @@ class RewardEstimator:
     last: RewardEstimate | None = None
     evaluations: int = 0
     _last_at_s: float | None = field(default=None, repr=False)
+    # (is Yes-space bid, price units) -> (others' size there, when it last changed)
+    _levels: dict[tuple[bool, int], tuple[int, float]] = field(default_factory=dict, repr=False)
+    _looked_at_s: float | None = field(default=None, repr=False)
 
     def evaluate(
         self,
@@ -130,8 +136,7 @@ class RewardEstimator:
             self.last = RewardEstimate(None, _EMPTY, Fraction(0), Fraction(0), 0)
             return self.last
         mine = maker_scores(rules, mid, ours)
-        others = [ScoredOrder(p, True, s) for p, s in bids.items() if s > 0]
-        others += [ScoredOrder(p, False, s) for p, s in asks.items() if s > 0]
+        others = self._rested_others(now_s, bids, asks)
         # Each other level is scored with the min-size rule applied to the level: per-order sizes are
         # not public, and a level at or above the minimum is what a qualifying order makes.
         theirs = maker_scores(rules, mid, others).q_min
@@ -140,6 +145,27 @@ class RewardEstimator:
         scoring = sum(1 for o in ours if order_score(rules, mid, o) > 0)
         self.last = RewardEstimate(float(mid) / _UNIT, mine, theirs, share, scoring)
         return self.last
+
+    def _rested_others(self, now_s: float, bids: dict[int, int], asks: dict[int, int]) -> list[ScoredOrder]:
+        first = not self._levels
+        levels: dict[tuple[bool, int], tuple[int, float]] = {}
+        out = []
+        for is_bid, side in ((True, bids), (False, asks)):
+            for price, size in side.items():
+                if size <= 0:
+                    continue
+                key = (is_bid, price)
+                seen = self._levels.get(key)
+                # Unknown history (our first look) counts as rested; a changed size as re-quoted now.
+                # The change happened since our previous look: half-way is the unbiased guess.
+                changed_at = now_s if self._looked_at_s is None else (self._looked_at_s + now_s) / 2
+                since = (-math.inf if first else changed_at) if seen is None or seen[0] != size else seen[1]
+                levels[key] = (size, since)
+                if now_s - since >= self.min_rest_s:
+                    out.append(ScoredOrder(price, is_bid, size))
+        self._levels = levels
+        self._looked_at_s = now_s
+        return out
 
     def accrue(self, now_s: float, estimate: RewardEstimate) -> Fraction:
         """Add the expected reward since the previous call at `estimate`'s share; returns the increment."""

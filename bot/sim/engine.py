@@ -37,6 +37,7 @@ from bot.protocol.constants import (
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
 )
+from bot.protocol.rewards import SAMPLES_PER_DAY
 from bot.sim.accounts import Accounts
 from bot.sim.book import Fill, SimOrder
 from bot.sim.heartbeats import HeartbeatMismatch, HeartbeatRegistry
@@ -140,6 +141,17 @@ class Exchange:
             origin_s=clock(),
             rng=random.Random(f"rewards:{seed}"),
         )
+
+        self.reference_incentives: IncentiveLedger | None = None
+        subsamples = self._config.rewards_reference_subsamples
+        if subsamples > 0:
+            self.reference_incentives = IncentiveLedger(
+                sample_period_s=self._config.rewards_sample_period_s / subsamples,
+                min_rest_s=self._config.scoring_min_rest_s,
+                origin_s=clock(),
+                rng=random.Random(f"reference:{seed}"),
+                samples_per_day=SAMPLES_PER_DAY * subsamples,
+            )
 
     def __repr__(self) -> str:
         return (
@@ -670,6 +682,8 @@ class Exchange:
                 for sim in list(self._open_by_owner[owner].values()):
                     self._close(sim, CANCELED, now)
             self.incentives.advance(now, self._sampled_markets)
+            if self.reference_incentives is not None:
+                self.reference_incentives.advance(now, self._sampled_markets)
             self._end_markets(now)
         finally:
             self._finish()
@@ -687,6 +701,8 @@ class Exchange:
         ]
         if self._has_pools:
             candidates.append(self.incentives.next_sample_s)
+            if self.reference_incentives is not None:
+                candidates.append(self.reference_incentives.next_sample_s)
         for condition_id in self._unresolved:
             market = self._markets[condition_id]
             end_s = market.spec.end_ts

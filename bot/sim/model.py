@@ -174,6 +174,10 @@ class SimConfig:
     # Spec 12.2: rewards are sampled once a minute at a random moment; a compressed paper series
     # shortens the minute in proportion. Each sample pays 1/1440 of a market's daily pool.
     rewards_sample_period_s: float = 60.0
+    # Not the venue: a reference ledger sampling this many times per reward minute (0: off), whose
+    # accrual is the expectation of the venue's one random sample a minute; it lets a test tell an
+    # estimator's bias from the sampling noise of a few samples (bot/sim/rewards.py).
+    rewards_reference_subsamples: int = 0
     # Spec 12.2: an order must have rested this long to score (3.5 s in the one notice that states it).
     scoring_min_rest_s: float = 3.5
 

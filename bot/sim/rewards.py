@@ -65,6 +65,7 @@ class MarketEpoch:
     """One market's accruals in one epoch. Shares are Fractions (exact); money in 1e6 units."""
 
     spec: MarketSpec
+    samples_per_day: int = SAMPLES_PER_DAY
     samples: int = 0  # samples taken while the market had a pool and accepted orders
     scored_samples: int = 0  # samples where someone scored
     share_sum: defaultdict[str, Fraction] = field(default_factory=lambda: defaultdict(Fraction))
@@ -76,7 +77,7 @@ class MarketEpoch:
 
     def pool_units(self) -> Fraction:
         """The pool paid out so far this epoch: the daily rate times the share of the day sampled."""
-        return Fraction(str(self.spec.rewards_rate_per_day)) * UNIT * self.samples / SAMPLES_PER_DAY
+        return Fraction(str(self.spec.rewards_rate_per_day)) * UNIT * self.samples / self.samples_per_day
 
     def earnings_units(self, address: str) -> Fraction:
         if self.scored_samples == 0:
@@ -101,10 +102,17 @@ class IncentiveLedger:
     """Reward samples and rebate accruals of every market, per maker address (the account paid)."""
 
     def __init__(
-        self, *, sample_period_s: float, min_rest_s: float, origin_s: float, rng: random.Random
+        self,
+        *,
+        sample_period_s: float,
+        min_rest_s: float,
+        origin_s: float,
+        rng: random.Random,
+        samples_per_day: int = SAMPLES_PER_DAY,
     ) -> None:
         if sample_period_s <= 0:
             raise ValueError("sample_period_s must be positive")
+        self._samples_per_day = samples_per_day
         self._period_s = sample_period_s
         self._min_rest_s = min_rest_s
         self._rng = rng
@@ -128,7 +136,7 @@ class IncentiveLedger:
         key = (epoch_date(now_s), spec.condition_id)
         epoch = self._epochs.get(key)
         if epoch is None:
-            epoch = self._epochs[key] = MarketEpoch(spec)
+            epoch = self._epochs[key] = MarketEpoch(spec, self._samples_per_day)
         return epoch
 
     # --- sampling ---------------------------------------------------------------------------------
