@@ -266,9 +266,8 @@ class IncentivesWatch:
         last = self.estimator.last
         inv = self._r.inventory
         return {
-            # What a resolution-aware P&L needs: cost (fees included) and realised P&L so far.
+            # What a resolution-aware P&L needs beside the runner's realised P&L: cost, fees included.
             "inventory_cost_pusd": inv.up.cost_pusd + inv.down.cost_pusd,
-            "realised_pnl_pusd": inv.realised_pnl_pusd,
             "rewards_pool_per_day": self.terms.rate_per_day_pusd,
             "rewards_q_min": last.q_min if last else 0.0,
             "rewards_share": float(last.share) if last else 0.0,
