@@ -245,6 +245,11 @@ class BotSettings(BaseSettings):
     rewards_estimate_interval_s: float = Field(1.0, gt=0, le=600, description="how often our reward share is estimated")
     rewards_check_interval_s: float = Field(30.0, gt=0, le=3600, description="how often /orders-scoring is asked whether our orders score")
     rewards_min_rest_s: float = Field(3.5, ge=0, le=600, description="an order scores only after resting this long (venue rule)")
+    selection_reward_share: float = Field(0.25, ge=0, le=1, description="market selection: the reward share we expect to hold")
+    selection_fill_shares: float = Field(100.0, ge=0, description="market selection: shares we expect to fill per window")
+    selection_adverse_cost_per_share: float = Field(
+        0.01, ge=0, le=1, description="market selection: expected loss per filled share to adverse selection, pUSD"
+    )
 
     # --- paper mode (embedded simulator) ------------------------------------------------------
     paper_window_s: float = Field(150.0, ge=70, le=3600, description="paper series window length")

@@ -100,6 +100,7 @@ class BotStatus:
     loop_lag_ms: float | None
     open_orders: int
     finished_markets: int
+    selections: tuple[str, ...] = ()  # series mode: why the latest candidates were picked or skipped
 
 
 def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenStatus:

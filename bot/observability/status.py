@@ -175,6 +175,7 @@ def render(status: BotStatus) -> RenderableType:
     if not status.markets:
         parts.append(Text("no market active", style="dim"))
     parts.extend(_market_panel(market) for market in status.markets)
+    parts.extend(Text(f"selection {line}", style="dim") for line in status.selections)
     return Group(*parts)
 
 
@@ -245,6 +246,7 @@ def plain_lines(status: BotStatus) -> list[str]:
             *incentives_pairs(m.incentives),
         ]
         lines.append("market " + _kv(pairs))
+    lines.extend(f"selection {line}" for line in status.selections)
     return lines
 
 
