@@ -277,6 +277,7 @@ class MarketRunner:
                                    reason=stop.reason.value)
             self.journal.write("market_stop", market=self.info.condition_id, reason=stop.reason.value,
                                detail=stop.detail)
+            self.journal.write("market_pnl", market=self.info.condition_id, **self.incentives.pnl().as_dict())
         if scope.cancelled_caught:  # the service bounds itself; this is the last-resort bound
             log.error("cancel-all of %s did not finish within %.1f s", self.info.slug, timeout)
             self.cancel_all_unverified = True
