@@ -65,7 +65,7 @@ class RewardsAwareLadder:
         self._min_score_gain = Fraction(str(min_score_gain))
         self._midpoint = midpoint
         self._live_price = live_price
-        self.kept_for_score = 0  # replacements avoided
+        self.kept_for_score = 0  # quotes held at a live order's price (counted per strategy tick)
 
     def __repr__(self) -> str:
         return f"<RewardsAwareLadder size={self._reward_size} kept_for_score={self.kept_for_score}>"
