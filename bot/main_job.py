@@ -90,9 +90,20 @@ async def run_bot(
                 epoch = _paper_epoch_s(settings.paper_window_s)
                 clock = VenueClock(epoch)
                 asset, minutes = _series_parts(settings.series[0])
+                # The venue's reward minute, compressed like the window; the engine estimates with it.
+                # The venue's reward minute and minimum rest, compressed like the window; the engine
+                # estimates with the same values.
+                compression = settings.paper_window_s / (minutes * 60)
+                sample_period_s = settings.rewards_sample_period_s or 60.0 * compression
+                min_rest_s = settings.rewards_min_rest_s * compression
+                settings = settings.model_copy(update={
+                    "rewards_sample_period_s": sample_period_s, "rewards_min_rest_s": min_rest_s,
+                    "rewards_estimate_interval_s": min(settings.rewards_estimate_interval_s, sample_period_s / 100),
+                })
                 venue = SimVenue(
                     clock_epoch_s=epoch,
-                    config=SimConfig(paper_balance_pusd=settings.paper_balance_pusd),
+                    config=SimConfig(paper_balance_pusd=settings.paper_balance_pusd,
+                                     rewards_sample_period_s=sample_period_s, scoring_min_rest_s=min_rest_s),
                     series=[SeriesSchedule(asset=asset, window_s=int(settings.paper_window_s),
                                            nominal_minutes=minutes, seed=settings.paper_seed)],
                     seed=settings.paper_seed,

@@ -10,6 +10,9 @@ from bot.observability.snapshot import BotStatus, market_status_from_runner
 
 __all__ = ["snapshot"]
 
+# The latest market-selection verdicts shown (series mode keeps one per candidate ever seen).
+_SELECTIONS_SHOWN = 6
+
 
 def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any = None) -> BotStatus:
     """Read-only: safe to call from any task between checkpoints."""
@@ -44,4 +47,5 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
         loop_lag_ms=lag_ms,
         open_orders=sum(m.open_orders for m in markets),
         finished_markets=supervisor.stats.markets_finished,
+        selections=tuple(sel.describe() for sel in list(supervisor.selections.values())[-_SELECTIONS_SHOWN:]),
     )

@@ -29,6 +29,7 @@ __all__ = [
     "BotSettings",
     "CompletionOrderType",
     "DepositWalletShape",
+    "RewardsMode",
     "SettingsError",
     "SignatureType",
     "StormAction",
@@ -74,6 +75,14 @@ class StormAction(enum.StrEnum):
 
     SHUTDOWN = "shutdown"
     REBUILD = "rebuild"
+
+
+class RewardsMode(enum.StrEnum):
+    """Whether the ladder is shaped for the venue's liquidity rewards (spec 12.2)."""
+
+    AUTO = "auto"  # on for markets with a reward pool
+    ON = "on"
+    OFF = "off"
 
 
 class UnknownOrderAction(enum.StrEnum):
@@ -227,6 +236,23 @@ class BotSettings(BaseSettings):
     metrics_host: str = Field("127.0.0.1", description="metrics listen address (0.0.0.0 to scrape from outside a container)")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
     log_json: bool = Field(False, description="JSON log lines")
+
+    # --- incentives (liquidity rewards, maker rebates) ---------------------------------------
+    rewards_mode: RewardsMode = Field(RewardsMode.AUTO, description="rewards-aware ladder: auto (markets with a reward pool), on, off")
+    rewards_min_score_gain: float = Field(
+        0.25, ge=0, le=1, description="keep a scoring order instead of moving it closer unless its score would grow by this fraction"
+    )
+    rewards_sample_period_s: float | None = Field(
+        None, gt=0, le=3600, description="the venue's reward sampling minute (default 60 s; paper mode compresses it with the window)"
+    )
+    rewards_estimate_interval_s: float = Field(1.0, gt=0, le=600, description="how often our reward share is estimated")
+    rewards_check_interval_s: float = Field(30.0, gt=0, le=3600, description="how often /orders-scoring is asked whether our orders score")
+    rewards_min_rest_s: float = Field(3.5, ge=0, le=600, description="an order scores only after resting this long (venue rule)")
+    selection_reward_share: float = Field(0.25, ge=0, le=1, description="market selection: the reward share we expect to hold")
+    selection_fill_shares: float = Field(100.0, ge=0, description="market selection: shares we expect to fill per window")
+    selection_adverse_cost_per_share: float = Field(
+        0.01, ge=0, le=1, description="market selection: expected loss per filled share to adverse selection, pUSD"
+    )
 
     # --- paper mode (embedded simulator) ------------------------------------------------------
     paper_window_s: float = Field(150.0, ge=70, le=3600, description="paper series window length")

@@ -105,7 +105,24 @@ def parse_gamma_market(d: Mapping[str, Any]) -> MarketInfo:
         fee_rate=float(fee.get("rate", 0.0)) if fees_enabled else 0.0,
         fee_exponent=float(fee.get("exponent", 1.0)),
         accepting_orders=bool(d.get("acceptingOrders", True)) and not bool(d.get("closed", False)),
+        **_incentives(d, fee if fees_enabled else {}),
     )
+
+
+def _incentives(d: Mapping[str, Any], fee: Mapping[str, Any]) -> dict[str, float]:
+    """The market's reward terms and rebate share (spec 12.2/12.3); a malformed value is no pool."""
+    try:
+        rewards = d.get("clobRewards") or []
+        rate = sum(float(r.get("rewardsDailyRate") or 0) for r in rewards if isinstance(r, Mapping))
+        return {
+            "rewards_max_spread_cents": float(d.get("rewardsMaxSpread") or 0),
+            "rewards_min_size_shares": float(d.get("rewardsMinSize") or 0),
+            "rewards_rate_per_day": rate,
+            "maker_rebate_share": float(fee.get("rebateRate") or 0),
+        }
+    except (TypeError, ValueError, AttributeError):
+        log.warning("malformed reward terms on market %s; treated as no pool", d.get("slug"))
+        return {}
 
 
 def _tick_text(value: Any) -> str:

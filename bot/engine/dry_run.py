@@ -82,3 +82,10 @@ class DryRunGateway(VenueGateway):
 
     async def conditional_balance_shares(self, token_id: str) -> float:
         return 0.0
+
+    async def orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """Dry-run orders are not on the venue: nothing to judge (the check skips unanswered ids)."""
+        return {}
+
+    async def reward_markets(self, date: str) -> list[dict[str, Any]]:
+        return []

@@ -260,5 +260,15 @@ class VenueGateway:
             )
         return int(body.get("balance", "0")) / 1e6
 
+    async def orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """Which of our orders score for liquidity rewards now (POST /orders-scoring)."""
+        with venue_deadline(self._timeout_s, "POST /orders-scoring"):
+            return await self.rest.are_orders_scoring(order_ids)
+
+    async def reward_markets(self, date: str) -> list[dict[str, Any]]:
+        """Our reward (and, on the simulator, rebate) accruals per market for a UTC date."""
+        with venue_deadline(self._timeout_s, "GET /rewards/user/markets"):
+            return await self.rest.get_reward_markets(date)
+
     def __repr__(self) -> str:
         return f"<VenueGateway signer={self.signer.address[:10]}…>"

@@ -40,6 +40,8 @@ from bot.engine.markets import MarketInfo
 from bot.engine.order_manager import ManagerParams, OrderManager
 from bot.engine.quoting import QuotingLoop
 from bot.engine.reconciler import Reconciler
+from bot.engine.rewards_ladder import choose_strategy
+from bot.engine.rewards_watch import IncentivesWatch
 from bot.engine.stops import MarketStop, find_stop, first_error, has_cancelled, only_cancelled
 from bot.engine.strategy import BlockReason, Ladder, PairLadderParams, PairLadderStrategy, Strategy
 from bot.engine.user_events import UserEventHandler
@@ -134,6 +136,11 @@ class MarketRunner:
         self.reconciler = Reconciler(self)
         self.completion = CompletionExecutor(self)
         self.user_handler = UserEventHandler(self)
+        # Incentives hook (bot/engine/rewards_watch.py): the estimate, the scoring check, the P&L split;
+        # and, unless a strategy was given, the rewards-aware ladder where the market has a pool.
+        self.incentives = IncentivesWatch(self)
+        if strategy is None:
+            self.strategy = choose_strategy(self)
         self.stats = RunnerStats()
         self.started_at_s = clock.now_s()
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
@@ -211,6 +218,8 @@ class MarketRunner:
                 async with trio.open_nursery() as quoting:
                     quoting.start_soon(self.quoting.run)
                     quoting.start_soon(self.reconciler.run)
+                    if self.incentives.terms.has_pool:
+                        quoting.start_soon(self.incentives.run)
             # The cutoff instant (or the quoting tasks ended, which they never do on their own).
             self.transition(MarketTrigger.REACH_CUTOFF, "cutoff")
             end = self.clock.to_trio(self.info.end_s)
@@ -226,6 +235,8 @@ class MarketRunner:
                     await self.reconcile_wanted.wait()
                     self.reconcile_wanted = trio.Event()
                     await self.reconciler.rebuild_if_storm()
+            if self.incentives.terms.has_pool:
+                await self.incentives.fetch_reported(timeout_s=self.settings.request_timeout_s)
             self._stop = MarketStop(ExitReason.MARKET_END, "market window ended")
             nursery.cancel_scope.cancel()
 
@@ -266,6 +277,7 @@ class MarketRunner:
                                    reason=stop.reason.value)
             self.journal.write("market_stop", market=self.info.condition_id, reason=stop.reason.value,
                                detail=stop.detail)
+            self.journal.write("market_pnl", market=self.info.condition_id, **self.incentives.pnl().as_dict())
         if scope.cancelled_caught:  # the service bounds itself; this is the last-resort bound
             log.error("cancel-all of %s did not finish within %.1f s", self.info.slug, timeout)
             self.cancel_all_unverified = True
@@ -408,6 +420,7 @@ class MarketRunner:
             "cancel_all_runs": list(self.stats.cancel_all_runs),
             "open_orders_left": self.stats.open_orders_left,
             "storms": self.stats.storms,
+            **self.incentives.summary(),
         }
 
     def __repr__(self) -> str:

@@ -23,6 +23,12 @@ class MarketInfo:
     fee_rate: float = 0.0
     fee_exponent: float = 1.0
     accepting_orders: bool = True
+    # Incentives (spec 12.2/12.3): Gamma `rewardsMaxSpread` (cents), `rewardsMinSize` (shares),
+    # `clobRewards[].rewardsDailyRate` (pUSD a day; 0: no pool) and `feeSchedule.rebateRate`.
+    rewards_max_spread_cents: float = 0.0
+    rewards_min_size_shares: float = 0.0
+    rewards_rate_per_day: float = 0.0
+    maker_rebate_share: float = 0.0
 
     @property
     def token_ids(self) -> tuple[str, str]:

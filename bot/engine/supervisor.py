@@ -41,6 +41,7 @@ from bot.engine.dry_run import DryRunGateway
 from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
+from bot.engine.market_selection import Selection, SelectionParams, rank_markets
 from bot.engine.markets import MarketInfo
 from bot.engine.sharding import owned
 from bot.exit_codes import most_severe
@@ -99,6 +100,14 @@ class MarketRecord:
     summary: dict[str, Any] | None = None
 
 
+def _window_minutes(info: MarketInfo) -> float:
+    """The series' nominal window (`…-updown-15m-…`), else the window's own length."""
+    for part in info.slug.split("-"):
+        if part.endswith("m") and part[:-1].isdigit():
+            return float(part[:-1])
+    return max(1.0, (info.end_s - info.start_s) / 60.0)
+
+
 @dataclass(slots=True)
 class SupervisorStats:
     markets_started: int = 0
@@ -138,6 +147,7 @@ class Supervisor:
         self._on_runner = on_runner
         self.stats = SupervisorStats()
         self.runners: dict[str, MarketRunner] = {}
+        self.selections: dict[str, Selection] = {}  # series mode: why each candidate was picked or skipped
         self.heartbeat: Heartbeat | None = None
         self.market_hub: MarketDataHub | None = None
         self.user_hub: UserEventHub | None = None
@@ -339,6 +349,7 @@ class Supervisor:
                 await trio.sleep(backoff_s)
                 continue
             next_due = now + _DISCOVERY_IDLE_MAX_S
+            due: list[MarketInfo] = []
             for info in sorted(candidates, key=lambda m: m.start_s):
                 if info.condition_id in self._seen:
                     continue
@@ -350,6 +361,8 @@ class Supervisor:
                 if now < info.start_s - s.rollover_lead_s:
                     next_due = min(next_due, info.start_s - s.rollover_lead_s)
                     continue  # too early; a later pass starts it
+                due.append(info)
+            for info in self._ranked(due):  # series mode: best expected income first (market_selection)
                 if len(self.runners) >= s.max_markets:
                     break
                 if self._max_total is not None and self.stats.markets_started >= self._max_total:
@@ -363,6 +376,25 @@ class Supervisor:
                 # A series window should be listed but is not (Gamma/CLOB hydration): look again soon.
                 next_due = min(next_due, now + _DISCOVERY_PERIOD_S)
             await self.clock.sleep_until_s(max(next_due, now + _DISCOVERY_MIN_SLEEP_S))
+
+    def _ranked(self, due: list[MarketInfo]) -> list[MarketInfo]:
+        """Series mode: the due markets by expected income, each verdict kept for the status view."""
+        if not self._series_mode or not due:
+            return due
+        s = self.settings
+        ranked = rank_markets(
+            due,
+            slots=max(0, s.max_markets - len(self.runners)),
+            window_minutes=_window_minutes,
+            params=SelectionParams(s.selection_reward_share, s.selection_fill_shares,
+                                   s.selection_adverse_cost_per_share, s.min_pair_edge),
+        )
+        for sel in ranked:
+            if self.selections.get(sel.condition_id, sel).reason != sel.reason:
+                log.info("market selection %s", sel.describe())
+            self.selections[sel.condition_id] = sel
+        by_id = {info.condition_id: info for info in due}
+        return [by_id[sel.condition_id] for sel in ranked]
 
     @property
     def _series_mode(self) -> bool:

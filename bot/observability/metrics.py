@@ -28,6 +28,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
 from prometheus_client.metrics import MetricWrapperBase
 
+from bot.observability.incentives_view import IncentivesStatus
 from bot.observability.snapshot import BotStatus, MarketStatus
 
 __all__ = [
@@ -147,6 +148,21 @@ class Metrics:
             f"{p}_pair_cost", "Average cost of one Up + one Down, pUSD (NaN: none)", m, registry=r
         )
         self.pnl = Gauge(f"{p}_pnl_pusd", "Profit and loss, pUSD", ("market", "kind"), registry=r)
+        # --- incentives (spec 12.2/12.3) ----------------------------------------------------------
+        self.rewards_q = Gauge(
+            f"{p}_rewards_q", "Our reward score now: Q_one, Q_two, Q_min (share-units)", ("market", "q"), registry=r
+        )
+        self.rewards_share = Gauge(f"{p}_rewards_share", "Our estimated share of a reward sample now", m, registry=r)
+        self.incentives_pusd = Gauge(
+            f"{p}_incentives_pusd",
+            "Rewards and rebates accrued, pUSD, by source (estimated by us or reported by the venue)",
+            ("market", "kind", "source"),
+            registry=r,
+        )
+        self.rewards_not_scoring = Counter(
+            f"{p}_rewards_not_scoring", "Our orders the venue said do not score though our rule said they do", m,
+            registry=r,
+        )
         # --- market state -----------------------------------------------------------------------
         self.market_state = Gauge(
             f"{p}_market_state", "1 for the market machine's state", ("market", "state"), registry=r
@@ -246,9 +262,27 @@ class Metrics:
         child(self.pair_cost).set(math.nan if ms.pair_cost is None else ms.pair_cost)
         child(self.pnl, "marked").set(ms.marked_pnl_pusd)
         child(self.pnl, "realised").set(ms.realised_pnl_pusd)
+        if ms.incentives is not None:
+            self._update_incentives(series, ms.incentives)
         child(self.seconds_to_cutoff).set(ms.seconds_to_cutoff)
         _set_one_hot(series, self.market_state, series.states_seen, ms.state)
         _set_one_hot(series, self.block_reason, series.reasons_seen, ms.block_reason or _NO_BLOCK)
+
+    def _update_incentives(self, series: _MarketSeries, inc: IncentivesStatus) -> None:
+        child = series.child
+        child(self.rewards_q, "one").set(inc.q_one)
+        child(self.rewards_q, "two").set(inc.q_two)
+        child(self.rewards_q, "min").set(inc.q_min)
+        child(self.rewards_share).set(inc.share)
+        child(self.incentives_pusd, "rewards", "estimated").set(inc.rewards_estimated_pusd)
+        child(self.incentives_pusd, "rebates", "estimated").set(inc.rebates_estimated_pusd)
+        if inc.rewards_reported_pusd is not None:
+            child(self.incentives_pusd, "rewards", "venue").set(inc.rewards_reported_pusd)
+        if inc.rebates_reported_pusd is not None:
+            child(self.incentives_pusd, "rebates", "venue").set(inc.rebates_reported_pusd)
+        child(self.pnl, "spread").set(inc.spread_pnl_pusd)
+        child(self.pnl, "fees").set(-inc.fees_paid_pusd)
+        _advance(child(self.rewards_not_scoring), series.last_counts, "not_scoring", inc.not_scoring_alerts)
 
     def _expire_markets(self, present: set[str], now_s: float) -> None:
         for slug, series in list(self._markets.items()):

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.observability.incentives_view import IncentivesStatus, incentives_status
+
 if TYPE_CHECKING:  # only for the annotation: observability must not import the engine at run time
     from bot.engine.market import MarketRunner
 
@@ -76,6 +78,7 @@ class MarketStatus:
     completions_sent: int
     completions_filled: int
     storms: int
+    incentives: IncentivesStatus | None = None  # rewards, rebates and the P&L split
 
     @property
     def open_orders(self) -> int:
@@ -97,6 +100,7 @@ class BotStatus:
     loop_lag_ms: float | None
     open_orders: int
     finished_markets: int
+    selections: tuple[str, ...] = ()  # series mode: why the latest candidates were picked or skipped
 
 
 def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenStatus:
@@ -155,4 +159,5 @@ def market_status_from_runner(runner: MarketRunner, now_s: float) -> MarketStatu
         completions_sent=int(summary["completions_sent"]),
         completions_filled=int(summary["completions_filled"]),
         storms=int(summary["storms"]),
+        incentives=incentives_status(runner),
     )

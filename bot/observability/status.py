@@ -25,6 +25,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
+from bot.observability.incentives_view import incentives_pairs, incentives_summary_line, incentives_text
 from bot.observability.snapshot import BotStatus, MarketStatus, TokenStatus
 
 __all__ = [
@@ -161,7 +162,10 @@ def _market_panel(market: MarketStatus) -> Panel:
         ("  completions ", "dim"), f"{market.completions_filled}/{market.completions_sent}",
         ("  storms ", "dim"), str(market.storms),
     )  # fmt: skip
-    body = Text("\n").join([top, ladders, bottom])
+    parts = [top, ladders, bottom]
+    if market.incentives is not None:
+        parts.append(Text(incentives_text(market.incentives), style="dim"))
+    body = Text("\n").join(parts)
     return Panel(body, title=Text(market.slug, style="bold"), title_align="left")
 
 
@@ -171,6 +175,7 @@ def render(status: BotStatus) -> RenderableType:
     if not status.markets:
         parts.append(Text("no market active", style="dim"))
     parts.extend(_market_panel(market) for market in status.markets)
+    parts.extend(Text(f"selection {line}", style="dim") for line in status.selections)
     return Group(*parts)
 
 
@@ -238,8 +243,10 @@ def plain_lines(status: BotStatus) -> list[str]:
             ("fills", m.fills),
             ("completions", f"{m.completions_filled}/{m.completions_sent}"),
             ("storms", m.storms),
+            *incentives_pairs(m.incentives),
         ]
         lines.append("market " + _kv(pairs))
+    lines.extend(f"selection {line}" for line in status.selections)
     return lines
 
 
@@ -404,6 +411,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines.append(
         f"P&L: realised {_pusd(_sum(markets, 'realised_pnl_pusd'))} pUSD, marked {_pusd(_sum(markets, 'marked_pnl_pusd'))} pUSD"
     )
+    lines.append(incentives_summary_line(markets))
     runs = [run for m in markets for run in (m.get("cancel_all_runs") or [])]
     if runs:
         durations = [float(run[1]) for run in runs]

@@ -87,6 +87,9 @@ _BALANCE_ALLOWANCE: Final = "/balance-allowance"
 _HEARTBEAT: Final = "/v1/heartbeats"
 _UPDATE_BALANCE_ALLOWANCE: Final = "/balance-allowance/update"
 _CLOSED_ONLY: Final = "/auth/ban-status/closed-only"
+# Spec 12.2; PY2 endpoints.py ARE_ORDERS_SCORING, GET_REWARDS_EARNINGS_PERCENTAGES.
+_ORDERS_SCORING: Final = "/orders-scoring"
+_REWARDS_USER_MARKETS: Final = "/rewards/user/markets"
 _API_KEYS: Final = "/auth/api-keys"
 
 # spec 5.4: the statuses of an accepted placement ("unmatched" is not one: PYSDK treats it as a reject,
@@ -612,6 +615,24 @@ class ClobRestClient:
         if not isinstance(value, bool):
             raise self._malformed(endpoint, "closed_only is not a boolean")
         return value
+
+    async def are_orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """POST /orders-scoring: which of the ids score for liquidity rewards now (spec 12.2). VenueError."""
+        endpoint = f"POST {_ORDERS_SCORING}"
+        body = await self._json(
+            "POST", _ORDERS_SCORING, endpoint=endpoint, family=EndpointFamily.GENERAL, body=list(order_ids), l2=True
+        )
+        if not isinstance(body, dict) or not all(isinstance(v, bool) for v in body.values()):
+            raise self._malformed(endpoint, "scoring answer is not an id -> bool map")
+        return {str(k): v for k, v in body.items()}
+
+    async def get_reward_markets(self, date: str) -> list[dict[str, Any]]:
+        """GET /rewards/user/markets?date= (all pages): our earnings per market that day (spec 12.2)."""
+        endpoint = f"GET {_REWARDS_USER_MARKETS}"
+        items = await self._paginate(_REWARDS_USER_MARKETS, EndpointFamily.GENERAL, {"date": date})
+        if not all(isinstance(i, dict) for i in items):
+            raise self._malformed(endpoint, "reward market is not an object")
+        return items
 
     async def get_api_keys(self) -> list[Any]:
         """GET /auth/api-keys: the account's API keys (an L2 call that proves the credentials work)."""

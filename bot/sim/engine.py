@@ -37,6 +37,7 @@ from bot.protocol.constants import (
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
 )
+from bot.protocol.rewards import SAMPLES_PER_DAY
 from bot.sim.accounts import Accounts
 from bot.sim.book import Fill, SimOrder, ceil_div
 from bot.sim.heartbeats import HeartbeatMismatch, HeartbeatRegistry
@@ -52,6 +53,7 @@ from bot.sim.model import (
     UserData,
 )
 from bot.sim.orders_wire import ORDER_CANCELLATION, ORDER_PLACEMENT, ORDER_UPDATE, order_event, order_rest
+from bot.sim.rewards import IncentiveLedger
 from bot.sim.rules import (
     EngineMode,
     balance_error,
@@ -133,6 +135,25 @@ class Exchange:
         self._outside: dict[tuple[str, str, int], SimOrder] = {}
         self._counts: defaultdict[str, int] = defaultdict(int)
         self._fees_collected_units = 0
+        self._has_pools = False  # reward samples are scheduled only once a market with a pool is listed
+        # Its own generator: drawing sample moments must not shift the ids the exchange hands out.
+        self.incentives = IncentiveLedger(
+            sample_period_s=self._config.rewards_sample_period_s,
+            min_rest_s=self._config.scoring_min_rest_s,
+            origin_s=clock(),
+            rng=random.Random(f"rewards:{seed}"),
+        )
+
+        self.reference_incentives: IncentiveLedger | None = None
+        subsamples = self._config.rewards_reference_subsamples
+        if subsamples > 0:
+            self.reference_incentives = IncentiveLedger(
+                sample_period_s=self._config.rewards_sample_period_s / subsamples,
+                min_rest_s=self._config.scoring_min_rest_s,
+                origin_s=clock(),
+                rng=random.Random(f"reference:{seed}"),
+                samples_per_day=SAMPLES_PER_DAY * subsamples,
+            )
 
     def __repr__(self) -> str:
         return (
@@ -167,6 +188,7 @@ class Exchange:
         self._by_token[spec.yes_token_id] = market
         self._by_token[spec.no_token_id] = market
         self._unresolved.add(spec.condition_id)
+        self._has_pools = self._has_pools or spec.rewards_rate_per_day > 0
         self._emit(MarketData(market.tokens(), spec.condition_id, market.new_market_payload(self._clock())))
         self._finish()
 
@@ -491,6 +513,7 @@ class Exchange:
         for fill in fills:
             market.dirty.add((fill.maker.book_side, fill.maker.yes_price))
         self._fees_collected_units += settled.fee_units
+        self.incentives.record_trade(market.spec, now, settled.fee_units, settled.maker_fills)
         will_fail = self._fail_next_trades > 0
         self._fail_next_trades -= int(will_fail)
         shares = settled.shares_units
@@ -660,6 +683,9 @@ class Exchange:
                 self._counts["heartbeat_expiries"] += 1
                 for sim in list(self._open_by_owner[owner].values()):
                     self._close(sim, CANCELED, now)
+            self.incentives.advance(now, self._sampled_markets)
+            if self.reference_incentives is not None:
+                self.reference_incentives.advance(now, self._sampled_markets)
             self._end_markets(now)
         finally:
             self._finish()
@@ -675,6 +701,10 @@ class Exchange:
             self._trades.next_deadline(),
             self._heartbeats.next_deadline(),
         ]
+        if self._has_pools:
+            candidates.append(self.incentives.next_sample_s)
+            if self.reference_incentives is not None:
+                candidates.append(self.reference_incentives.next_sample_s)
         for condition_id in self._unresolved:
             market = self._markets[condition_id]
             end_s = market.spec.end_ts
@@ -718,6 +748,8 @@ class Exchange:
             for delta in reversed(trade.deltas):
                 apply_delta(self._accounts, delta, sign=-1)
             self._fees_collected_units -= trade.taker_fee_units
+            spec = self._markets[trade.market].spec
+            self.incentives.record_trade(spec, trade.match_time_s, trade.taker_fee_units, trade.maker_fills, sign=-1)
         self._emit_trade(trade, now)
 
     def _end_markets(self, now: float) -> None:
@@ -731,6 +763,23 @@ class Exchange:
                 delayed = [sim for sim in self._orders_of(condition_id) if sim.status == DELAYED]
                 for sim in [*market.book.orders(), *delayed]:
                     self._close(sim, CANCELED_MARKET_RESOLVED, now)
+
+    def _sampled_markets(self) -> list[tuple[MarketSpec, Any]]:
+        """Markets a reward sample looks at: listed, accepting orders, with a pool."""
+        now = self._clock()
+        return [
+            (m.spec, m.book)
+            for m in self._markets.values()
+            if m.spec.rewards_rate_per_day > 0 and m.accepts_at(now)
+        ]
+
+    def order_scoring(self, owner: str, order_id: str) -> bool:
+        """Whether `owner`'s order would score in a reward sample now (spec 12.2); False if not theirs."""
+        sim = self._orders.get(order_id)
+        if sim is None or sim.owner != owner or order_id not in self._open_by_owner[owner]:
+            return False
+        market = self._markets[sim.market]
+        return self.incentives.scoring(market.spec, market.book, sim, self._clock())
 
     def _orders_of(self, condition_id: str) -> list[SimOrder]:
         return [

@@ -141,6 +141,12 @@ class SeriesSchedule:
     fee_rate: float = 0.07
     fee_exponent: float = 1.0
     taker_delay_s: float = 0.0
+    # Crypto-category incentives (spec 12.2/12.3; UNCONFIRMED values, of the order seen on the venue's
+    # crypto Up/Down markets): a 3.5-cent max spread, a 20-share min size, $100 a day, 20 % rebates.
+    rewards_max_spread_cents: float = 3.5
+    rewards_min_size: float = 20.0
+    rewards_rate_per_day: float = 100.0
+    maker_rebate_share: float = 0.20
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
@@ -193,6 +199,10 @@ class SeriesSchedule:
             fee_rate=self.fee_rate,
             fee_exponent=self.fee_exponent,
             taker_delay_s=self.taker_delay_s,
+            rewards_max_spread_cents=self.rewards_max_spread_cents,
+            rewards_min_size=self.rewards_min_size,
+            rewards_rate_per_day=self.rewards_rate_per_day,
+            maker_rebate_share=self.maker_rebate_share,
             start_ts=float(window_start_ts),
             end_ts=float(end),
             accepting_orders_ts=window_start_ts - self.lead_s,

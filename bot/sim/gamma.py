@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.protocol.constants import COLLATERAL_PUSD
 from bot.sim.model import MarketSpec
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = ["MarketState", "build_gamma_app", "event_object", "gamma_market_objec
 _CACHE_CONTROL = "public, max-age=300"
 # source: NT gamma_market_crypto_twap.json (feeType of crypto markets; maker rebate 20% per spec 9 fees)
 _FEE_TYPE = "crypto_fees"
-_REBATE_RATE = 0.2
 _LEGACY_BASE_FEE_BPS = 1000  # spec 8 makerBaseFee/takerBaseFee "1000 = legacy bps"
 
 
@@ -133,8 +133,17 @@ def gamma_market_object(exchange: Exchange, spec: MarketSpec, now_s: float) -> d
             else spec.fee_exponent,
             "rate": spec.fee_rate,
             "takerOnly": True,
-            "rebateRate": _REBATE_RATE if fees_enabled else 0,
+            "rebateRate": spec.maker_rebate_share if fees_enabled else 0,
         },
+        # Spec 12.2: reward parameters on the market object (max spread in cents, min size in shares).
+        "rewardsMinSize": spec.reward_min_size,
+        "rewardsMaxSpread": spec.rewards_max_spread_cents,
+        "clobRewards": [
+            {"conditionId": spec.condition_id, "assetAddress": COLLATERAL_PUSD,
+             "rewardsDailyRate": spec.rewards_rate_per_day}
+        ]
+        if spec.rewards_rate_per_day > 0
+        else [],
         "makerBaseFee": _LEGACY_BASE_FEE_BPS if fees_enabled else 0,
         "takerBaseFee": _LEGACY_BASE_FEE_BPS if fees_enabled else 0,
         "umaResolutionStatus": "resolved" if state.closed else None,

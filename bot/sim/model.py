@@ -61,6 +61,18 @@ class MarketSpec:
     # Orders are accepted from this time (None: as soon as the market is listed) until `end_ts`.
     # Real markets accept orders well before their window opens (spec 8, acceptingOrdersTimestamp).
     accepting_orders_ts: float | None = None
+    # Liquidity rewards (spec 12.2): max spread in cents, min size in shares (None: the market's
+    # minimum order size), the pool per day of venue time (0: no rewards) and the in-game multiplier.
+    rewards_max_spread_cents: float = 3.5
+    rewards_min_size: float | None = None
+    rewards_rate_per_day: float = 0.0
+    rewards_in_game_multiplier: float = 1.0
+    # Maker rebates (spec 12.3): the share of taker fees paid back to makers (crypto 20 %).
+    maker_rebate_share: float = 0.20
+
+    @property
+    def reward_min_size(self) -> float:
+        return self.min_order_size if self.rewards_min_size is None else self.rewards_min_size
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,15 @@ class SimConfig:
     placement_when_partly_filled_on_entry: bool = True
     # Allowance reported for every spender (max uint256: "approved").
     allowance_units: int = 2**256 - 1
+    # Spec 12.2: rewards are sampled once a minute at a random moment; a compressed paper series
+    # shortens the minute in proportion. Each sample pays 1/1440 of a market's daily pool.
+    rewards_sample_period_s: float = 60.0
+    # Not the venue: a reference ledger sampling this many times per reward minute (0: off), whose
+    # accrual is the expectation of the venue's one random sample a minute; it lets a test tell an
+    # estimator's bias from the sampling noise of a few samples (bot/sim/rewards.py).
+    rewards_reference_subsamples: int = 0
+    # Spec 12.2: an order must have rested this long to score (3.5 s in the one notice that states it).
+    scoring_min_rest_s: float = 3.5
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ def bot_settings(**overrides: Any) -> BotSettings:
         quote_cutoff_s=60.0,
         request_timeout_s=2.0,
         cancel_all_timeout_s=10.0,
+        # The series' markets carry a reward pool (crypto defaults): these scenarios pin the plain pair
+        # ladder's mechanics; the rewards-aware ladder has its own tests (tests/engine/test_rewards_*).
+        rewards_mode="off",
     )
     base.update(overrides)
     return BotSettings(**base)

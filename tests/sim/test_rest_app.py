@@ -56,6 +56,7 @@ def _spec() -> MarketSpec:
         start_ts=EPOCH_S,
         end_ts=EPOCH_S + 900,
         accepting_orders_ts=EPOCH_S - 100,
+        rewards_rate_per_day=100.0,  # a reward pool: its orders can score
     )
 
 

@@ -1,0 +1,130 @@
+"""The rewards-aware pair ladder: the pair ladder, shaped to score for the venue's liquidity rewards.
+
+Guarantees (on top of the pair ladder's own: post-only, pair guard, inventory and notional caps, block
+reasons, all unchanged because every quote still comes from `PairLadderStrategy`):
+- Level 0 joins the best bid we may join (no extra offset) and levels are one tick apart, so as many
+  levels as possible sit inside the market's max spread of the midpoint (spec 12.2: the score falls
+  with the square of the distance).
+- Levels inside the max spread are sized at least the reward min size, with a margin so that a partial
+  fill the order manager tolerates (`resize_pct`) never leaves a resting size under the minimum; levels
+  outside keep the plain size.
+- A live order is kept instead of replaced when the new price would be more aggressive and the score it
+  would gain is under `min_score_gain` of the new score: each replacement restarts the order's scoring
+  time (spec 12.2, minimum rest), and a sticky price never breaks the pair guard or crosses because it
+  is below the price the plain ladder asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from bot.engine.rewards import RewardTerms, units
+from bot.engine.strategy import Ladder, MarketView, PairLadderParams, PairLadderStrategy, Quote, Strategy
+from bot.protocol.rewards import ScoredOrder, order_score
+from settings import RewardsMode
+from statemachines.order import OrderState
+
+if TYPE_CHECKING:
+    from bot.engine.market import MarketRunner
+
+__all__ = ["RewardsAwareLadder", "choose_strategy", "reward_size_shares", "rewards_mode_applies"]
+
+_UNIT = 1_000_000
+
+
+def reward_size_shares(min_size_shares: float, plain_size_shares: float, resize_pct: float) -> float:
+    """The size of a scoring level: the minimum plus the partial-fill margin, never under the plain size."""
+    margin = 1.0 / (1.0 - resize_pct / 100.0) if resize_pct < 100.0 else 1.0
+    return max(plain_size_shares, math.ceil(min_size_shares * margin * 100 - 1e-9) / 100)
+
+
+class RewardsAwareLadder:
+    """A `Strategy`: the pair ladder re-parameterised and re-sized for rewards, with sticky live prices."""
+
+    def __init__(
+        self,
+        params: PairLadderParams,
+        terms: RewardTerms,
+        *,
+        up_token_id: str,
+        resize_pct: float,
+        min_score_gain: float,
+        midpoint: Callable[[], float | None],
+        live_price: Callable[[str, int], float | None],
+    ) -> None:
+        self._terms = terms
+        self._rules = terms.rules
+        self._up = up_token_id
+        self._plain_size = params.size_per_level_shares
+        self._reward_size = reward_size_shares(terms.min_size_shares, params.size_per_level_shares, resize_pct)
+        self._inner = PairLadderStrategy(dataclasses.replace(params, top_offset_ticks=0, level_spacing_ticks=1))
+        self._min_score_gain = Fraction(str(min_score_gain))
+        self._midpoint = midpoint
+        self._live_price = live_price
+        self.kept_for_score = 0  # quotes held at a live order's price (counted per strategy tick)
+
+    def __repr__(self) -> str:
+        return f"<RewardsAwareLadder size={self._reward_size} kept_for_score={self.kept_for_score}>"
+
+    def _score(self, token_id: str, price: float, mid_units: Fraction) -> Fraction:
+        yes_price = units(price) if token_id == self._up else _UNIT - units(price)
+        # Size is not the question here: compare the price's score for a qualifying order.
+        return order_score(self._rules, mid_units, ScoredOrder(yes_price, token_id == self._up, self._rules.min_size_units))
+
+    def desired(self, view: MarketView) -> Ladder:
+        mid = self._midpoint()
+        # Plain levels first, at the reward size: the inner ladder's notional cap sees the real sizes.
+        sized = dataclasses.replace(view, min_order_size_shares=max(view.min_order_size_shares, self._reward_size))
+        ladder = self._inner.desired(sized)
+        if not ladder.quotes or mid is None:
+            return ladder
+        mid_units = Fraction(units(mid))
+        quotes: list[Quote] = []
+        for q in ladder.quotes:
+            score = self._score(q.token_id, q.price, mid_units)
+            size = q.size_shares if score > 0 else max(self._plain_size, view.min_order_size_shares)
+            price = q.price
+            live = self._live_price(q.token_id, q.level)
+            if live is not None and live < price:
+                kept = self._score(q.token_id, live, mid_units)
+                if kept > 0 and score - kept < self._min_score_gain * score:
+                    price = live
+                    self.kept_for_score += 1
+            quotes.append(dataclasses.replace(q, price=price, size_shares=size))
+        return dataclasses.replace(ladder, quotes=tuple(quotes))
+
+
+def rewards_mode_applies(mode: RewardsMode, terms: RewardTerms) -> bool:
+    """`auto`: on where the market has a pool; `on`: wherever the market states reward terms."""
+    if mode is RewardsMode.OFF:
+        return False
+    if mode is RewardsMode.ON:
+        return terms.max_spread_cents > 0
+    return terms.has_pool and terms.max_spread_cents > 0
+
+
+def choose_strategy(runner: MarketRunner) -> Strategy:
+    """The market runner's default strategy: rewards-aware where the mode applies, else the plain ladder."""
+    settings = runner.settings
+    params = PairLadderParams.from_settings(settings)
+    terms = runner.incentives.terms
+    if not rewards_mode_applies(settings.rewards_mode, terms):
+        return PairLadderStrategy(params)
+
+    def live_price(token_id: str, level: int) -> float | None:
+        order = runner.manager.slots.get((token_id, level))
+        return order.price if order is not None and order.state is OrderState.LIVE else None
+
+    return RewardsAwareLadder(
+        params,
+        terms,
+        up_token_id=runner.info.up_token_id,
+        resize_pct=settings.resize_pct,
+        min_score_gain=settings.rewards_min_score_gain,
+        midpoint=runner.incentives.midpoint,
+        live_price=live_price,
+    )

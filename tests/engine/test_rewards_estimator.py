@@ -1,0 +1,184 @@
+"""Our reward estimate, the rewards-aware ladder and the scoring alert, against hand-computed values."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from types import SimpleNamespace
+
+import pytest
+import trio
+
+from bot.engine.rewards import OurOrder, RewardEstimator, RewardTerms
+from bot.engine.rewards_ladder import RewardsAwareLadder, reward_size_shares, rewards_mode_applies
+from bot.engine.rewards_watch import IncentivesWatch
+from bot.engine.strategy import MarketView, PairLadderParams, TokenView
+from settings import RewardsMode
+from statemachines.order import OrderState
+
+UP, DOWN = "111", "222"
+TERMS = RewardTerms(max_spread_cents=3.5, min_size_shares=20, rate_per_day_pusd=144.0, rebate_share=0.2)
+S1 = Fraction(25, 49)  # S(3.5, 1 cent) = (2.5 / 3.5)²
+
+
+def estimator() -> RewardEstimator:
+    return RewardEstimator(terms=TERMS, up_token_id=UP, sample_period_s=60.0, min_rest_s=3.5)
+
+
+def test_our_q_min_and_share_are_exact_and_our_own_size_is_not_counted_as_the_others() -> None:
+    est = estimator()
+    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]  # a bid at 0.49, an ask at 0.51
+    # The Up book shows the others' 100 and our 50 on each side.
+    e = est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours)
+    assert e.midpoint == 0.5
+    assert (e.ours.q_one, e.ours.q_two, e.ours.q_min) == (S1 * 50, S1 * 50, S1 * 50)
+    assert e.others_q_min == S1 * 100
+    assert e.share == Fraction(1, 3)
+    assert e.scoring_orders == 2
+
+
+def test_one_sided_at_mid_0_50_is_a_third_and_at_mid_0_05_is_nothing() -> None:
+    e = estimator().evaluate(10.0, [(0.49, 150)], [(0.51, 100)], [OurOrder(UP, 0.49, 50, 0.0)])
+    assert e.ours.q_min == S1 * 50 / 3
+    e = estimator().evaluate(10.0, [(0.04, 150)], [(0.06, 100)], [OurOrder(UP, 0.04, 50, 0.0)])
+    assert e.midpoint == 0.05 and e.ours.q_one == S1 * 50 and e.ours.q_min == 0
+
+
+def test_orders_below_the_min_size_beyond_the_spread_or_not_yet_rested_do_not_score() -> None:
+    book = ([(0.49, 100), (0.46, 50)], [(0.51, 100)])
+    small = OurOrder(UP, 0.49, 19.99, 0.0)
+    far = OurOrder(UP, 0.46, 50, 0.0)  # 4 cents from 0.50
+    young = OurOrder(DOWN, 0.49, 50, 9.0)  # rested 1 s of the 3.5 s minimum at t = 10
+    e = estimator().evaluate(10.0, *book, [small, far, young])
+    assert e.ours.q_one == 0 and e.ours.q_two == 0 and e.scoring_orders == 0
+
+
+def test_a_level_the_others_just_changed_waits_the_minimum_rest() -> None:
+    est = estimator()
+    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]
+    assert est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours).others_q_min == S1 * 100
+    # At 11 the others' bid grew to 120: re-quoted somewhere in (10, 11], taken as 10.5; it scores from 14.
+    assert est.evaluate(11.0, [(0.49, 170)], [(0.51, 150)], ours).others_q_min == S1 * 100 / 3
+    assert est.evaluate(13.9, [(0.49, 170)], [(0.51, 150)], ours).others_q_min == S1 * 100 / 3
+    assert est.evaluate(14.0, [(0.49, 170)], [(0.51, 150)], ours).others_q_min == S1 * 100
+
+
+def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapsed() -> None:
+    est = estimator()
+    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]
+    e = est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours)
+    assert est.accrue(10.0, e) == 0  # the first look starts the clock
+    assert est.accrue(40.0, e) == Fraction(1, 3) * Fraction(144, 1440) * Fraction(1, 2)
+    assert est.estimated_pusd == Fraction(1, 60)
+
+
+# --- the rewards-aware ladder ------------------------------------------------------------------------------
+
+
+def params() -> PairLadderParams:
+    return PairLadderParams(
+        ladder_levels=3, level_spacing_ticks=2, top_offset_ticks=1, size_per_level_shares=10.0, min_pair_edge=0.02,
+        max_inventory_skew_shares=50.0, max_unpaired_shares=100.0, max_notional_per_market_pusd=1000.0,
+        stale_book_s=10.0,
+    )
+
+
+def view(up_bid: float = 0.48, up_ask: float = 0.52) -> MarketView:
+    return MarketView(
+        now_s=100.0, cutoff_s=1000.0, start_s=0.0,
+        up=TokenView(UP, "0.01", up_bid, up_ask, 99.0),
+        down=TokenView(DOWN, "0.01", round(1 - up_ask, 4), round(1 - up_bid, 4), 99.0),
+        min_order_size_shares=5.0,
+    )
+
+
+def ladder(live: dict[tuple[str, int], float] | None = None, mid: float | None = 0.5) -> RewardsAwareLadder:
+    return RewardsAwareLadder(
+        params(), TERMS, up_token_id=UP, resize_pct=25.0, min_score_gain=0.25,
+        midpoint=lambda: mid, live_price=lambda token, level: (live or {}).get((token, level)),
+    )
+
+
+def test_reward_size_keeps_a_partly_filled_order_above_the_minimum_until_the_manager_resizes_it() -> None:
+    assert reward_size_shares(20, 10, 25.0) == 26.67  # 26.67 × 0.75 ≥ 20
+    assert reward_size_shares(20, 40, 25.0) == 40
+    assert reward_size_shares(20, 10, 150.0) == 20
+
+
+def test_the_rewards_ladder_joins_the_bid_one_tick_apart_sized_to_score_inside_the_spread() -> None:
+    quotes = ladder().desired(view()).quotes
+    up = [(q.price, q.size_shares) for q in quotes if q.token_id == UP]
+    # Mid 0.50, max spread 3.5 cents: 0.48 and 0.47 score (2 and 3 cents), 0.46 does not.
+    assert up == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
+    down = [(q.price, q.size_shares) for q in quotes if q.token_id == DOWN]
+    assert down == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
+
+
+def test_a_scoring_live_order_is_kept_when_moving_up_would_gain_little_score() -> None:
+    # Live level 0 at 0.47 (3 cents: S = 1/49); the new 0.48 (2 cents) has S = 9/49: a big gain, so move.
+    assert ladder({(UP, 0): 0.47}).desired(view()).quotes[0].price == 0.48
+    # With a 0.001 tick the same one-tick move barely changes the score: keep the live order.
+    fine = ladder({(UP, 0): 0.479}, mid=0.5)
+    v = MarketView(
+        now_s=100.0, cutoff_s=1000.0, start_s=0.0,
+        up=TokenView(UP, "0.001", 0.48, 0.52, 99.0), down=TokenView(DOWN, "0.001", 0.48, 0.52, 99.0),
+        min_order_size_shares=5.0,
+    )
+    up0 = next(q for q in fine.desired(v).quotes if q.token_id == UP and q.level == 0)
+    assert up0.price == 0.479 and fine.kept_for_score == 1
+    # Never the other way: a live price above the new one (the market came down) is always replaced.
+    above = ladder({(UP, 0): 0.49}).desired(view())
+    assert above.quotes[0].price == 0.48
+
+
+def test_the_mode_setting() -> None:
+    no_pool = RewardTerms(3.5, 20, 0.0)
+    assert rewards_mode_applies(RewardsMode.AUTO, TERMS)
+    assert not rewards_mode_applies(RewardsMode.AUTO, no_pool)
+    assert rewards_mode_applies(RewardsMode.ON, no_pool)
+    assert not rewards_mode_applies(RewardsMode.OFF, TERMS)
+
+
+# --- the scoring check ------------------------------------------------------------------------------------
+
+
+class _Book:
+    needs_snapshot = False
+
+    def depth(self) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+        return ((0.49, 150.0),), ((0.51, 150.0),)
+
+
+def _fake_runner(answer: dict[str, bool], journal: list) -> SimpleNamespace:
+    orders = {
+        UP: [SimpleNamespace(order_id="0xa", price=0.49, size_shares=50.0, matched_shares=0.0, created_at_s=0.0,
+                             state=OrderState.LIVE, side="BUY")],
+        DOWN: [SimpleNamespace(order_id="0xb", price=0.49, size_shares=50.0, matched_shares=0.0, created_at_s=0.0,
+                               state=OrderState.LIVE, side="BUY")],
+    }
+
+    async def orders_scoring(ids: list[str]) -> dict[str, bool]:
+        return {i: answer[i] for i in ids if i in answer}
+
+    return SimpleNamespace(
+        info=SimpleNamespace(condition_id="0xc", slug="m", up_token_id=UP, down_token_id=DOWN, token_ids=(UP, DOWN),
+                             rewards_max_spread_cents=3.5, rewards_min_size_shares=20, min_order_size_shares=5,
+                             rewards_rate_per_day=144.0, maker_rebate_share=0.2),
+        settings=SimpleNamespace(rewards_sample_period_s=60.0, rewards_min_rest_s=3.5),
+        manager=SimpleNamespace(live_ladder=lambda token: orders[token]),
+        books=SimpleNamespace(book=lambda token: _Book()),
+        clock=SimpleNamespace(now_s=lambda: 100.0),
+        gateway=SimpleNamespace(orders_scoring=orders_scoring),
+        journal=SimpleNamespace(write=lambda kind, **kw: journal.append((kind, kw))),
+    )
+
+
+@pytest.mark.parametrize(("answer", "alerts"), [({"0xa": True, "0xb": True}, 0), ({"0xa": True, "0xb": False}, 1),
+                                                 ({"0xa": True}, 0)])
+async def test_orders_the_venue_says_do_not_score_raise_an_alert(answer: dict[str, bool], alerts: int) -> None:
+    journal: list = []
+    watch = IncentivesWatch(_fake_runner(answer, journal))  # type: ignore[arg-type]
+    await watch.check_scoring()
+    assert watch.stats.checks == 1 and watch.stats.orders_checked == 2
+    assert watch.stats.not_scoring == alerts
+    assert [k for k, _ in journal] == ["rewards_not_scoring"] * (1 if alerts else 0)
+    await trio.lowlevel.checkpoint()

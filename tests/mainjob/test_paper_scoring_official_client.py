@@ -1,0 +1,64 @@
+"""The official client's `is_order_scoring` / `are_orders_scoring` on the paper bot's own ladder (issue 18).
+
+A real paper run on loopback (wall clock: the official client is synchronous and runs in a worker
+thread, as a user's script would). The bot's key is fixed for the test so the client derives the same
+API credentials and asks about the bot's orders.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import trio
+from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OpenOrderParams, OrderScoringParams, OrdersScoringParams
+
+import bot.main_job as main_job
+from bot.main_job import run_bot
+from settings import BotSettings
+from statemachines.market import ExitReason
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+# Hardhat test key 5: public, never funded anywhere real.
+KEY = "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
+RUN_LIMIT_S = 60.0
+
+
+def _official_view(url: str, condition_id: str) -> tuple[list[str], dict[str, bool], dict[str, bool]]:
+    client = ClobClient(url, key="0x" + KEY, chain_id=137, use_server_time=True)  # paper time runs ahead
+    client.set_api_creds(client.create_or_derive_api_key())
+    orders = [o["id"] for o in client.get_open_orders(OpenOrderParams(market=condition_id))]
+    many = client.are_orders_scoring(OrdersScoringParams(orderIds=orders))
+    one = {oid: client.is_order_scoring(OrderScoringParams(orderId=oid))["scoring"] for oid in orders}
+    return orders, many, one
+
+
+async def test_the_official_client_says_the_ladders_orders_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(main_job.secrets, "token_hex", lambda n: KEY if n == 32 else secrets.token_hex(n))
+    settings = BotSettings(mode="paper", paper_window_s=300, quote_cutoff_s=30, paper_seed=7,
+                           rewards_check_interval_s=2.0)
+    with trio.fail_after(RUN_LIMIT_S):
+        async with trio.open_nursery() as nursery:
+            supervisor = await nursery.start(
+                lambda task_status: run_bot(settings, duration_s=40, show_status=False, task_status=task_status)
+            )
+            # Wait until a ladder has rested past the (compressed) minimum rest and the estimator says
+            # some of its orders score; then ask the venue through the official client.
+            expected: list[str] = []
+            runner = None
+            while not expected:
+                await trio.sleep(0.5)
+                for runner in list(supervisor.runners.values()):
+                    expected = runner.incentives._expected_scoring()
+                    if expected:
+                        break
+            assert runner is not None
+            url = supervisor.links.rest_url
+            orders, many, one = await trio.to_thread.run_sync(_official_view, url, runner.info.condition_id)
+            supervisor.stop(ExitReason.OPERATOR, "test done")
+    live = [oid for oid in expected if oid in orders]  # still resting when the client asked
+    assert live, "no scoring order of ours was still resting"
+    assert all(many[oid] for oid in live), many
+    assert all(one[oid] for oid in live), one
