@@ -13,9 +13,16 @@ tick from the other's previous price, each reprice moves the other's ceiling and
 between two ladders (see tests/engine/test_own_book.py). Excluding our size from both sides of both
 books removes that feedback: nothing we rest can bound our own next price.
 
-Our size per price comes from the order cache: every open order, a `pending` one too (the market
-channel may show it before the POST answers). A level holding less than our size (the book lags our own
-placement) counts as ours entirely: never as somebody else's price.
+The second way to oscillate is time: our size comes from the order cache, the levels from the market
+channel, and the two lag each other. A fresh order (its POST in flight or just answered) is in the cache
+before it is in the book; had a level smaller than our size counted as ours, our new order would have
+erased somebody else's size at that price, the best bid would drop a tick, the ladder would follow it,
+the cancel would take our order out of the cache while the book still showed it ... a flip every tick
+(the scenario test_a_partly_filled_level_is_resized_only_beyond_resize_pct hit it on the simulator:
+429s within one virtual instant; tests/engine/test_own_book.py pins the rule). So a level counts as ours alone only when
+its size equals our size there; a smaller level does not hold our order yet and is somebody else's. The
+one lag left the other way (our fill not yet in the cache) keeps us at our own price for one tick, then
+settles: it cannot cycle.
 """
 
 from __future__ import annotations
@@ -52,7 +59,11 @@ def own_size_by_price(resting: Iterable[RestingOrder], token_id: str, complement
 def _best(levels: Iterable[tuple[float, float]], own: Mapping[int, int]) -> int | None:
     for price, size in levels:  # best first
         price_micro = micro_from_float(price)
-        if micro_from_float(size) > own.get(price_micro, 0):
+        size_micro = micro_from_float(size)
+        mine = own.get(price_micro, 0)
+        # size > mine: somebody else rests here too. size < mine: the book does not hold our order yet
+        # (it lags our own placement), so what it shows is somebody else's. Only size == mine is ours alone.
+        if size_micro != mine:
             return price_micro
     return None
 
