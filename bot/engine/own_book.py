@@ -18,9 +18,10 @@ channel, and the two lag each other. A fresh order (its POST in flight or just a
 before it is in the book; had a level smaller than our size counted as ours, our new order would have
 erased somebody else's size at that price, the best bid would drop a tick, the ladder would follow it,
 the cancel would take our order out of the cache while the book still showed it ... a flip every tick
-(the scenario test_a_partly_filled_level_is_resized_only_beyond_resize_pct hit it on the simulator:
-429s within one virtual instant; tests/engine/test_own_book.py pins the rule). So a level counts as ours alone only when
-its size equals our size there; a smaller level does not hold our order yet and is somebody else's. The
+(on the simulator, test_a_partly_filled_level_is_resized_only_beyond_resize_pct hit it: a burst of
+reprices in one virtual instant until the venue answered 429; tests/engine/test_own_book.py pins the
+rule). So a level counts as ours alone only when its size equals our size there; a smaller level does
+not hold our order yet and is somebody else's. The
 one lag left the other way (our fill not yet in the cache) keeps us at our own price for one tick, then
 settles: it cannot cycle.
 """

@@ -9,7 +9,14 @@ an ask of Up at `1 − p`. `_place` puts our desired ladder into the Up book as 
 from __future__ import annotations
 
 from bot.engine.own_book import best_excluding_own, own_size_by_price
-from bot.engine.strategy import Ladder, MarketView, PairLadderParams, PairLadderStrategy, RestingOrder, TokenView
+from bot.engine.strategy import (
+    Ladder,
+    MarketView,
+    PairLadderParams,
+    PairLadderStrategy,
+    RestingOrder,
+    TokenView,
+)
 from bot.protocol.book import OrderBook
 from bot.protocol.constants import Side
 from bot.protocol.money import MICRO
