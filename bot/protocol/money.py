@@ -32,6 +32,7 @@ __all__ = [
 
 MICRO: Final = TOKEN_UNIT  # 10**6: one share or one pUSD in the venue's units (spec 3.4)
 _MICRO_DECIMALS: Final = 6
+_DIGITS_MAX: Final = 30  # integer digits beyond any amount or price (10**30): refused, not computed
 
 
 def parse_micro(value: Any) -> int:
@@ -62,6 +63,9 @@ def parse_micro(value: Any) -> int:
         raise ValueError(f"not a decimal amount: {value[:40]!r}") from None
     if not exact.is_finite():
         raise ValueError(f"amount not finite: {value[:40]!r}")
+    if exact and exact.adjusted() > _DIGITS_MAX:
+        # "1e999999999" would be an exact integer of a billion digits: refuse before building it.
+        raise ValueError(f"amount out of range: {value[:40]!r}")
     return int((exact * MICRO).to_integral_value())  # ROUND_HALF_EVEN, the decimal default
 
 

@@ -60,6 +60,8 @@ MALFORMED_UNKNOWN_EVENT: Final = "unknown_event"  # an object whose kind this ch
 MALFORMED_INVALID_EVENT: Final = "invalid_event"  # a known kind with a missing, mistyped or out-of-range field
 
 _INF: Final = float("inf")
+# No real amount comes near 10**12 shares or pUSD; "1e400" is exact as an integer, and still garbage.
+_AMOUNT_LIMIT_MICRO: Final = 10**18
 _DETAIL_MAX_CHARS: Final = 200  # ParseStats.last_error is for a human, not an archive
 
 
@@ -248,8 +250,8 @@ def _micro(value: Any, *, empty_is_zero: bool = True) -> int:
         amount = parse_micro(value)
     except ValueError as exc:
         raise MalformedMessage(f"amount is not a decimal: {value!r}"[:_DETAIL_MAX_CHARS]) from exc
-    if amount < 0:
-        raise MalformedMessage(f"amount negative: {value!r}")
+    if not 0 <= amount < _AMOUNT_LIMIT_MICRO:
+        raise MalformedMessage(f"amount negative or absurd: {value!r}"[:_DETAIL_MAX_CHARS])
     return amount
 
 
