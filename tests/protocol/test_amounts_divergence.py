@@ -16,8 +16,8 @@ four kinds of divergent input, each pinned below with real examples:
    float noise, but a large quotient's noise exceeds that guard: $999.90 at 0.0022 is exactly 454500
    shares, signed as 454499.999999.
 
-In every case the reference's amount is *below* its rule's, never above: ours never spends more, or
-asks a worse price, than the rule allows.
+In every case float noise moves a floor down: the reference signs a lower cap, fewer pUSD or fewer
+shares than its own rule; ours signs the rule, and never a price worse than the one intended.
 """
 
 from __future__ import annotations
