@@ -45,6 +45,7 @@ from bot.protocol.auth import ApiCreds
 from bot.protocol.constants import EXCHANGE_V2_BY_CHAIN, POLYGON_CHAIN_ID
 from bot.protocol.errors import VenueError
 from bot.protocol.messages import OpenOrder
+from bot.protocol.money import micro_text
 from bot.protocol.rest import ClobRestClient, venue_deadline
 from bot.protocol.signing import OrderSigner, recover_order_signer
 from settings import BotMode, BotSettings
@@ -296,9 +297,9 @@ def _order_json(order: OpenOrder, outcome: str, now_s: float) -> dict[str, Any]:
         "asset_id": order.asset_id,
         "outcome": outcome,
         "side": order.side.name,
-        "price": _decimal_text(order.price),
-        "original_size": _decimal_text(order.original_size),
-        "size_matched": _decimal_text(order.size_matched),
+        "price": micro_text(order.price_micro),
+        "original_size": micro_text(order.original_size_micro),
+        "size_matched": micro_text(order.size_matched_micro),
         "status": str(order.status),
         "order_type": order.order_type,
         "expiration_s": order.expiration_s,
@@ -317,7 +318,7 @@ def _group(orders: Iterable[OpenOrder], markets: Sequence[MarketRef] | None) -> 
         groups.setdefault(key, (MarketRef(key), []))[1].append(order)
     for market, items in groups.values():
         # Up (Yes) before Down, then best price first: the order a ladder is read in.
-        items.sort(key=lambda o, m=market: (_outcome_rank(o, m), o.asset_id, o.side.name, -o.price, o.created_at_ms))
+        items.sort(key=lambda o, m=market: (_outcome_rank(o, m), o.asset_id, o.side.name, -o.price_micro, o.created_at_ms))
     return list(groups.values())
 
 
@@ -339,8 +340,8 @@ def _format_orders(groups: list[tuple[MarketRef, list[OpenOrder]]], now_s: float
             outcome = order.outcome or market.outcome_by_token.get(order.asset_id, "")
             age = _age(now_s - order.created_at_ms / 1000) if order.created_at_ms else "?"
             rows.append([
-                market.label, outcome or "-", _short(order.asset_id), order.side.name, _decimal_text(order.price),
-                _decimal_text(order.original_size), _decimal_text(order.size_matched), _short(order.id), age,
+                market.label, outcome or "-", _short(order.asset_id), order.side.name, micro_text(order.price_micro),
+                micro_text(order.original_size_micro), micro_text(order.size_matched_micro), _short(order.id), age,
             ])
     lines = _table(rows) if len(rows) > 1 else []
     total = sum(len(orders) for _, orders in groups)

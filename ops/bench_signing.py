@@ -2,7 +2,8 @@
 
 Usage: `.venv/bin/python ops/bench_signing.py [--quick] [--json PATH]`.
 
-One "signed limit order" is the whole path to request bytes: amounts from price and size, EIP-712
+One "signed limit order" is the whole path to request bytes: amounts from price and size (ours: the
+engine's integer path, `build_limit_units`, from ticks and micro-shares), EIP-712
 hashStruct and digest, the secp256k1 signature, the wire dict and its serialization. The reference
 does the same through `OrderBuilder.build_order` + `order_to_json_v2` + `json.dumps` (its signer runs
 on eth-account, whose ECDSA backend is coincurve when installed: the backend is printed). Each repeat
@@ -82,15 +83,21 @@ def _summary(repeat_medians: list[float]) -> dict[str, float]:
 
 def _ours_one(signature_type: int) -> Callable[[tuple[float, float, str]], bytes]:
     from bot.protocol.constants import Side
+    from bot.protocol.money import micro_from_float, tick_grid
     from bot.protocol.signing import OrderSigner, dumps_body
 
     funder = _BENCH_WALLET if signature_type else None
     signer = OrderSigner(_BENCH_KEY, signature_type=signature_type, funder=funder)
 
+    grid = tick_grid(_TICK)
+
     def one(item: tuple[float, float, str]) -> bytes:
+        # The engine's path: integer ticks and micro-shares in (converted here from the shared float
+        # inputs, inside the timing), no float on the way to the signature.
         price, size, side = item
-        order = signer.build_limit(
-            token_id=_TOKEN, price=price, size_shares=size, side=Side[side], tick_size=_TICK, neg_risk=False
+        order = signer.build_limit_units(
+            token_id=_TOKEN, price_ticks=grid.floor_ticks(micro_from_float(price)), size_micro=micro_from_float(size),
+            side=Side[side], tick_size=_TICK, neg_risk=False,
         )
         return dumps_body(order.to_wire(_OWNER, "GTC", post_only=True))
 
@@ -98,11 +105,11 @@ def _ours_one(signature_type: int) -> Callable[[tuple[float, float, str]], bytes
 
 
 def _ours() -> tuple[Callable[[tuple[float, float, str]], bytes], dict[str, Callable[[], Any]]]:
-    from bot.protocol.amounts import limit_order_amounts
+    from bot.protocol.amounts import limit_order_units
     from bot.protocol.constants import Side
+    from bot.protocol.money import micro_from_float, tick_grid
     from bot.protocol.signing import (
         OrderSigner,
-        _check_price,
         _order_struct_hash,
         domain_separator,
         dumps_body,
@@ -111,10 +118,15 @@ def _ours() -> tuple[Callable[[tuple[float, float, str]], bytes], dict[str, Call
 
     signer = OrderSigner(_BENCH_KEY)
 
+    grid = tick_grid(_TICK)
+
     def one(item: tuple[float, float, str]) -> bytes:
+        # The engine's path: integer ticks and micro-shares in (converted here from the shared float
+        # inputs, inside the timing), no float on the way to the signature.
         price, size, side = item
-        order = signer.build_limit(
-            token_id=_TOKEN, price=price, size_shares=size, side=Side[side], tick_size=_TICK, neg_risk=False
+        order = signer.build_limit_units(
+            token_id=_TOKEN, price_ticks=grid.floor_ticks(micro_from_float(price)), size_micro=micro_from_float(size),
+            side=Side[side], tick_size=_TICK, neg_risk=False,
         )
         return dumps_body(order.to_wire(_OWNER, "GTC", post_only=True))
 
@@ -127,8 +139,7 @@ def _ours() -> tuple[Callable[[tuple[float, float, str]], bytes], dict[str, Call
     struct_hash = _order_struct_hash(1, words, int(_TOKEN), 5_300_000, 10_000_000, side_words, 1, zero_words)
     digest = eip712_digest(separator, struct_hash)
     stages: dict[str, Callable[[], Any]] = {
-        "amounts": lambda: limit_order_amounts(Side.BUY, 10.37, 0.53, _TICK),
-        "grid+range checks": lambda: _check_price(0.53, _TICK, "price"),
+        "amounts": lambda: limit_order_units(Side.BUY, 10_370_000, 530_000, _TICK),
         "hashStruct (keccak 384 B)": lambda: _order_struct_hash(
             123456789, words, int(_TOKEN), 5_300_000, 10_000_000, side_words, 1_713_398_400_000, zero_words
         ),

@@ -220,11 +220,11 @@ class BotSettings(BaseSettings):
     completion_min_edge: float = Field(0.0, ge=-0.5, lt=1, description="cap = 1 - avg_cost(leading) - min_edge (negative: a set loss)")
     completion_cooldown_s: float = Field(5.0, ge=0, le=600, description="pause between completion attempts")
     completion_settle_s: float = Field(2.0, ge=0, le=60, description="wait this long for a completion's fills before quoting again")
-    completion_max_pair_cost: float | None = Field(None, gt=0, le=1.5, description="optional hard cap on pair cost incl. fee")
+    completion_max_pair_cost: float | None = Field(None, gt=0, le=1.5, description="optional cap on pair cost incl. fee; only tightens 1 - completion_min_edge")
 
     # --- risk caps ----------------------------------------------------------------------------
-    max_unpaired_shares: float = Field(100.0, gt=0, description="hard cap on one side's excess")
-    max_notional_per_market_pusd: float = Field(500.0, gt=0, description="cap on pUSD committed per market (orders + inventory)")
+    max_unpaired_shares: float = Field(100.0, gt=0, description="cap on one side's excess, counting every resting order as filled")
+    max_notional_per_market_pusd: float = Field(500.0, gt=0, description="cap on pUSD committed per market (inventory + resting orders at worst case)")
     max_total_notional_pusd: float = Field(5000.0, gt=0, description="cap on pUSD committed across markets")
 
     # --- operations ---------------------------------------------------------------------------

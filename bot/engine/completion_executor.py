@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from bot.engine.completion import plan_completion
+from bot.engine.completion import CompletionPlan, plan_completion
 from bot.engine.gateway import PostOutcome, PostOutcomeKind
 from bot.engine.strategy import BlockReason, Ladder
+from bot.protocol.money import micro_from_float, micro_to_float, tick_grid
 from statemachines.market import MarketState, MarketTrigger
 from statemachines.order import Order, OrderState, OrderTrigger
 
@@ -39,71 +40,73 @@ class CompletionExecutor:
     def __init__(self, runner: MarketRunner) -> None:
         self._r = runner
         self.not_before_s = 0.0
-        self.order: Order | None = None  # the latest completion order (for the exposure caps)
+        self.order: Order | None = None  # the latest completion order
 
     def due(self, now: float) -> bool:
         if now < self.not_before_s:
             return False
-        return abs(self._r.inventory.imbalance_shares) >= self._r.settings.completion_min_imbalance_shares
-
-    def committed_pusd(self) -> float:
-        order = self.order
-        return order.price * order.remaining_shares if order is not None and order.is_open else 0.0
+        return abs(self._r.inventory.imbalance_micro) >= self._r.money.completion_min_imbalance_micro
 
     async def maybe_complete(self, *, after_cutoff: bool) -> None:
         """At most one bounded FOK/FAK BUY of the lagging token (the caller holds the lock)."""
         r = self._r
-        info, settings = r.info, r.settings
+        info, money = r.info, r.money
         now = r.clock.now_s()
-        imbalance = r.inventory.imbalance_shares
-        if abs(imbalance) < settings.completion_min_imbalance_shares:
+        imbalance = r.inventory.imbalance_micro
+        if abs(imbalance) < money.completion_min_imbalance_micro:
             return
         lead, lag = (
             (info.up_token_id, info.down_token_id) if imbalance > 0 else (info.down_token_id, info.up_token_id)
         )
-        lead_cost = r.inventory.position(lead).avg_cost
+        lead_pos = r.inventory.position(lead)
         tick = r.quoting.effective_tick()
         book = r.books.book(lag)
-        if lead_cost is None or tick is None:
+        if lead_pos.shares_micro <= 0 or tick is None:
             return
+        best_ask = book.best_ask if book is not None else None
         plan = plan_completion(
             lagging_token_id=lag,
-            imbalance_shares=abs(imbalance),
-            leading_avg_cost=lead_cost,
-            tick_size=tick,
-            min_edge=settings.completion_min_edge,
-            max_pair_cost=settings.completion_max_pair_cost,
+            imbalance_micro=abs(imbalance),
+            leading_cost_micro=lead_pos.cost_micro,
+            leading_shares_micro=lead_pos.shares_micro,
+            grid=tick_grid(tick),
+            min_edge_micro=money.completion_min_edge_micro,
+            max_pair_cost_micro=money.completion_max_pair_cost_micro,
             fee_rate=info.fee_rate,
             fee_exponent=info.fee_exponent,
-            best_ask=book.best_ask if book is not None else None,
+            best_ask_micro=micro_from_float(best_ask) if best_ask is not None else None,
         )
-        self.not_before_s = now + settings.completion_cooldown_s
+        self.not_before_s = now + r.settings.completion_cooldown_s
         if plan is None:
-            r.journal.write("completion_skipped", market=info.condition_id, imbalance=imbalance, lead_cost=lead_cost)
+            r.journal.write("completion_skipped", market=info.condition_id, imbalance=micro_to_float(imbalance),
+                            lead_cost=lead_pos.avg_cost)
             return
         if not after_cutoff:
-            r.transition(MarketTrigger.START_COMPLETION, f"imbalance {imbalance:+g}")
+            r.transition(MarketTrigger.START_COMPLETION, f"imbalance {micro_to_float(imbalance):+g}")
             # Quoting pauses: cancel every maker quote before taking liquidity.
             await r.manager.sync(Ladder((), BlockReason.COMPLETING), tick_size=tick, neg_risk=info.neg_risk,
                                  expiration_s=0)
         try:
-            await self._send(plan.token_id, plan.amount_pusd, plan.price_cap, plan.shares_needed, tick)
+            await self._send(plan)
         finally:
             if r.machine.state is MarketState.COMPLETING:
                 r.transition(MarketTrigger.COMPLETION_DONE, "completion applied")
 
-    async def _send(self, token_id: str, amount_pusd: float, cap: float, shares: float, tick: str) -> None:
+    async def _send(self, plan: CompletionPlan) -> None:
         r = self._r
         order_type = r.settings.completion_order_type.value
-        signed = r.gateway.sign_market_buy(token_id=token_id, amount_pusd=amount_pusd, price_cap=cap,
-                                           tick_size=tick, neg_risk=r.info.neg_risk)
-        order = Order(signed.order_id, token_id, side="BUY", price=cap, size_shares=shares, order_type=order_type,
-                      created_at_s=r.clock.now_s(), level=None)
+        tick = plan.grid.tick_size
+        signed = r.gateway.sign_market_buy(token_id=plan.token_id, amount_micro=plan.amount_micro,
+                                           price_cap_ticks=plan.price_ticks, tick_size=tick, neg_risk=r.info.neg_risk)
+        # The order machine keeps display floats; the signed integers above are the order.
+        order = Order(signed.order_id, plan.token_id, side="BUY", price=plan.price_cap, size_shares=plan.shares_needed,
+                      order_type=order_type, created_at_s=r.clock.now_s(), level=None)
         r.manager.register(order)  # before the POST leaves
         self.order = order
         r.stats.completions_sent += 1
-        r.journal.write("completion", market=r.info.condition_id, order_id=order.order_id, token_id=token_id,
-                        amount_pusd=amount_pusd, price_cap=cap, shares=shares, order_type=order_type)
+        r.journal.write("completion", market=r.info.condition_id, order_id=order.order_id, token_id=plan.token_id,
+                        amount_pusd=plan.amount_pusd, price_cap=plan.price_cap, shares=plan.shares_needed,
+                        order_type=order_type)
         outcome = await r.gateway.post_one(signed, order_type=order_type, post_only=False)
         self._apply_outcome(order, outcome)
         # Wait briefly for the trade events so the next decision sees the new inventory. A "matched"

@@ -9,7 +9,6 @@ heartbeat (the supervisor skips it), no user channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
@@ -65,9 +64,8 @@ class DryRunGateway(VenueGateway):
             OpenOrder(
                 id=oid, status=OrderStatus.LIVE, status_reason="", owner=self.owner, maker_address=order.maker,
                 market=market, asset_id=order.token_id, side=Side(order.side),
-                original_size=Decimal(order.taker_amount) / Decimal(1_000_000) if order.side == Side.BUY
-                else Decimal(order.maker_amount) / Decimal(1_000_000),
-                size_matched=Decimal(0), price=Decimal(0), outcome="", expiration_s=order.expiration,
+                original_size_micro=order.taker_amount if order.side == Side.BUY else order.maker_amount,
+                size_matched_micro=0, price_micro=0, outcome="", expiration_s=order.expiration,
                 order_type="GTD" if order.expiration else "GTC", associate_trades=(), created_at_ms=0,
             )
             for oid, (order, market) in self._resting.items()
@@ -80,8 +78,8 @@ class DryRunGateway(VenueGateway):
     async def trades(self, condition_id: str, after_s: int | None = None) -> list[Any]:
         return []
 
-    async def conditional_balance_shares(self, token_id: str) -> float:
-        return 0.0
+    async def conditional_balance_micro(self, token_id: str) -> int:
+        return 0
 
     async def orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
         """Dry-run orders are not on the venue: nothing to judge (the check skips unanswered ids)."""

@@ -31,19 +31,13 @@ from bot.protocol.errors import (
     VenueMode,
 )
 from bot.protocol.messages import OpenOrder, TradeEvent, parse_open_order, parse_trade
+from bot.protocol.money import micro_text
 from bot.protocol.rest import ClobRestClient, PostResult, venue_deadline
 from bot.protocol.signing import OrderSigner, Side, SignedOrder
 
 __all__ = ["CancelOutcome", "PostOutcome", "PostOutcomeKind", "VenueGateway"]
 
 log = logging.getLogger(__name__)
-
-# The signer floors a market BUY's pUSD to cents with float arithmetic, exactly as the reference client
-# does, so a planned 5.10 (5.1 * 100 == 509.99999999999994) would be signed as 5.09. Planned amounts are
-# already on the cent grid: adding far less than a cent (and far more than float noise) makes the floor
-# land on the intended cent.
-_CENT_FLOOR_NUDGE_PUSD = 1e-7
-
 
 class PostOutcomeKind(enum.StrEnum):
     LIVE = "live"
@@ -102,7 +96,8 @@ def _post_outcome(result: PostResult) -> PostOutcome:
         resp = result.response
         if resp is None:
             return PostOutcome(kind, status)
-        return PostOutcome(kind, status, "", None, str(resp.making_amount), str(resp.taking_amount), resp.trade_ids)
+        return PostOutcome(kind, status, "", None, micro_text(resp.making_amount_micro),
+                           micro_text(resp.taking_amount_micro), resp.trade_ids)
     if result.error is None:
         return PostOutcome(PostOutcomeKind.UNKNOWN, "no error and not ok")
     return _classify_error(result.error)
@@ -140,17 +135,24 @@ class VenueGateway:
 
     # --- signing ---------------------------------------------------------------------------------
     def sign_buy(
-        self, *, token_id: str, price: float, size_shares: float, tick_size: str, neg_risk: bool, expiration_s: int
+        self, *, token_id: str, price_ticks: int, size_micro: int, tick_size: str, neg_risk: bool, expiration_s: int
     ) -> SignedOrder:
-        return self.signer.build_limit(
-            token_id=token_id, price=price, size_shares=size_shares, side=Side.BUY,
+        """A resting BUY from integers: ticks of `tick_size`, shares × 10⁶ (no float reaches the signature)."""
+        return self.signer.build_limit_units(
+            token_id=token_id, price_ticks=price_ticks, size_micro=size_micro, side=Side.BUY,
             tick_size=tick_size, neg_risk=neg_risk, expiration=expiration_s,
         )
 
-    def sign_market_buy(self, *, token_id: str, amount_pusd: float, price_cap: float, tick_size: str, neg_risk: bool) -> SignedOrder:
-        """A marketable BUY: `amount_pusd` is collateral to spend, never shares (spec section 4)."""
-        return self.signer.build_market(
-            token_id=token_id, amount=amount_pusd + _CENT_FLOOR_NUDGE_PUSD, price_cap=price_cap, side=Side.BUY,
+    def sign_market_buy(
+        self, *, token_id: str, amount_micro: int, price_cap_ticks: int, tick_size: str, neg_risk: bool
+    ) -> SignedOrder:
+        """A marketable BUY: `amount_micro` is collateral (pUSD × 10⁶) to spend, never shares (spec section 4).
+
+        The cap is signed at exactly `price_cap_ticks` and the amount at exactly its cents: integers need
+        no nudge against float floors.
+        """
+        return self.signer.build_market_units(
+            token_id=token_id, amount_micro=amount_micro, price_cap_ticks=price_cap_ticks, side=Side.BUY,
             tick_size=tick_size, neg_risk=neg_risk,
         )
 
@@ -253,12 +255,13 @@ class VenueGateway:
         with venue_deadline(self._timeout_s, "GET /tick-size"):
             return await self.rest.get_tick_size(token_id)
 
-    async def conditional_balance_shares(self, token_id: str) -> float:
+    async def conditional_balance_micro(self, token_id: str) -> int:
+        """Shares × 10⁶ of `token_id` in the maker wallet: the venue's balance is already in those units."""
         with venue_deadline(self._timeout_s, "GET /balance-allowance"):
             body = await self.rest.get_balance_allowance(
                 "CONDITIONAL", token_id, signature_type=int(self.signer.signature_type)  # the maker wallet
             )
-        return int(body.get("balance", "0")) / 1e6
+        return int(body.get("balance", "0"))
 
     async def orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
         """Which of our orders score for liquidity rewards now (POST /orders-scoring)."""

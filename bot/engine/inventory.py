@@ -5,12 +5,17 @@ A fill is keyed by `(trade_id, order_id)`: the venue re-sends a trade on every s
 sighting of a key counts it, whatever its status (a missed MATCHED must not lose the fill); FAILED
 reverses it once; CONFIRMED makes it final. A FAILED seen first is recorded so that a late MATCHED
 for the same key is not counted.
+
+Money is integers (`bot.protocol.money`): shares and pUSD in micro-units, so "fully filled", pair counts
+and P&L add up exactly; the float properties (`shares`, `cost_pusd`, ...) are for display only.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from bot.protocol.money import MICRO, micro_to_float
 
 __all__ = ["Fill", "FillStatus", "Inventory", "TokenPosition"]
 
@@ -25,27 +30,60 @@ class FillStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One of our order's executions inside one trade, in the token's own space."""
+    """One of our order's executions inside one trade, in the token's own space, in integers.
+
+    `price_micro` is pUSD per share × 10⁶ (a taker's is the average over its maker legs); `notional_micro`
+    is what the shares cost before fees (exact, rounded up to the unit when legs are averaged).
+    """
 
     trade_id: str
     order_id: str
     token_id: str
     side: str  # "BUY" or "SELL"
-    shares: float
-    price: float
-    fee_pusd: float
+    shares_micro: int
+    price_micro: int
+    fee_micro: int
     status: FillStatus
     taker: bool
+    notional_micro: int = -1  # -1: shares × price (rounded up)
+
+    @property
+    def cost_micro(self) -> int:
+        if self.notional_micro >= 0:
+            return self.notional_micro
+        return -(-self.shares_micro * self.price_micro // MICRO)
+
+    # Display (journal, status).
+    @property
+    def shares(self) -> float:
+        return micro_to_float(self.shares_micro)
+
+    @property
+    def price(self) -> float:
+        return micro_to_float(self.price_micro)
+
+    @property
+    def fee_pusd(self) -> float:
+        return micro_to_float(self.fee_micro)
 
 
 @dataclass(slots=True)
 class TokenPosition:
-    shares: float = 0.0
-    cost_pusd: float = 0.0  # includes taker fees paid
+    shares_micro: int = 0
+    cost_micro: int = 0  # includes taker fees paid
+
+    # Display only.
+    @property
+    def shares(self) -> float:
+        return micro_to_float(self.shares_micro)
+
+    @property
+    def cost_pusd(self) -> float:
+        return micro_to_float(self.cost_micro)
 
     @property
     def avg_cost(self) -> float | None:
-        return self.cost_pusd / self.shares if self.shares > 1e-12 else None
+        return self.cost_micro / self.shares_micro if self.shares_micro > 0 else None
 
 
 @dataclass(slots=True)
@@ -56,7 +94,7 @@ class _FillRecord:
 
 
 class Inventory:
-    """Positions per token of one binary market, built only from counted fills."""
+    """Positions per token of one binary market, built only from counted fills (and the start's seed)."""
 
     def __init__(self, up_token_id: str, down_token_id: str) -> None:
         self.up_token_id = up_token_id
@@ -65,17 +103,25 @@ class Inventory:
         self._fills: dict[tuple[str, str], _FillRecord] = {}
         self.fills_counted = 0
         self.fills_reversed = 0
-        self.pairs_completed_shares = 0.0
-        self.realised_pnl_pusd = 0.0
+        self.realised_pnl_micro = 0
 
     def position(self, token_id: str) -> TokenPosition:
         return self._positions[token_id]
 
-    def seed(self, token_id: str, shares: float, cost_pusd: float) -> None:
-        """Start from balances found on the venue (restart with seeding)."""
+    def seed(self, token_id: str, shares_micro: int, cost_micro: int) -> None:
+        """Start from balances found on the venue (restart with seeding): pre-restart fills enter here, once."""
         pos = self._positions[token_id]
-        pos.shares = shares
-        pos.cost_pusd = cost_pusd
+        pos.shares_micro = shares_micro
+        pos.cost_micro = cost_micro
+
+    def seen_before_seed(self, fill: Fill) -> bool:
+        """Record a fill from before the seed as seen, not counted: the seeded balances already hold it, so
+        its later sightings (MINED, CONFIRMED) are repeats. True if the key was new."""
+        key = (fill.trade_id, fill.order_id)
+        if key in self._fills:
+            return False
+        self._fills[key] = _FillRecord(fill, counted=False, final=True)
+        return True
 
     def apply(self, fill: Fill) -> bool:
         """Apply one sighting of a fill. Returns True when inventory changed."""
@@ -106,16 +152,19 @@ class Inventory:
 
     def _book(self, fill: Fill, sign: int) -> None:
         pos = self._positions[fill.token_id]
-        notional = fill.shares * fill.price
+        notional = fill.cost_micro
         if fill.side == "BUY":
-            pos.shares += sign * fill.shares
-            pos.cost_pusd += sign * (notional + fill.fee_pusd)
+            pos.shares_micro += sign * fill.shares_micro
+            pos.cost_micro += sign * (notional + fill.fee_micro)
         else:
             # Selling reduces shares at average cost; the difference is realised.
-            avg = pos.avg_cost or fill.price
-            pos.shares -= sign * fill.shares
-            pos.cost_pusd -= sign * avg * fill.shares
-            self.realised_pnl_pusd += sign * (notional - fill.fee_pusd - avg * fill.shares)
+            if pos.shares_micro > 0:
+                at_cost = pos.cost_micro * fill.shares_micro // pos.shares_micro
+            else:
+                at_cost = notional
+            pos.shares_micro -= sign * fill.shares_micro
+            pos.cost_micro -= sign * at_cost
+            self.realised_pnl_micro += sign * (notional - fill.fee_micro - at_cost)
 
     # --- derived views -------------------------------------------------------------------------
     @property
@@ -127,13 +176,34 @@ class Inventory:
         return self._positions[self.down_token_id]
 
     @property
-    def imbalance_shares(self) -> float:
+    def imbalance_micro(self) -> int:
         """Up minus Down: positive when Up leads."""
-        return self.up.shares - self.down.shares
+        return self.up.shares_micro - self.down.shares_micro
+
+    @property
+    def paired_micro(self) -> int:
+        return min(self.up.shares_micro, self.down.shares_micro)
+
+    def marked_pnl_micro(self, up_mark_micro: int | None, down_mark_micro: int | None) -> int:
+        """Paired shares redeem at $1; the unpaired excess is marked at the given prices (0 if unknown)."""
+        paired = self.paired_micro
+        value = paired
+        value += (self.up.shares_micro - paired) * (up_mark_micro or 0) // MICRO
+        value += (self.down.shares_micro - paired) * (down_mark_micro or 0) // MICRO
+        return value - self.up.cost_micro - self.down.cost_micro + self.realised_pnl_micro
+
+    # Display.
+    @property
+    def imbalance_shares(self) -> float:
+        return micro_to_float(self.imbalance_micro)
 
     @property
     def paired_shares(self) -> float:
-        return min(self.up.shares, self.down.shares)
+        return micro_to_float(self.paired_micro)
+
+    @property
+    def realised_pnl_pusd(self) -> float:
+        return micro_to_float(self.realised_pnl_micro)
 
     @property
     def pair_cost(self) -> float | None:
@@ -142,12 +212,11 @@ class Inventory:
         return None if a is None or b is None else a + b
 
     def marked_pnl(self, up_mark: float | None, down_mark: float | None) -> float:
-        """Paired shares redeem at $1; the unpaired excess is marked at the given prices (0 if unknown)."""
-        paired = self.paired_shares
-        value = paired * 1.0
-        value += (self.up.shares - paired) * (up_mark or 0.0)
-        value += (self.down.shares - paired) * (down_mark or 0.0)
-        return value - self.up.cost_pusd - self.down.cost_pusd + self.realised_pnl_pusd
+        """Display form of `marked_pnl_micro` for marks read off a float book."""
+        def micro(mark: float | None) -> int | None:
+            return None if mark is None else round(mark * MICRO)
+
+        return micro_to_float(self.marked_pnl_micro(micro(up_mark), micro(down_mark)))
 
     def counted_fills(self) -> list[Fill]:
         return [r.fill for r in self._fills.values() if r.counted]

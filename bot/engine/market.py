@@ -37,16 +37,25 @@ from bot.engine.guards import FailureBackoff, StormGuard
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.inventory import Inventory
 from bot.engine.markets import MarketInfo
+from bot.engine.money_limits import MoneyLimits
 from bot.engine.order_manager import ManagerParams, OrderManager
 from bot.engine.quoting import QuotingLoop
 from bot.engine.reconciler import Reconciler
 from bot.engine.rewards_ladder import choose_strategy
 from bot.engine.rewards_watch import IncentivesWatch
 from bot.engine.stops import MarketStop, find_stop, first_error, has_cancelled, only_cancelled
-from bot.engine.strategy import BlockReason, Ladder, PairLadderParams, PairLadderStrategy, Strategy
+from bot.engine.strategy import (
+    BlockReason,
+    Ladder,
+    PairLadderParams,
+    PairLadderStrategy,
+    RestingOrder,
+    Strategy,
+)
 from bot.engine.user_events import UserEventHandler
 from bot.protocol.book import OrderBook
 from bot.protocol.errors import VenueError
+from bot.protocol.money import MICRO, micro_from_float
 from settings import BotSettings
 from statemachines.market import ExitReason, MarketMachine, MarketState, MarketTrigger
 from statemachines.order import OrderTrigger
@@ -107,7 +116,7 @@ class MarketRunner:
         journal: Any,
         strategy: Strategy | None = None,
         on_change: Callable[[MarketRunner], None] | None = None,
-        account_budget: Callable[[MarketRunner], float] | None = None,
+        account_budget: Callable[[MarketRunner], int] | None = None,
     ) -> None:
         self.info = info
         self.settings = settings
@@ -117,6 +126,7 @@ class MarketRunner:
         self.clock = clock
         self.journal = journal
         self.strategy: Strategy = strategy or PairLadderStrategy(PairLadderParams.from_settings(settings))
+        self.money = MoneyLimits.from_settings(settings)
         self.machine = MarketMachine(info.condition_id, at_s=clock.now_s())
         self.inventory = Inventory(info.up_token_id, info.down_token_id)
         self.storm = StormGuard(settings.storm_threshold, settings.storm_window_s)
@@ -149,7 +159,7 @@ class MarketRunner:
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
         self._first_ladder_pending = True
         self._on_change = on_change
-        # Callable(runner) -> pUSD this market may commit under the account-wide cap, or None.
+        # Callable(runner) -> pUSD × 10⁶ this market may commit under the account-wide cap, or None.
         self._account_budget = account_budget
         self._stop: MarketStop | None = None
         self._external_reason: ExitReason | None = None
@@ -304,8 +314,20 @@ class MarketRunner:
         self.storm_pending = True
         self.reconcile_wanted.set()
 
-    def account_budget(self) -> float | None:
+    def account_budget(self) -> int | None:
+        """pUSD × 10⁶ this market may still commit under the account-wide cap; None without one."""
         return self._account_budget(self) if self._account_budget is not None else None
+
+    def resting_orders(self) -> tuple[RestingOrder, ...]:
+        """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers.
+
+        The order machine keeps display floats of prices and sizes that came from integers (ticks, micro
+        shares); `micro_from_float` gives those integers back exactly.
+        """
+        return tuple(
+            RestingOrder(o.token_id, o.level, micro_from_float(o.price), micro_from_float(o.remaining_shares))
+            for o in self.manager.open_orders() if o.side == "BUY"
+        )
 
     async def tick(self) -> None:
         await self.quoting.tick()
@@ -371,10 +393,10 @@ class MarketRunner:
         if self._on_change is not None:
             self._on_change(self)
 
-    def committed_pusd(self) -> float:
-        """pUSD this market holds or may spend: inventory cost plus resting BUYs' remaining notional."""
-        resting = self.manager.resting_buy_notional_pusd() + self.completion.committed_pusd()
-        return self.inventory.up.cost_pusd + self.inventory.down.cost_pusd + resting
+    def committed_micro(self) -> int:
+        """pUSD × 10⁶ this market holds or may spend: inventory cost plus every open BUY at its worst case."""
+        resting = sum(-(-o.remaining_micro * o.price_micro // MICRO) for o in self.resting_orders())
+        return self.inventory.up.cost_micro + self.inventory.down.cost_micro + resting
 
     # --- failures -------------------------------------------------------------------------------------
     def on_failure(self, outcome: PostOutcome | None) -> None:

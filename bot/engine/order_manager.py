@@ -107,20 +107,6 @@ class OrderManager:
     def open_orders(self) -> list[Order]:
         return [o for o in self.by_id.values() if o.is_open]
 
-    def resting_buy_notional_pusd(self) -> float:
-        """Remaining notional of our open BUYs: ladder slots (at most 2 x levels) plus any other open order.
-
-        Cheap on purpose: the account-wide budget asks every market for it on every tick."""
-        total = 0.0
-        for order in self.slots.values():
-            if order.is_open and order.side == "BUY":
-                total += order.price * order.remaining_shares
-        for oid in self.unknown_outcome:
-            order = self.by_id.get(oid)
-            if order is not None and order.level is None and order.is_open and order.side == "BUY":
-                total += order.price * order.remaining_shares
-        return total
-
     def open_count(self, token_id: str) -> int:
         # Ladder orders live in `slots` until terminal, so the slots (at most 2 x ladder_levels) are the
         # whole answer; scanning `by_id` would grow with every order the market ever placed.
@@ -338,8 +324,8 @@ class OrderManager:
         expiration = expiration_s if order_type == "GTD" else 0
         signed = []
         for q in quotes:
-            so = self._gateway.sign_buy(token_id=q.token_id, price=q.price, size_shares=q.size_shares,
-                                        tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration)
+            so = self._gateway.sign_buy(token_id=q.token_id, price_ticks=q.price_ticks, size_micro=q.size_micro,
+                                        tick_size=q.tick_size, neg_risk=neg_risk, expiration_s=expiration)
             order = Order(so.order_id, q.token_id, side="BUY", price=q.price, size_shares=q.size_shares,
                           order_type=order_type, created_at_s=now, level=q.level)
             # Recorded before the POST leaves: a WS event or a timeout still maps to the level.

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from bot.engine.order_manager import SyncReport
-from bot.engine.strategy import BlockReason, Ladder, MarketView, TokenView
+from bot.engine.own_book import best_excluding_own, own_size_by_price
+from bot.engine.strategy import BlockReason, Ladder, MarketView, RestingOrder, TokenView
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
+from bot.protocol.money import micro_from_float
 from statemachines.market import MarketState, MarketTrigger
 
 if TYPE_CHECKING:
@@ -111,17 +113,21 @@ class QuotingLoop:
     def view(self, now: float, tick: str | None) -> MarketView:
         r = self._r
         state = r.machine.state
+        resting = r.resting_orders()
+        budget = r.account_budget()
+        up, down = r.info.up_token_id, r.info.down_token_id
         return MarketView(
             now_s=now,
             cutoff_s=r.cutoff_s,
             start_s=min(r.info.start_s, now),
-            up=self.token_view(r.info.up_token_id, tick),
-            down=self.token_view(r.info.down_token_id, tick),
-            min_order_size_shares=r.info.min_order_size_shares,
+            up=self.token_view(up, tick, resting, complement_id=down),
+            down=self.token_view(down, tick, resting, complement_id=up),
+            min_order_size_micro=micro_from_float(r.info.min_order_size_shares),
             completing=state is MarketState.COMPLETING,
             backing_off=state is MarketState.BACKOFF,
             reconciling=state is MarketState.RECONCILING,
-            account_budget_pusd=r.account_budget(),
+            account_budget_micro=budget,
+            resting=resting,
         )
 
     def effective_tick(self) -> str | None:
@@ -135,18 +141,23 @@ class QuotingLoop:
             return None
         return max(ticks, key=float)
 
-    def token_view(self, token_id: str, tick: str | None) -> TokenView:
+    def token_view(
+        self, token_id: str, tick: str | None, resting: tuple[RestingOrder, ...] = (), *, complement_id: str = ""
+    ) -> TokenView:
+        """The token as the strategy sees it: book prices without our own orders (`bot.engine.own_book`)."""
         r = self._r
         book = r.books.book(token_id)
         pos = r.inventory.position(token_id)
         if book is None or book.needs_snapshot:
-            return TokenView(token_id, tick, None, None, None, pos.shares, pos.cost_pusd)
+            return TokenView(token_id, tick, None, None, None, pos.shares_micro, pos.cost_micro)
         # Books are stamped with Trio's clock; the strategy works in unix seconds. Freshness is this
         # token's own last book-changing message, where the feed tells it; else the book's own stamp.
         fresh_at = getattr(r.books, "book_fresh_at", None)
         stamp = fresh_at(token_id) if fresh_at is not None else book.updated_at_s
         updated = r.clock.epoch_offset_s + stamp if stamp is not None else None
-        return TokenView(token_id, tick, book.best_bid, book.best_ask, updated, pos.shares, pos.cost_pusd)
+        own_bids, own_asks = own_size_by_price(resting, token_id, complement_id)
+        best_bid, best_ask = best_excluding_own(book, own_bids, own_asks)
+        return TokenView(token_id, tick, best_bid, best_ask, updated, pos.shares_micro, pos.cost_micro)
 
     def _settle_watch(self, now: float) -> None:
         """Ask for a reconciliation once an order of unknown outcome is past the grace window."""

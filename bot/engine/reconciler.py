@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from bot.engine.fills import fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.errors import VenueError
 from bot.protocol.messages import OrderStatus
+from bot.protocol.money import MICRO, micro_from_float, micro_to_float
 from settings import UnknownOrderAction
 from statemachines.market import ExitReason, MarketState, MarketTrigger
 from statemachines.order import Order, OrderState, OrderTrigger
@@ -36,7 +38,6 @@ __all__ = ["ReconcileReport", "Reconciler"]
 
 log = logging.getLogger(__name__)
 
-_EPS = 1e-9
 
 
 class ReconcileReport:
@@ -123,7 +124,7 @@ class Reconciler:
                 continue
             if order.state in (OrderState.PENDING, OrderState.UNKNOWN):
                 manager.transition(order, OrderTrigger.ACCEPTED, reason="found on venue")
-            matched = float(venue_order.size_matched)
+            matched = micro_to_float(venue_order.size_matched_micro)  # the order machine's display float
             if matched > order.matched_shares:
                 manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched", matched=matched)
         absent_live: list[Order] = []
@@ -168,8 +169,10 @@ class Reconciler:
             return  # judged again at the next reconciliation
         if order.is_terminal:
             return  # an event settled it during the lookup
-        matched = float(record.size_matched) if record is not None else 0.0
-        if record is not None and (record.status is OrderStatus.MATCHED or matched >= order.size_shares - _EPS):
+        matched = micro_to_float(record.size_matched_micro) if record is not None else 0.0
+        if record is not None and (
+            record.status is OrderStatus.MATCHED or record.size_matched_micro >= record.original_size_micro > 0
+        ):
             report.filled.append(order.order_id)
             manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
             return
@@ -185,8 +188,8 @@ class Reconciler:
         """Count the fills whose user events were lost (a WS gap outlasting a trade's status events):
         the venue's trades of the market over REST, each applied like an event (counted once per key).
 
-        After a cancel-all start the inventory holds this run's fills only (what was bought before is not
-        seeded), so only trades from the start on count; after seeding, every trade of the market does."""
+        Only orders this run placed or seeded count (`fills_in_trade`), and a seeded order's fills from
+        before the seed were recorded as seen then; after a cancel-all start, only trades from the start on."""
         r = self._r
         after_s = int(r.started_at_s) if r.settings.startup_cancel_all else None
         try:
@@ -196,6 +199,26 @@ class Reconciler:
             return
         for trade in trades:
             r.user_handler.on_trade_event(trade)
+
+    async def _fills_before_seed(self) -> dict[str, tuple[int, int]]:
+        """Record the market's fills of our seeded orders as seen; per token, (shares, cost) they bought."""
+        r = self._r
+        info = r.info
+        try:
+            trades = await r.gateway.trades(info.condition_id)
+        except VenueError as exc:
+            log.warning("trades of %s not fetched: %s", r.info.slug, exc)
+            return {}
+        bought: dict[str, tuple[int, int]] = {}
+        for trade in trades:
+            if trade.status.value == "FAILED":
+                continue
+            for fill in fills_in_trade(trade, our_order_ids=r.manager.by_id, tokens=info.token_ids,
+                                       fee_rate=info.fee_rate, fee_exponent=info.fee_exponent):
+                if r.inventory.seen_before_seed(fill) and fill.side == "BUY":
+                    shares, cost = bought.get(fill.token_id, (0, 0))
+                    bought[fill.token_id] = (shares + fill.shares_micro, cost + fill.cost_micro + fill.fee_micro)
+        return bought
 
     async def seed(self) -> None:
         """Restart without cancelling: adopt our resting BUYs as ladder levels, cancel the rest."""
@@ -210,30 +233,36 @@ class Reconciler:
                 unrelated.append(o.id)
             else:
                 by_token[o.asset_id].append(o)
-        # The market's trades first (each fill counted once, at its price): a trade event the venue
-        # re-sends after the restart (MINED, CONFIRMED, FAILED) is then a repeat, not a second fill.
-        await self.catch_up_fills()
         for token, orders in by_token.items():
-            orders.sort(key=lambda o: float(o.price), reverse=True)
+            orders.sort(key=lambda o: o.price_micro, reverse=True)
             for level, o in enumerate(orders):
-                order = Order(o.id, token, side="BUY", price=float(o.price), size_shares=float(o.original_size),
+                order = Order(o.id, token, side="BUY", price=micro_to_float(o.price_micro),
+                              size_shares=micro_to_float(o.original_size_micro),
                               order_type=o.order_type or "GTC", created_at_s=now, level=level)
                 order.trigger(OrderTrigger.ACCEPTED, reason="seeded", at_s=now)
-                if float(o.size_matched) > 0:
-                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=float(o.size_matched), at_s=now)
+                if o.size_matched_micro > 0:
+                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=micro_to_float(o.size_matched_micro),
+                                  at_s=now)
                 r.manager.adopt(order)
+        # Fills before the seed are in the balances read below: each is recorded as seen (its cost
+        # basis explains part of the balance), so its late MINED/CONFIRMED re-send is a repeat, not a fill.
+        before = await self._fills_before_seed()
+        for token in by_token:
             pos = r.inventory.position(token)
             try:
-                shares = await r.gateway.conditional_balance_shares(token)
+                shares = await r.gateway.conditional_balance_micro(token)
             except VenueError as exc:
                 log.warning("balance of %s unknown: %s", token[:12], exc)
-                shares = pos.shares  # what the trades say
+                shares = pos.shares_micro
+            explained_shares, explained_cost = before.get(token, (0, 0))
+            explained_shares = min(explained_shares, shares)
             book = r.books.book(token)
-            mark = book.best_bid if book is not None and book.best_bid is not None else 0.5
-            # The balance is the truth for the shares. The part the market's trades do not explain has
-            # an unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
+            mark = micro_from_float(book.best_bid) if book is not None and book.best_bid is not None else MICRO // 2
+            # The balance is the truth for the shares. The part our known fills do not explain has an
+            # unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
             # conservatively.
-            r.inventory.seed(token, shares, pos.cost_pusd + (shares - pos.shares) * mark)
+            unexplained = shares - explained_shares
+            r.inventory.seed(token, shares, explained_cost + -(-unexplained * mark // MICRO))
         r.journal.write("seeded", market=info.condition_id,
                         orders={t: [o.id for o in v] for t, v in by_token.items()}, unrelated=unrelated)
         if unrelated and r.settings.cancel_unrelated_on_seed:

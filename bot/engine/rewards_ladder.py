@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from bot.engine.rewards import RewardTerms, units
 from bot.engine.strategy import Ladder, MarketView, PairLadderParams, PairLadderStrategy, Quote, Strategy
+from bot.protocol.money import micro_from_float, tick_grid
 from bot.protocol.rewards import ScoredOrder, order_score
 from settings import RewardsMode
 from statemachines.order import OrderState
@@ -70,31 +71,36 @@ class RewardsAwareLadder:
     def __repr__(self) -> str:
         return f"<RewardsAwareLadder size={self._reward_size} kept_for_score={self.kept_for_score}>"
 
-    def _score(self, token_id: str, price: float, mid_units: Fraction) -> Fraction:
-        yes_price = units(price) if token_id == self._up else _UNIT - units(price)
+    def _score(self, token_id: str, price_micro: int, mid_units: Fraction) -> Fraction:
+        yes_price = price_micro if token_id == self._up else _UNIT - price_micro
         # Size is not the question here: compare the price's score for a qualifying order.
         return order_score(self._rules, mid_units, ScoredOrder(yes_price, token_id == self._up, self._rules.min_size_units))
 
     def desired(self, view: MarketView) -> Ladder:
         mid = self._midpoint()
         # Plain levels first, at the reward size: the inner ladder's notional cap sees the real sizes.
-        sized = dataclasses.replace(view, min_order_size_shares=max(view.min_order_size_shares, self._reward_size))
+        reward_micro = micro_from_float(self._reward_size)
+        sized = dataclasses.replace(view, min_order_size_micro=max(view.min_order_size_micro, reward_micro))
         ladder = self._inner.desired(sized)
         if not ladder.quotes or mid is None:
             return ladder
         mid_units = Fraction(units(mid))
+        plain_micro = max(micro_from_float(self._plain_size), view.min_order_size_micro)
         quotes: list[Quote] = []
         for q in ladder.quotes:
-            score = self._score(q.token_id, q.price, mid_units)
-            size = q.size_shares if score > 0 else max(self._plain_size, view.min_order_size_shares)
-            price = q.price
+            score = self._score(q.token_id, q.price_micro, mid_units)
+            size_micro = q.size_micro if score > 0 else plain_micro
+            price_ticks = q.price_ticks
             live = self._live_price(q.token_id, q.level)
-            if live is not None and live < price:
-                kept = self._score(q.token_id, live, mid_units)
-                if kept > 0 and score - kept < self._min_score_gain * score:
-                    price = live
-                    self.kept_for_score += 1
-            quotes.append(dataclasses.replace(q, price=price, size_shares=size))
+            if live is not None:
+                grid = tick_grid(q.tick_size)
+                live_micro = micro_from_float(live)
+                if grid.on_grid(live_micro) and live_micro < q.price_micro:
+                    kept = self._score(q.token_id, live_micro, mid_units)
+                    if kept > 0 and score - kept < self._min_score_gain * score:
+                        price_ticks = grid.floor_ticks(live_micro)
+                        self.kept_for_score += 1
+            quotes.append(dataclasses.replace(q, price_ticks=price_ticks, size_micro=size_micro))
         return dataclasses.replace(ladder, quotes=tuple(quotes))
 
 

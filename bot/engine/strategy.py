@@ -1,17 +1,20 @@
 """The pair-ladder strategy: from books, tick size, inventory and time, the desired BUY ladder per token.
 
-Pure and synchronous. It never crosses (every price is at least one tick below the token's best ask),
-keeps the pair guard `bid_up + bid_down <= 1 - min_pair_edge` on every level pair, stops quoting the
-leading side once the unpaired excess reaches its cap, and returns no quotes with a block reason when
-quoting is not safe (unknown tick size, stale or missing book, cutoff, completion in flight, backoff).
+Pure and synchronous, in integers: prices in ticks, shares and pUSD in micro-units (`bot.protocol.money`).
+It never crosses (every price is at least one tick below the token's best ask), keeps the pair guard
+`bid_up + bid_down <= 1 - min_pair_edge` on every level pair, sizes the ladder so that no subset of our
+resting orders filling can take one side's unpaired excess past `max_unpaired_shares` or the committed
+pUSD past the notional caps, and returns no quotes with a block reason when quoting is not safe (unknown
+tick size, stale or missing book, cutoff, completion in flight, backoff).
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
+
+from bot.protocol.money import MICRO, TickGrid, micro_from_float, micro_to_float, tick_grid
 
 __all__ = [
     "BlockReason",
@@ -20,6 +23,7 @@ __all__ = [
     "PairLadderParams",
     "PairLadderStrategy",
     "Quote",
+    "RestingOrder",
     "Strategy",
     "TokenView",
     "params_from_settings",
@@ -27,9 +31,7 @@ __all__ = [
 
 _P = TypeVar("_P", bound=Any)
 
-# Float prices on a tick grid are compared and rounded through integer ticks; this tolerance absorbs
-# binary noise (0.1 + 0.2 style) without ever moving a price by a whole tick.
-_TICK_EPSILON = 1e-9
+_SHARE_STEP_MICRO = MICRO // 100  # the venue's share precision: 2 decimals (ROUNDING_CONFIG size)
 
 
 class BlockReason(enum.StrEnum):
@@ -50,25 +52,52 @@ class BlockReason(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """One desired resting post-only BUY."""
+    """One desired resting post-only BUY: `price_ticks` of the `tick_size` grid, `size_micro` shares × 10⁶."""
 
     token_id: str
     level: int
-    price: float
-    size_shares: float
+    price_ticks: int
+    size_micro: int
+    tick_size: str
+
+    @property
+    def price_micro(self) -> int:
+        return tick_grid(self.tick_size).price_micro(self.price_ticks)
+
+    # Display and the order cache's float fields; never fed back into money arithmetic.
+    @property
+    def price(self) -> float:
+        return tick_grid(self.tick_size).price_float(self.price_ticks)
+
+    @property
+    def size_shares(self) -> float:
+        return micro_to_float(self.size_micro)
+
+
+@dataclass(frozen=True, slots=True)
+class RestingOrder:
+    """One open BUY of ours that could still fill: ladder slot `level` (None: a completion or a seeded extra)."""
+
+    token_id: str
+    level: int | None
+    price_micro: int
+    remaining_micro: int
 
 
 @dataclass(frozen=True, slots=True)
 class TokenView:
-    """What the strategy knows of one outcome token."""
+    """What the strategy knows of one outcome token; money in micro-units (price: pUSD per share × 10⁶).
+
+    `best_bid_micro`/`best_ask_micro` are the book *without our own orders* (see `bot.engine.own_book`).
+    """
 
     token_id: str
     tick_size: str | None
-    best_bid: float | None
-    best_ask: float | None
+    best_bid_micro: int | None
+    best_ask_micro: int | None
     book_updated_at_s: float | None
-    inventory_shares: float = 0.0
-    inventory_cost_pusd: float = 0.0
+    inventory_micro: int = 0
+    inventory_cost_micro: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +109,15 @@ class MarketView:
     start_s: float
     up: TokenView
     down: TokenView
-    min_order_size_shares: float
+    min_order_size_micro: int
     completing: bool = False
     backing_off: bool = False
     reconciling: bool = False
-    # pUSD this market may still commit across the account (total cap minus the other markets'
-    # commitments); None = only the per-market cap applies.
-    account_budget_pusd: float | None = None
+    # pUSD × 10⁶ this market may still commit across the account (total cap minus the other markets'
+    # commitments, resting orders at their worst case); None = only the per-market cap applies.
+    account_budget_micro: int | None = None
+    # Every open BUY of ours in the market: the caps count each at its worst case (it fills in full).
+    resting: tuple[RestingOrder, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +157,26 @@ def params_from_settings(cls: type[_P], settings: object) -> _P:
     return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
-def _ticks(price: float, tick: float) -> int:
-    return math.floor(price / tick + _TICK_EPSILON)
-
-
-def _price(ticks: int, tick: float, decimals: int) -> float:
-    return round(ticks * tick, decimals)
-
-
-def _decimals(tick_size: str) -> int:
-    return len(tick_size.split(".")[1]) if "." in tick_size else 0
-
-
 class PairLadderStrategy:
-    """Post-only BUY ladders on both outcome tokens whose level pairs always cost less than $1."""
+    """Post-only BUY ladders on both outcome tokens whose level pairs always cost less than $1.
+
+    Caps that hold whatever fills: `max_unpaired_shares` bounds one side's inventory lead *plus every
+    resting BUY of ours on that side* (each counted as if it filled in full, the other side's as if none
+    did); the notional caps count inventory cost plus every resting BUY at price × remaining. A ladder
+    slot holds at most one order at a time (the order manager posts into a slot only once its previous
+    order ended), so a slot counts the larger of its open order and the desired quote. A fill only moves
+    size from "resting" to "inventory", so a bound that holds when the ladder is decided holds after any
+    subset of those orders fills.
+    """
 
     def __init__(self, params: PairLadderParams) -> None:
         self._p = params
+        # The settings edge: tunables arrive as decimal numbers and become integers once, here.
+        self._size_micro = micro_from_float(params.size_per_level_shares)
+        self._min_pair_edge_micro = micro_from_float(params.min_pair_edge)
+        self._skew_micro = micro_from_float(params.max_inventory_skew_shares)
+        self._unpaired_micro = micro_from_float(params.max_unpaired_shares)
+        self._notional_micro = micro_from_float(params.max_notional_per_market_pusd)
 
     def desired(self, view: MarketView) -> Ladder:
         p = self._p
@@ -166,17 +200,15 @@ class PairLadderStrategy:
 
         # Both tokens trade on one grid; a tick-size change mid-window moves both at once, and while
         # they disagree (one event seen, not the other) the coarser grid is the safe one.
-        tick_str = max(up.tick_size, down.tick_size, key=float)
-        tick = float(tick_str)
-        decimals = _decimals(tick_str)
-        top_up = self._top_ticks(up, tick)
-        top_down = self._top_ticks(down, tick)
+        grid = max(tick_grid(up.tick_size), tick_grid(down.tick_size), key=lambda g: g.tick_micro)
+        top_up = self._top_ticks(up, grid)
+        top_down = self._top_ticks(down, grid)
         if top_up is None or top_down is None:
             return Ladder((), BlockReason.NO_BOOK)
 
         # Pair guard on level 0 (deeper levels are cheaper, so they inherit it): lower both sides
         # until bid_up + bid_down <= 1 - edge, taking the odd tick from the dearer side.
-        max_pair_ticks = _ticks(1.0 - p.min_pair_edge, tick)
+        max_pair_ticks = grid.floor_ticks(MICRO - self._min_pair_edge_micro)
         excess = top_up + top_down - max_pair_ticks
         if excess > 0:
             cut_up = (excess + (1 if top_up >= top_down else 0)) // 2
@@ -185,26 +217,44 @@ class PairLadderStrategy:
 
         # Inventory-aware pair guard: while one side leads, the lagging side's bids must still make a
         # profitable pair with what the leading side actually cost, not just with today's other bid.
-        top_up = min(top_up, self._lagging_cap_ticks(lead=down, lag=up, tick=tick, max_pair_ticks=max_pair_ticks))
-        top_down = min(top_down, self._lagging_cap_ticks(lead=up, lag=down, tick=tick, max_pair_ticks=max_pair_ticks))
+        top_up = min(top_up, _lagging_cap_ticks(lead=down, lag=up, grid=grid, max_pair_ticks=max_pair_ticks))
+        top_down = min(top_down, _lagging_cap_ticks(lead=up, lag=down, grid=grid, max_pair_ticks=max_pair_ticks))
 
-        size = max(p.size_per_level_shares, view.min_order_size_shares)
-        excess_up = up.inventory_shares - down.inventory_shares
+        size = max(self._size_micro, view.min_order_size_micro)
+        size -= size % _SHARE_STEP_MICRO
+        min_size = max(view.min_order_size_micro, _SHARE_STEP_MICRO)
         token_blocks: dict[str, BlockReason] = {}
         quotes: list[Quote] = []
-        for token, top, lead in ((up, top_up, excess_up), (down, top_down, -excess_up)):
-            if lead >= min(p.max_inventory_skew_shares, p.max_unpaired_shares) and lead > 0:
+        for token, other, top in ((up, down, top_up), (down, up, top_down)):
+            lead = token.inventory_micro - other.inventory_micro
+            if lead > 0 and lead >= self._skew_micro:
                 token_blocks[token.token_id] = BlockReason.INVENTORY_CAP
                 continue
+            slots = {o.level: o.remaining_micro for o in view.resting if o.token_id == token.token_id
+                     and o.level is not None}
+            # Worst case with nothing new: every open BUY on this side fills, none on the other.
+            room = self._unpaired_micro - lead - sum(
+                o.remaining_micro for o in view.resting if o.token_id == token.token_id
+            )
             placed = 0
+            capped = False
             for level in range(p.ladder_levels):
                 ticks = top - level * p.level_spacing_ticks
                 if ticks < 1:  # never below the venue's minimum price of one tick
                     break
-                quotes.append(Quote(token.token_id, level, _price(ticks, tick, decimals), size))
+                held = slots.get(level, 0)
+                want = size
+                if want - held > room:  # the slot counts max(open order, quote): only the excess is new
+                    want = held + max(room, 0)
+                    want -= want % _SHARE_STEP_MICRO
+                    capped = True
+                if want < min_size:
+                    continue
+                room -= max(0, want - held)
+                quotes.append(Quote(token.token_id, level, ticks, want, grid.tick_size))
                 placed += 1
             if placed == 0:
-                token_blocks[token.token_id] = BlockReason.NO_ROOM
+                token_blocks[token.token_id] = BlockReason.INVENTORY_CAP if capped else BlockReason.NO_ROOM
 
         quotes = self._within_notional(quotes, view, token_blocks)
         if not quotes:
@@ -216,24 +266,14 @@ class PairLadderStrategy:
             return Ladder((), reason, token_blocks)
         return Ladder(tuple(quotes), None, token_blocks)
 
-    @staticmethod
-    def _lagging_cap_ticks(*, lead: TokenView, lag: TokenView, tick: float, max_pair_ticks: int) -> int:
-        """Highest bid (in ticks) for `lag` that pairs with `lead`'s unpaired shares within the edge."""
-        excess = lead.inventory_shares - lag.inventory_shares
-        if excess <= 0 or lead.inventory_shares <= 0:
-            return max_pair_ticks
-        avg_cost = lead.inventory_cost_pusd / lead.inventory_shares
-        return _ticks(max_pair_ticks * tick - avg_cost + _TICK_EPSILON, tick)
-
-    def _top_ticks(self, token: TokenView, tick: float) -> int | None:
+    def _top_ticks(self, token: TokenView, grid: TickGrid) -> int | None:
         """Level-0 price in ticks: behind the best bid by the offset, and always below the best ask."""
-        offset = self._p.top_offset_ticks
         candidates: list[int] = []
-        if token.best_bid is not None:
-            candidates.append(_ticks(token.best_bid, tick) - offset)
-        if token.best_ask is not None:
+        if token.best_bid_micro is not None:
+            candidates.append(grid.floor_ticks(token.best_bid_micro) - self._p.top_offset_ticks)
+        if token.best_ask_micro is not None:
             # Post-only: a BUY at or above the best ask would cross and be rejected.
-            candidates.append(math.ceil(token.best_ask / tick - _TICK_EPSILON) - 1)
+            candidates.append(grid.ceil_ticks(token.best_ask_micro) - 1)
         if not candidates:
             return None
         return min(candidates)
@@ -241,20 +281,44 @@ class PairLadderStrategy:
     def _within_notional(
         self, quotes: list[Quote], view: MarketView, token_blocks: dict[str, BlockReason]
     ) -> list[Quote]:
-        """Drop the deepest levels first until resting notional plus inventory cost fits the cap."""
-        cap = self._p.max_notional_per_market_pusd
-        if view.account_budget_pusd is not None:
-            cap = min(cap, view.account_budget_pusd)
-        budget = cap - view.up.inventory_cost_pusd - view.down.inventory_cost_pusd
+        """Drop the deepest levels first until inventory cost plus resting orders at their worst case fit."""
+        cap = self._notional_micro
+        if view.account_budget_micro is not None:
+            cap = min(cap, view.account_budget_micro)
+        held = {(o.token_id, o.level): _notional(o.remaining_micro, o.price_micro) for o in view.resting
+                if o.level is not None}
+        total = view.up.inventory_cost_micro + view.down.inventory_cost_micro + sum(
+            _notional(o.remaining_micro, o.price_micro) for o in view.resting
+        )
         kept = sorted(quotes, key=lambda q: (q.level, q.token_id))
-        total = sum(q.price * q.size_shares for q in kept)
+
+        def extra(q: Quote) -> int:
+            return max(0, _notional(q.size_micro, q.price_micro) - held.get((q.token_id, q.level), 0))
+
+        total += sum(extra(q) for q in kept)
         dropped = False
-        while kept and total > budget + _TICK_EPSILON:
-            last = kept.pop()
-            total -= last.price * last.size_shares
+        while kept and total > cap:
+            total -= extra(kept.pop())
             dropped = True
         if dropped:
             for q in quotes:
                 if q not in kept:
                     token_blocks.setdefault(q.token_id, BlockReason.NOTIONAL_CAP)
         return sorted(kept, key=lambda q: (q.token_id, q.level))
+
+
+def _notional(shares_micro: int, price_micro: int) -> int:
+    """pUSD × 10⁶ of `shares_micro` at `price_micro`, rounded up (a cap must not be undercounted)."""
+    return -(-shares_micro * price_micro // MICRO)
+
+
+def _lagging_cap_ticks(*, lead: TokenView, lag: TokenView, grid: TickGrid, max_pair_ticks: int) -> int:
+    """Highest bid (in ticks) for `lag` that pairs with `lead`'s unpaired shares within the edge.
+
+    p ≤ max_pair − cost / shares, multiplied through by the shares so the average cost stays exact.
+    """
+    shares = lead.inventory_micro
+    if shares <= 0 or shares <= lag.inventory_micro:
+        return max_pair_ticks
+    per_tick = grid.tick_micro * shares
+    return (max_pair_ticks * per_tick - lead.inventory_cost_micro * MICRO) // per_tick

@@ -48,6 +48,7 @@ from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
 from bot.protocol.heartbeat import Heartbeat
+from bot.protocol.money import micro_from_float
 from bot.protocol.rest import ClobRestClient
 from bot.protocol.signing import OrderSigner
 from bot.protocol.ws import Connector, MarketStream, UserStream
@@ -163,7 +164,7 @@ class Supervisor:
         self._seen: set[str] = set()
         self._ready = trio.Event()
         self.dry_run = dry_run
-        self._committed: dict[str, float] = {}
+        self._committed: dict[str, int] = {}  # pUSD × 10⁶ per market
         self._committed_at: float | None = None
         # Dry run: markets get a user-event channel on which nothing ever arrives (no user stream).
         self._silent_user_send: trio.MemorySendChannel[Any] | None = None
@@ -508,18 +509,18 @@ class Supervisor:
         while len(self._finished_with_runner) > _FINISHED_RUNNERS_KEPT:
             self._finished_with_runner.popleft().runner = None
 
-    def _account_budget(self, runner: MarketRunner) -> float:
+    def _account_budget(self, runner: MarketRunner) -> int:
         """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments.
 
         The per-market commitments are summed once per scheduler instant (every runner asks on every
         tick: recomputing per call would cost markets² per instant)."""
         now = trio.current_time()
         if self._committed_at != now:
-            self._committed = {cid: r.committed_pusd() for cid, r in self.runners.items()}
+            self._committed = {cid: r.committed_micro() for cid, r in self.runners.items()}
             self._committed_at = now
         total = sum(self._committed.values())
-        mine = self._committed.get(runner.info.condition_id, 0.0)
-        return max(0.0, self.settings.max_total_notional_pusd - (total - mine))
+        mine = self._committed.get(runner.info.condition_id, 0)
+        return max(0, micro_from_float(self.settings.max_total_notional_pusd) - (total - mine))
 
     def overall_reason(self) -> ExitReason:
         """The most severe of every stop asked for and every market's exit; MARKET_END if none."""

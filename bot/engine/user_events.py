@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.engine.fills import fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.messages import OrderEvent, OrderEventType, OrderStatus, TradeEvent
+from bot.protocol.money import micro_to_float
 from bot.protocol.ws import Resynced
 from settings import StormAction
 from statemachines.market import ExitReason
@@ -65,12 +66,12 @@ class UserEventHandler:
                 self._on_storm()
             return
         r.storm.record_known()
-        matched = float(event.size_matched)
+        matched = micro_to_float(event.size_matched_micro)  # the order machine's display float
         reason = f"ws {event.type.value} {event.status.value} {event.status_reason}".strip()
         if event.type is OrderEventType.PLACEMENT:
             trigger = OrderTrigger.ACCEPTED
         elif event.type is OrderEventType.UPDATE:
-            full = event.status is OrderStatus.MATCHED or matched >= order.size_shares - 1e-9
+            full = event.status is OrderStatus.MATCHED or event.size_matched_micro >= event.original_size_micro > 0
             trigger = OrderTrigger.FILLED if full else OrderTrigger.PARTIALLY_FILLED
         elif order.state is OrderState.CANCELLING:  # CANCELLATION confirming our cancel
             trigger = OrderTrigger.CANCEL_CONFIRMED
@@ -92,7 +93,6 @@ class UserEventHandler:
         fills = fills_in_trade(
             event,
             our_order_ids=r.manager.by_id,
-            our_owner=r.gateway.owner,
             tokens=info.token_ids,
             fee_rate=info.fee_rate,
             fee_exponent=info.fee_exponent,

@@ -34,7 +34,9 @@ from sha3 import keccak_256 as _keccak_256
 
 from bot.protocol.amounts import (
     limit_order_amounts,
+    limit_order_units,
     market_order_amounts,
+    market_order_units,
     price_in_range,
     price_on_tick_grid,
     round_config,
@@ -56,6 +58,7 @@ from bot.protocol.constants import (
     Side,
     SignatureType,
 )
+from bot.protocol.money import TickGrid, tick_grid
 
 __all__ = [
     "OrderSigner",
@@ -798,6 +801,63 @@ class OrderSigner:
         if maker_amount <= 0 or taker_amount <= 0:
             raise ValueError(f"amount {amount!r} at price cap {price_cap!r} gives a zero amount")
         return self._sign(token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, 0)
+
+
+    def build_limit_units(
+        self,
+        *,
+        token_id: str,
+        price_ticks: int,
+        size_micro: int,
+        side: Side,
+        tick_size: str,
+        neg_risk: bool = False,
+        expiration: int = 0,
+        salt: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> SignedOrder:
+        """Sign a limit order from integers: `price_ticks` of the tick grid, `size_micro` shares × 10⁶.
+
+        The engine's path: no float between the strategy and the signature. ValueError if the price is
+        outside [1, max − 1] ticks or the size floors to zero shares.
+        """
+        grid = _units_grid(price_ticks, tick_size, "price")
+        maker_amount, taker_amount = limit_order_units(side, size_micro, grid.price_micro(price_ticks), tick_size)
+        if maker_amount <= 0 or taker_amount <= 0:
+            raise ValueError(f"size {size_micro}e-6 at {price_ticks} ticks gives a zero amount")
+        return self._sign(
+            token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, expiration
+        )
+
+    def build_market_units(
+        self,
+        *,
+        token_id: str,
+        amount_micro: int,
+        price_cap_ticks: int,
+        side: Side,
+        tick_size: str,
+        neg_risk: bool = False,
+        salt: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> SignedOrder:
+        """Sign a market (FOK/FAK) order from integers: a BUY spends `amount_micro` **pUSD** × 10⁶.
+
+        The cap is signed at exactly `price_cap_ticks` (the reference client's float floor can sign one
+        tick lower; see `bot.protocol.amounts`). ValueError on a cap outside the grid's range or a zero amount.
+        """
+        grid = _units_grid(price_cap_ticks, tick_size, "price_cap")
+        maker_amount, taker_amount = market_order_units(side, amount_micro, grid.price_micro(price_cap_ticks), tick_size)
+        if maker_amount <= 0 or taker_amount <= 0:
+            raise ValueError(f"amount {amount_micro}e-6 at cap {price_cap_ticks} ticks gives a zero amount")
+        return self._sign(token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, 0)
+
+
+def _units_grid(price_ticks: int, tick_size: str, name: str) -> TickGrid:
+    grid = tick_grid(tick_size)
+    if type(price_ticks) is not int or not 1 <= price_ticks <= grid.max_ticks - 1:
+        raise ValueError(f"{name} {price_ticks!r} ticks is outside [1, {grid.max_ticks - 1}] of the {tick_size} grid")
+    return grid
 
 
 def _check_price(price: float | Decimal | str, tick_size: str, name: str) -> None:

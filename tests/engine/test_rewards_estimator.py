@@ -74,6 +74,10 @@ def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapse
 # --- the rewards-aware ladder ------------------------------------------------------------------------------
 
 
+def micro(price: float) -> int:
+    return round(price * 1_000_000)
+
+
 def params() -> PairLadderParams:
     return PairLadderParams(
         ladder_levels=3, level_spacing_ticks=2, top_offset_ticks=1, size_per_level_shares=10.0, min_pair_edge=0.02,
@@ -85,9 +89,9 @@ def params() -> PairLadderParams:
 def view(up_bid: float = 0.48, up_ask: float = 0.52) -> MarketView:
     return MarketView(
         now_s=100.0, cutoff_s=1000.0, start_s=0.0,
-        up=TokenView(UP, "0.01", up_bid, up_ask, 99.0),
-        down=TokenView(DOWN, "0.01", round(1 - up_ask, 4), round(1 - up_bid, 4), 99.0),
-        min_order_size_shares=5.0,
+        up=TokenView(UP, "0.01", micro(up_bid), micro(up_ask), 99.0),
+        down=TokenView(DOWN, "0.01", micro(1 - up_ask), micro(1 - up_bid), 99.0),
+        min_order_size_micro=5_000_000,
     )
 
 
@@ -120,8 +124,9 @@ def test_a_scoring_live_order_is_kept_when_moving_up_would_gain_little_score() -
     fine = ladder({(UP, 0): 0.479}, mid=0.5)
     v = MarketView(
         now_s=100.0, cutoff_s=1000.0, start_s=0.0,
-        up=TokenView(UP, "0.001", 0.48, 0.52, 99.0), down=TokenView(DOWN, "0.001", 0.48, 0.52, 99.0),
-        min_order_size_shares=5.0,
+        up=TokenView(UP, "0.001", micro(0.48), micro(0.52), 99.0),
+        down=TokenView(DOWN, "0.001", micro(0.48), micro(0.52), 99.0),
+        min_order_size_micro=5_000_000,
     )
     up0 = next(q for q in fine.desired(v).quotes if q.token_id == UP and q.level == 0)
     assert up0.price == 0.479 and fine.kept_for_score == 1

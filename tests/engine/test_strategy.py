@@ -3,6 +3,7 @@
 import pytest
 
 from bot.engine.strategy import BlockReason, MarketView, PairLadderParams, PairLadderStrategy, TokenView
+from bot.protocol.money import micro_from_float
 
 UP, DOWN = "111", "222"
 
@@ -17,15 +18,25 @@ def params(**kw):
     return PairLadderParams(**base)
 
 
+def m(x):
+    """Micro-units of a decimal written in the test (0.45 → 450_000)."""
+    return None if x is None else micro_from_float(x)
+
+
+def token(token_id, bid, ask, *, tick="0.01", updated=99.0, inv=0.0, cost=None):
+    cost = inv * 0.45 if cost is None else cost
+    return TokenView(token_id, tick, m(bid), m(ask), updated, m(inv), m(cost))
+
+
 def view(up_bid=0.48, up_ask=0.52, *, now=100.0, tick="0.01", up_inv=0.0, down_inv=0.0, updated=99.0, **kw):
     # Mirrored books: Down's bid is 1 - Up's ask, Down's ask is 1 - Up's bid.
     down_bid = None if up_ask is None else round(1 - up_ask, 4)
     down_ask = None if up_bid is None else round(1 - up_bid, 4)
     return MarketView(
         now_s=now, cutoff_s=kw.pop("cutoff", 1000.0), start_s=kw.pop("start", 0.0),
-        up=TokenView(UP, tick, up_bid, up_ask, updated, up_inv, up_inv * 0.45),
-        down=TokenView(DOWN, tick, down_bid, down_ask, updated, down_inv, down_inv * 0.45),
-        min_order_size_shares=5.0, **kw,
+        up=token(UP, up_bid, up_ask, tick=tick, updated=updated, inv=up_inv),
+        down=token(DOWN, down_bid, down_ask, tick=tick, updated=updated, inv=down_inv),
+        min_order_size_micro=5_000_000, **kw,
     )
 
 
@@ -103,7 +114,7 @@ def test_lagging_side_is_capped_by_what_the_leading_side_cost():
     # the book would let it join 0.48.
     v = view(0.45, 0.52, up_inv=20)
     v = MarketView(now_s=v.now_s, cutoff_s=v.cutoff_s, start_s=v.start_s,
-                   up=TokenView(UP, "0.01", 0.45, 0.52, 99.0, 20.0, 12.0), down=v.down, min_order_size_shares=5.0)
+                   up=token(UP, 0.45, 0.52, inv=20.0, cost=12.0), down=v.down, min_order_size_micro=5_000_000)
     ladder = PairLadderStrategy(params()).desired(v)
     assert prices(ladder, DOWN) == [0.38, 0.37, 0.36]
     assert prices(ladder, UP) == [0.45, 0.44, 0.43]
@@ -112,7 +123,7 @@ def test_lagging_side_is_capped_by_what_the_leading_side_cost():
 def test_account_wide_budget_caps_a_market_below_its_own_cap():
     v = view(0.45, 0.52)
     v = MarketView(now_s=v.now_s, cutoff_s=v.cutoff_s, start_s=v.start_s, up=v.up, down=v.down,
-                   min_order_size_shares=5.0, account_budget_pusd=10.0)
+                   min_order_size_micro=5_000_000, account_budget_micro=10_000_000)
     ladder = PairLadderStrategy(params(max_notional_per_market_pusd=1000.0)).desired(v)
     assert sum(q.price * q.size_shares for q in ladder.quotes) <= 10.0
     assert {q.level for q in ladder.quotes} == {0}

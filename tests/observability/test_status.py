@@ -367,7 +367,7 @@ async def test_snapshot_of_a_real_runner_shows_its_ladder_book_inventory_and_blo
     order.trigger(OrderTrigger.ACCEPTED, at_s=start)
     order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0, at_s=start)
     runner.manager.adopt(order)
-    runner.inventory.seed("111", 4.0, 1.88)
+    runner.inventory.seed("111", 4_000_000, 1_880_000)
 
     await trio.sleep(100.0)
     status = market_status_from_runner(runner, clock.now_s())

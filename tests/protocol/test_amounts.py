@@ -1,4 +1,4 @@
-"""Amounts and rounding: spec examples, and equality with py-clob-client-v2's float arithmetic."""
+"""Amounts and rounding: spec examples, and equality with py-clob-client-v2 wherever its float arithmetic is exact."""
 
 from __future__ import annotations
 
@@ -8,22 +8,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG as REF_ROUNDING_CONFIG
-from py_clob_client_v2.order_builder.builder import OrderBuilder
-from py_clob_client_v2.order_builder.helpers import decimal_places as ref_decimal_places
 
-from bot.protocol import amounts
 from bot.protocol.amounts import (
     limit_order_amounts,
+    limit_order_units,
     market_order_amounts,
+    market_order_units,
     price_in_range,
     price_on_tick_grid,
     tick_decimals,
 )
 from bot.protocol.constants import ROUNDING_CONFIG, Side
+from tests.protocol.reference_exact import (
+    exact_limit_amounts,
+    exact_market_amounts,
+    reference_limit,
+    reference_market,
+)
 
 TICKS = sorted(ROUNDING_CONFIG)
-# get_order_amounts / get_market_order_amounts do not touch the signer: the pure arithmetic oracle.
-REFERENCE = OrderBuilder(signer=None)
 
 
 def test_rounding_table_matches_the_reference_client() -> None:
@@ -40,7 +43,7 @@ def test_rounding_table_matches_the_reference_client() -> None:
         (Side.BUY, 12.345, 0.537, "0.001", (6_626_580, 12_340_000)),  # shares floored to 12.34
         (Side.BUY, "12.345", "0.537", "0.001", (6_626_580, 12_340_000)),  # strings are accepted
         (Side.BUY, Decimal("10"), Decimal("0.53"), "0.01", (5_300_000, 10_000_000)),
-        # 3 × 0.1 = 0.30000000000000004 in floats: rounded up at amount_dp + 4, so exactly 0.3 pUSD.
+        # 3 × 0.1 is 0.30000000000000004 in floats; in integers it is exactly 0.3 pUSD.
         (Side.BUY, 3, 0.1, "0.1", (300_000, 3_000_000)),
     ],
 )
@@ -77,58 +80,70 @@ def test_market_buy_never_computes_taker_as_amount_times_price(tick, price_ticks
         price = 1 - tick_value
     amount_pusd = Decimal(amount_cents) / 100
     maker, taker = market_order_amounts(Side.BUY, str(amount_pusd), str(price), tick)
-    # The reference floors the amount in floats, so 19425.35 can become 19425.34: at most one cent less.
-    assert 0 <= int(amount_pusd * 1_000_000) - maker <= 10_000
-    # Shares bought = pUSD / price (within the trim to amount_dp decimals), never pUSD × price. The price
-    # is the cap floored in floats like the reference does (which can drop a tick, see the test below).
-    floored_price = Decimal(repr(amounts._round_down(float(price), ROUNDING_CONFIG[tick].price)))
-    shares_units = Decimal(maker) / floored_price
+    assert maker == amount_cents * 10_000  # exactly the cents asked for: no float floor slips a cent
+    # Shares bought = pUSD / price (within the trim to amount_dp decimals), never pUSD × price.
+    shares_units = Decimal(maker) / price
     one_trim_unit = Decimal(10) ** (6 - ROUNDING_CONFIG[tick].amount)
     assert abs(Decimal(taker) - shares_units) <= one_trim_unit
     assert taker > maker  # price < 1: a dollar buys more than one share
 
 
-@pytest.mark.parametrize(
-    ("cap", "signed_price"), [("0.29", 0.28), ("0.57", 0.56), ("0.58", 0.57), ("0.56", 0.56)]
-)
-def test_market_cap_floor_drops_a_tick_on_float_noise_like_the_reference(cap, signed_price) -> None:
-    # 0.57 * 100 == 56.99999999999999 in floats, so the reference's floor signs 0.56. We copy the
-    # oracle on purpose; this pins the quirk so that changing it is a deliberate decision.
-    maker, taker = market_order_amounts(Side.BUY, 25, cap, "0.01")
-    _, ref_maker, ref_taker = REFERENCE.get_market_order_amounts(
-        "BUY", 25, float(cap), REF_ROUNDING_CONFIG["0.01"]
+@pytest.mark.parametrize(("tick", "price_micro"), [("0.01", 570_000), ("0.0001", 300), ("0.0025", 142_500)])
+def test_integer_api_equals_the_number_api(tick, price_micro) -> None:
+    assert market_order_units(Side.BUY, 25_000_000, price_micro, tick) == market_order_amounts(
+        Side.BUY, 25, Decimal(price_micro) / 10**6, tick
     )
-    assert (maker, taker) == (ref_maker, ref_taker)
-    assert abs(maker / taker - signed_price) < 1e-5
+    assert limit_order_units(Side.SELL, 12_345_678, price_micro, tick) == limit_order_amounts(
+        Side.SELL, "12.345678", Decimal(price_micro) / 10**6, tick
+    )
+
+
+def test_integer_api_refuses_a_price_finer_than_the_grid_decimals() -> None:
+    with pytest.raises(ValueError, match="decimals"):
+        limit_order_units(Side.BUY, 10_000_000, 575_000, "0.01")
 
 
 finite_sizes = st.floats(min_value=0, max_value=1e7, allow_nan=False, allow_infinity=False)
 unit_prices = st.floats(min_value=0.0001, max_value=0.9999, allow_nan=False, allow_infinity=False)
+cent_amounts = st.integers(0, 10**9).map(lambda c: c / 100)
 
 
-@settings(max_examples=300, deadline=None)
-@given(side=st.sampled_from(list(Side)), size=finite_sizes, price=unit_prices, tick=st.sampled_from(TICKS))
-def test_limit_amounts_equal_the_reference_for_any_float(side, size, price, tick) -> None:
-    _, ref_maker, ref_taker = REFERENCE.get_order_amounts(side.name, size, price, REF_ROUNDING_CONFIG[tick])
-    assert limit_order_amounts(side, size, price, tick) == (ref_maker, ref_taker)
-
-
-@settings(max_examples=300, deadline=None)
-@given(side=st.sampled_from(list(Side)), amount=finite_sizes, price=unit_prices, tick=st.sampled_from(TICKS))
-def test_market_amounts_equal_the_reference_for_any_float(side, amount, price, tick) -> None:
-    config = REF_ROUNDING_CONFIG[tick]
-    if side == Side.BUY and amounts._round_down(price, config.price) == 0:
-        with pytest.raises(ValueError):
-            market_order_amounts(side, amount, price, tick)
+@settings(max_examples=400, deadline=None)
+@given(
+    side=st.sampled_from(["BUY", "SELL"]),
+    size=finite_sizes | cent_amounts,
+    price=unit_prices,
+    tick=st.sampled_from(TICKS),
+)
+def test_limit_amounts_equal_the_reference_wherever_its_floats_are_exact(side, size, price, tick) -> None:
+    ours = limit_order_amounts(Side[side], size, price, tick)
+    exact = exact_limit_amounts(side, size, price, tick)
+    assert ours == exact  # the reference's rules, exactly
+    reference = reference_limit(side, size, price, tick)
+    if reference != exact:  # float noise moved one of its floors: see test_amounts_divergence.py
         return
-    _, ref_maker, ref_taker = REFERENCE.get_market_order_amounts(side.name, amount, price, config)
-    assert market_order_amounts(side, amount, price, tick) == (ref_maker, ref_taker)
+    assert ours == reference
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(min_value=1e-9, max_value=1e9))
-def test_decimal_places_fast_path_equals_the_reference(x) -> None:
-    assert amounts._decimal_places(x) == ref_decimal_places(x)
+@settings(max_examples=400, deadline=None)
+@given(
+    side=st.sampled_from(["BUY", "SELL"]),
+    amount=finite_sizes | cent_amounts,
+    price=unit_prices,
+    tick=st.sampled_from(TICKS),
+)
+def test_market_amounts_equal_the_reference_wherever_its_floats_are_exact(side, amount, price, tick) -> None:
+    if side == "BUY" and Decimal(repr(price)) < Decimal(1).scaleb(-ROUNDING_CONFIG[tick].price):
+        with pytest.raises(ValueError):
+            market_order_amounts(Side.BUY, amount, price, tick)
+        return
+    ours = market_order_amounts(Side[side], amount, price, tick)
+    exact = exact_market_amounts(side, amount, price, tick)
+    assert ours == exact
+    reference = reference_market(side, amount, price, tick)
+    if reference != exact:
+        return
+    assert ours == reference
 
 
 @pytest.mark.parametrize(

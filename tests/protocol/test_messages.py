@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.protocol import messages
+from bot.protocol import market_channel
 from bot.protocol.constants import ERR_FOK_NOT_FILLED, ERR_POST_ONLY_CROSSES, Side
 from bot.protocol.messages import (
     MALFORMED_INVALID_EVENT,
@@ -72,12 +72,12 @@ def _raw(rel: str) -> bytes:
 @contextmanager
 def portable_path() -> Iterator[None]:
     """Parse without the optional C fast path (as when msgspec is not installed)."""
-    saved = messages._FAST_DECODER
-    messages._FAST_DECODER = None
+    saved = market_channel._FAST_DECODER
+    market_channel._FAST_DECODER = None
     try:
         yield
     finally:
-        messages._FAST_DECODER = saved
+        market_channel._FAST_DECODER = saved
 
 
 def parse_market_both_ways(raw: bytes | str) -> tuple[list[Any], ParseStats]:
@@ -185,9 +185,9 @@ def _order_cancel(raw: bytes) -> None:
         market=TRUMP_MARKET,
         asset_id=YES,
         side=Side.SELL,
-        price=Decimal("0.513"),
-        original_size=Decimal("5"),
-        size_matched=Decimal("5"),
+        price_micro=513_000,
+        original_size_micro=5_000_000,
+        size_matched_micro=5_000_000,
         status=OrderStatus.CANCELED,
         status_reason="",
         order_type="GTC",
@@ -206,7 +206,7 @@ def _order_fok_killed(raw: bytes) -> None:
     assert isinstance(event, OrderEvent)
     assert event.type is OrderEventType.CANCELLATION and event.order_type == "FOK"
     assert (event.status, event.status_reason) == (OrderStatus.CANCELED, ERR_FOK_NOT_FILLED)
-    assert event.size_matched == 0 and event.original_size == Decimal("12") and event.price == Decimal("0.6")
+    assert event.size_matched_micro == 0 and event.original_size_micro == 12_000_000 and event.price_micro == 600_000
     assert event.created_at_ms == 0 and event.timestamp_ms == 1777824065000 and event.outcome == ""
 
 
@@ -216,8 +216,8 @@ def _order_placement(raw: bytes) -> None:
     assert isinstance(event, OrderEvent)
     assert event.type is OrderEventType.PLACEMENT and event.status is OrderStatus.LIVE
     assert event.id == "0x0f76f4dc6eaf3332f4100f2e8a0b4a927351dd64646b7bb12f37df775c657a78"
-    assert event.side is Side.BUY and event.price == Decimal("0.513") and event.original_size == 5
-    assert event.size_matched == 0 and event.created_at_ms == 1725842520000 and event.timestamp_ms == 1725842520990
+    assert event.side is Side.BUY and event.price_micro == 513_000 and event.original_size_micro == 5_000_000
+    assert event.size_matched_micro == 0 and event.created_at_ms == 1725842520000 and event.timestamp_ms == 1725842520990
 
 
 @expect("ws/order_update_matched_synthetic.json")
@@ -225,7 +225,7 @@ def _order_update_matched(raw: bytes) -> None:
     [event] = _user_events(raw)  # no event_type on the wire: inferred from `type`
     assert isinstance(event, OrderEvent)
     assert event.type is OrderEventType.UPDATE and event.status is OrderStatus.MATCHED
-    assert event.size_matched == event.original_size == Decimal("100.0")
+    assert event.size_matched_micro == event.original_size_micro == 100_000_000
     assert event.associate_trades == ("trade-0xfill1",) and event.expiration_s == 0
     assert event.created_at_ms == 1703875200000  # sent in milliseconds: unchanged
 
@@ -235,7 +235,7 @@ def _order_update_partial(raw: bytes) -> None:
     [event] = _user_events(raw)
     assert isinstance(event, OrderEvent)
     assert (event.type, event.status) == (OrderEventType.UPDATE, OrderStatus.LIVE)
-    assert (event.size_matched, event.original_size) == (Decimal("25.0"), Decimal("100.0"))
+    assert (event.size_matched_micro, event.original_size_micro) == (25_000_000, 100_000_000)
     assert event.associate_trades == ("trade-0xabcdef1234",) and event.timestamp_ms == 1703875200500
 
 
@@ -297,12 +297,12 @@ def _trade_record(raw: bytes) -> None:
     [trade] = _user_events(raw)  # no event_type nor type: recognised as a trade by its fields
     assert isinstance(trade, TradeEvent)
     assert trade.id == "0c357886-b9d3-44bb-9aa9-72d8abc90e6e" and trade.status is TradeStatus.CONFIRMED
-    assert (trade.side, trade.size, trade.price) == (Side.BUY, Decimal("5"), Decimal("0.489"))
+    assert (trade.side, trade.size_micro, trade.price_micro) == (Side.BUY, 5_000_000, 489_000)
     assert trade.trader_side is TraderSide.TAKER and trade.match_time_ms == 1726043102000
     assert trade.last_update_ms == 1726043282000 and trade.timestamp_ms == 0
     [maker] = trade.maker_orders
     assert maker.order_id == "0x6dd169f87692751b75b4ed673158721cdbf56ec49f29aa94a6aaa05b93b1b0ab"
-    assert maker.matched_amount == 5 and maker.side is None
+    assert maker.matched_amount_micro == 5_000_000 and maker.side is None
     assert maker_fill_side(trade, maker) is Side.SELL  # same token as the taker's BUY
 
 
@@ -311,14 +311,14 @@ def _user_trade_maker_of_six(raw: bytes) -> None:
     [trade] = _user_events(raw)
     assert isinstance(trade, TradeEvent)
     assert (trade.status, trade.trader_side) == (TradeStatus.MINED, TraderSide.MAKER)
-    assert (trade.asset_id, trade.side, trade.size, trade.price) == (YES, Side.BUY, Decimal("1096.87"), Decimal("0.518"))
+    assert (trade.asset_id, trade.side, trade.size_micro, trade.price_micro) == (YES, Side.BUY, 1_096_870_000, 518_000)
     assert len(trade.maker_orders) == 6
-    assert sum(m.matched_amount for m in trade.maker_orders) == Decimal("1096.87")  # exact decimals
+    assert sum(m.matched_amount_micro for m in trade.maker_orders) == 1_096_870_000  # exact decimals
     mint = trade.maker_orders[0]  # a maker BUY of No at 0.482 against a taker BUY of Yes at 0.518
-    assert (mint.asset_id, mint.outcome, mint.price, mint.matched_amount) == (NO, "No", Decimal("0.482"), 10)
+    assert (mint.asset_id, mint.outcome, mint.price_micro, mint.matched_amount_micro) == (NO, "No", 482_000, 10_000_000)
     assert maker_fill_side(trade, mint) is Side.BUY
     ours = [m for m in trade.maker_orders if m.owner == "3e2c94ca-8124-c4c1-c7ea-be1ea21b71fe"]
-    assert [(m.order_id[:10], m.matched_amount) for m in ours] == [("0xab679e56", Decimal("5"))]
+    assert [(m.order_id[:10], m.matched_amount_micro) for m in ours] == [("0xab679e56", 5_000_000)]
 
 
 @expect("ws/user_trade2.json")
@@ -329,7 +329,7 @@ def _user_trade_taker(raw: bytes) -> None:
     assert (trade.status, trade.trader_side, trade.bucket_index) == (TradeStatus.MATCHED, TraderSide.TAKER, 0)
     assert trade.taker_order_id == "0x5b605a0e8e40f3402d3cb3bc19edad6733ed23fbc079d2a09ee399c3487ace81"
     assert (trade.match_time_ms, trade.timestamp_ms) == (1725958681000, 1725958682125)
-    assert [(m.price, m.matched_amount) for m in trade.maker_orders] == [(Decimal("0.52"), Decimal("5"))]
+    assert [(m.price_micro, m.matched_amount_micro) for m in trade.maker_orders] == [(520_000, 5_000_000)]
 
 
 @expect("ws/user_trade3.json")
@@ -340,18 +340,18 @@ def _user_trade_maker_side_sent(raw: bytes) -> None:
     assert trade.timestamp_ms == 1762776436000  # this capture sends `timestamp` in seconds
     [maker] = trade.maker_orders
     assert maker.side is Side.BUY and maker_fill_side(trade, maker) is Side.BUY  # sent: no inference
-    assert maker.price == Decimal("0.513")
+    assert maker.price_micro == 513_000
 
 
 @expect("ws/user_trade4.json")
 def _user_trade_three_makers(raw: bytes) -> None:
     [trade] = _user_events(raw)
     assert isinstance(trade, TradeEvent)
-    assert (trade.side, trade.size, trade.price) == (Side.SELL, Decimal("15"), Decimal("0.5"))
-    assert [(m.price, m.matched_amount, m.side) for m in trade.maker_orders] == [
-        (Decimal("0.4"), Decimal("5"), Side.BUY),
-        (Decimal("0.35"), Decimal("5"), Side.BUY),
-        (Decimal("0.3"), Decimal("5"), Side.BUY),
+    assert (trade.side, trade.size_micro, trade.price_micro) == (Side.SELL, 15_000_000, 500_000)
+    assert [(m.price_micro, m.matched_amount_micro, m.side) for m in trade.maker_orders] == [
+        (400_000, 5_000_000, Side.BUY),
+        (350_000, 5_000_000, Side.BUY),
+        (300_000, 5_000_000, Side.BUY),
     ]
 
 
@@ -407,7 +407,7 @@ def _market(raw: bytes) -> None:
 def _post_delayed(raw: bytes) -> None:
     response = parse_post_response(orjson.loads(raw))
     assert response.status == "delayed" and response.order_id == "0x" + "1" * 64
-    assert response.making_amount == 0 and response.taking_amount == 0  # "" on the wire
+    assert response.making_amount_micro == 0 and response.taking_amount_micro == 0  # "" on the wire
     assert response.trade_ids == () and response.error_msg == "" and response.accepted
 
 
@@ -575,7 +575,7 @@ OPEN_ORDER = {  # spec 1.2 example
 def test_open_order_from_the_documented_shape() -> None:
     order = parse_open_order(OPEN_ORDER)
     assert (order.status, order.side, order.order_type) == (OrderStatus.LIVE, Side.BUY, "GTC")
-    assert (order.original_size, order.size_matched, order.price) == (Decimal("200"), 0, Decimal("0.6"))
+    assert (order.original_size_micro, order.size_matched_micro, order.price_micro) == (200_000_000, 0, 600_000)
     assert order.created_at_ms == 1703875200000 and order.expiration_s == 0
     gtd = parse_open_order({**OPEN_ORDER, "expiration": None, "status": "ORDER_STATUS_CANCELED_MARKET_RESOLVED"})
     assert gtd.status is OrderStatus.CANCELED_MARKET_RESOLVED and gtd.expiration_s == 0
@@ -728,9 +728,9 @@ def test_arbitrary_bytes_never_raise(raw: bytes | str) -> None:
 
 
 def test_fast_path_takes_current_schema_price_changes_and_hands_back_the_rest() -> None:
-    if messages._FAST_DECODER is None:
+    if market_channel._FAST_DECODER is None:
         pytest.skip("msgspec not installed: only the portable path exists")
-    fast = messages._decode_price_change_fast
+    fast = market_channel._decode_price_change_fast
     current = _raw("ws/price_change_v2.json")
     assert fast(current) == fast(current.decode()) == parse_price_change(orjson.loads(current))
     assert fast(_raw("ws/price_change.json")) is None  # the flat legacy form

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +225,7 @@ async def test_get_order_signs_the_path_with_the_id(venue: Venue) -> None:
     async with venue.client() as client:
         order = await client.get_order(oid(3))
     assert order is not None
-    assert (order.id, order.price, order.original_size) == (oid(3), Decimal("0.45"), Decimal(10))
+    assert (order.id, order.price_micro, order.original_size_micro) == (oid(3), 450_000, 10_000_000)
     assert_l2_signed(venue.requests[0], f"/data/order/{oid(3)}")
 
 
@@ -345,7 +344,7 @@ async def test_batch_legs_with_statuses_live_matched_delayed_unmatched(venue: Ve
     assert (matched.ok, matched.status) == (True, "matched")
     assert matched.response is not None
     assert matched.response.trade_ids == ("t-1",)
-    assert matched.response.taking_amount == Decimal("6.666665")
+    assert matched.response.taking_amount_micro == 6_666_665
     assert (delayed.ok, delayed.status) == (True, "delayed")
     assert not unmatched.ok and isinstance(unmatched.error, OutcomeUnknown)
     assert isinstance(duplicated.error, OrderRejected) and duplicated.error.kind is RejectKind.DUPLICATED
@@ -454,7 +453,7 @@ async def test_trades_page_with_filters_and_after_seconds(venue: Venue) -> None:
         trades = await client.get_trades(
             market="0xcond", asset_id=TOKEN, trade_id="t-1", after_s=1_700_000_000
         )
-    assert [(t.id, t.size, t.status.value) for t in trades] == [(trade["id"], Decimal(5), "CONFIRMED")]
+    assert [(t.id, t.size_micro, t.status.value) for t in trades] == [(trade["id"], 5_000_000, "CONFIRMED")]
     assert dict(venue.requests[0].url.params) == {
         "id": "t-1",
         "market": "0xcond",

@@ -27,7 +27,6 @@ import os
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import trio
@@ -55,6 +54,7 @@ from bot.protocol.messages import (
     parse_trade,
     parse_user_event,
 )
+from bot.protocol.money import parse_micro
 from bot.protocol.rest import CancelResult, PostResult
 from bot.protocol.signing import OrderSigner
 from bot.sim.engine import Exchange
@@ -234,8 +234,8 @@ class _ModelRest:
                               order_id=new.order_id)
             return PostResult(ok=False, order_id=new.order_id, error=error)
         response = PostOrderResponse(
-            True, placed.order_id, placed.status, Decimal(placed.making_amount or 0),
-            Decimal(placed.taking_amount or 0), tuple(placed.trade_ids), (), "",
+            True, placed.order_id, placed.status, parse_micro(placed.making_amount or "0"),
+            parse_micro(placed.taking_amount or "0"), tuple(placed.trade_ids), (), "",
         )
         return PostResult(ok=True, order_id=placed.order_id, status=placed.status, response=response)
 

@@ -163,13 +163,14 @@ def _sane_market(event: Any) -> bool:
 
 
 def _sane_user(event: Any) -> bool:
-    """Prices are probabilities and amounts are finite: what the engine does arithmetic with."""
+    """Prices are probabilities and amounts are non-negative integers: what the engine does arithmetic with."""
     if isinstance(event, OrderEvent):
-        amounts = [event.original_size, event.size_matched]
-        return 0 <= event.price <= 1 and all(_finite_non_negative(a) for a in amounts)
+        amounts = [event.original_size_micro, event.size_matched_micro]
+        return 0 <= event.price_micro <= 10**6 and all(type(a) is int and a >= 0 for a in amounts)
     if isinstance(event, TradeEvent):
-        legs_ok = all(0 <= m.price <= 1 and _finite_non_negative(m.matched_amount) for m in event.maker_orders)
-        return 0 <= event.price <= 1 and _finite_non_negative(event.size) and legs_ok
+        legs_ok = all(0 <= m.price_micro <= 10**6 and type(m.matched_amount_micro) is int and m.matched_amount_micro >= 0
+                      for m in event.maker_orders)
+        return 0 <= event.price_micro <= 10**6 and type(event.size_micro) is int and event.size_micro >= 0 and legs_ok
     return True
 
 

@@ -40,9 +40,11 @@ def _up_fills(result) -> list[tuple[int, int, int]]:
 def test_the_engines_order_fills_only_after_the_100_shares_ahead_of_it_trade(tmp_path: Path) -> None:
     result = run_backtest(BacktestConfig(data=_recording(tmp_path), settings=SETTINGS))
     assert result.exit_reason == "market_end"
-    # The partial fill leaves the level at 5 of 10: the engine tops it up with a new order, which joins
-    # the (now empty) level at the front, so the third trade fills all of it.
-    assert _up_fills(result) == [(2_000, 480_000, 5 * UNIT), (3_000, 480_000, 10 * UNIT)]
+    # The partial fill leaves the level at 5 of 10 and nobody else bidding at 0.48 (the recorded level is 0
+    # without our size): the engine, reading the book without its own orders, re-prices the replacement up
+    # to the pair guard's 0.50 (Down's bid 0.48 + 0.50 <= 1 - 0.02); the third trade, a SELL through 0.50,
+    # fills all 10 there.
+    assert _up_fills(result) == [(2_000, 480_000, 5 * UNIT), (3_000, 500_000, 10 * UNIT)]
     assert all(f.maker for f in result.fills)
     assert not [f for f in result.fills if f.token_id == NO]  # nobody traded Down's side
 

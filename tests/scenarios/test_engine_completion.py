@@ -16,6 +16,7 @@ import trio
 
 from bot.engine.completion import plan_completion
 from bot.engine.market import MarketRunner
+from bot.protocol.money import micro_from_float, tick_grid
 from statemachines.market import ExitReason
 from tests.scenarios.harness import QUIET_FLOW, HttpRecord, Scenario, Trader, best_ask, scenario
 
@@ -35,11 +36,14 @@ async def _lead_up_by_ten(sc: Scenario, runner: MarketRunner) -> None:
 
 def _plan_for(sc: Scenario, runner: MarketRunner) -> Any:
     """What completion.py plans for our 10-share Up lead at 0.47, given Down's best ask right now."""
+    ask = best_ask(sc.exchange, runner.info.down_token_id)
     return plan_completion(
-        lagging_token_id=runner.info.down_token_id, imbalance_shares=10.0, leading_avg_cost=0.47, tick_size="0.01",
-        min_edge=sc.settings.completion_min_edge, max_pair_cost=sc.settings.completion_max_pair_cost,
+        lagging_token_id=runner.info.down_token_id, imbalance_micro=10_000_000, leading_cost_micro=4_700_000,
+        leading_shares_micro=10_000_000, grid=tick_grid("0.01"),
+        min_edge_micro=runner.money.completion_min_edge_micro,
+        max_pair_cost_micro=runner.money.completion_max_pair_cost_micro,
         fee_rate=runner.info.fee_rate, fee_exponent=runner.info.fee_exponent,
-        best_ask=best_ask(sc.exchange, runner.info.down_token_id),
+        best_ask_micro=None if ask is None else micro_from_float(ask),
     )
 
 

@@ -150,10 +150,10 @@ async def _fill_the_bots_best_bid(sim: dict[str, Any], bot_key: str, market: dic
     """As another trader: buy the other token up to 1 - the bot's best bid, which mints against every bid
     of that token down to the bot's: the bot now leads on it and must complete the pair."""
     ours = await _wait_for_orders(sim, bot_key, market["condition_id"])
-    best = max(ours, key=lambda o: o.price)
+    best = max(ours, key=lambda o: o.price_micro)
     other = next(t for t in market["token_ids"] if t != best.asset_id)
     async with _client(sim, _key()) as (rest, trader):
-        sweep = trader.build_market(token_id=other, amount=100.0, price_cap=round(1 - float(best.price), 2),
+        sweep = trader.build_market(token_id=other, amount=100.0, price_cap=round(1 - best.price_micro / 1_000_000, 2),
                                     side=Side.BUY, tick_size=market["tick_size"])
         await rest.post_order(sweep.to_wire(rest._creds.api_key, "FAK"))
 

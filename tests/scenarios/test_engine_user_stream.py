@@ -33,10 +33,12 @@ async def test_update_events_grow_the_matched_size_of_a_live_order(autojump_cloc
         runner = await sc.first_runner()
         up = runner.info.up_token_id
         await trio.sleep(1.0)
-        # Put our level 0 alone at the top: a bid we join, which then leaves.
-        buyer, seller = sc.trader("buyer"), sc.trader("seller")
+        # Put our level 0 first in the queue at the top: a bid we join, another bid behind ours in time,
+        # then the first one leaves (the ladder pegs to somebody else's bid, never to its own).
+        buyer, behind, seller = sc.trader("buyer"), sc.trader("behind"), sc.trader("seller")
         buyer.limit(up, "BUY", 0.50, 5)
         await trio.sleep(1.0)
+        behind.limit(up, "BUY", 0.50, 5)
         buyer.cancel_all()
         await trio.sleep(1.0)
         top = runner.manager.slots[(up, 0)]
@@ -109,7 +111,8 @@ async def test_a_fill_counts_once_at_matched_and_is_reversed_when_its_trade_fail
         # A taker buys Down up to 0.53: it mints against Up bids >= 0.47, ours among them.
         sc.trader().market(down, "BUY", amount=100.0, price=0.53)
         await sc.wait_until(lambda: runner.inventory.fills_counted == 1)
-        assert runner.inventory.up.shares == 10.0 and runner.inventory.up.cost_pusd == 10.0 * 0.47
+        # Exactly $4.70 (in floats 10 * 0.47 is 4.699999999999999): money is counted in micro-units.
+        assert runner.inventory.up.shares_micro == 10_000_000 and runner.inventory.up.cost_micro == 4_700_000
         await sc.wait_until(lambda: runner.inventory.fills_reversed == 1, timeout_s=30.0)
         assert runner.inventory.up.shares == 0.0 and runner.inventory.down.shares == 0.0
         assert runner.inventory.fills_counted == 1  # MINED/RETRYING/FAILED sightings never add a fill
