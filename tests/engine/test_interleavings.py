@@ -60,20 +60,20 @@ _ANY = st.builds(
 )
 
 
-@_settings(800)
+@_settings(2000)
 @given(data=st.data(), options=_ANY)
 def test_any_interleaving_leaves_nothing_on_the_venue_and_breaks_no_invariant(data, options):
     _run(data, options, 30)
 
 
-@_settings(600)
+@_settings(1500)
 @given(data=st.data(), options=_ANY.map(lambda o: Options(**{**{n: getattr(o, n) for n in Options.__slots__},
                                                              "startup_cancel_all": False})))
 def test_a_restart_that_seeds_from_the_venue_survives_any_interleaving(data, options):
     _run(data, options, 30)
 
 
-@_settings(600)
+@_settings(1500)
 @given(data=st.data(), options=_ANY.map(lambda o: Options(**{**{n: getattr(o, n) for n in Options.__slots__},
                                                              "reconcile_exit": True})))
 def test_reconciliation_racing_events_never_exits_spuriously(data, options):
