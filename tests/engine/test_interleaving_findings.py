@@ -171,3 +171,53 @@ def test_an_order_the_venue_ended_before_the_listing_is_not_lost_while_its_repor
 
     world = _scripted(Options(reconcile_exit=True), script)
     assert world.runner.stats.reconcile_repairs == 0
+
+
+def test_a_completion_called_lost_then_reported_killed_or_filled_is_no_refused_transition():
+    from tests.reliability.lifecycle import _UP
+
+    async def script(world: World) -> None:
+        await _quoting_with_orders(world)
+        with world.exchange.batch():
+            world.other.sell(_UP, 15)  # the other side's 5, then ours: Up leads
+        while world.queue:
+            world.deliver(world.queue.popleft()[1])
+        with world.exchange.batch():
+            world.other.quote("0.55", "5")  # Down is offered at 0.45: a completion pays
+        world.books.publish()
+        await trio.testing.wait_all_tasks_blocked()
+        assert world.runner.inventory.imbalance_shares >= world.settings.completion_min_imbalance_shares
+        for _ in range(50):  # the quotes are cancelled, then the FOK/FAK leaves
+            await trio.testing.wait_all_tasks_blocked()
+            taker = [r for r in world.rest.pending if r.taker_post]
+            if taker:
+                break
+            assert world.running, (world.reason, world.runner._stop)
+            pending = [r for r in world.rest.pending if not r.orphan]
+            if pending:
+                world.rest.answer(pending[0], "ok")
+            else:
+                world.advance(world.next_timer_s())
+        (req,) = taker
+        world.rest.answer(req, "landed500")  # it ran on the venue (killed or filled); the answer was a 500
+        await trio.testing.wait_all_tasks_blocked()
+        completion = world.runner.completion.order
+        assert completion is not None and completion.state is OrderState.UNKNOWN
+        reports = list(world.queue)  # its WS reports are held back past the next listing
+        world.queue.clear()
+        for _ in range(50):
+            await trio.testing.wait_all_tasks_blocked()
+            if completion.state is OrderState.FAILED:
+                break
+            pending = [r for r in world.rest.pending if not r.orphan]
+            if pending:
+                world.rest.answer(pending[0], "ok")
+            else:
+                world.advance(world.next_timer_s())
+        assert completion.state is OrderState.FAILED  # called lost: absent past the grace window
+        for _, item in reports:
+            world.deliver(item)
+        await trio.testing.wait_all_tasks_blocked()
+        assert world.running and completion.state is OrderState.FAILED
+
+    _scripted(Options(), script)
