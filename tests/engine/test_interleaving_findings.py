@@ -12,6 +12,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from bot.engine.illegal import illegal_transitions
 from bot.protocol.errors import error_for
 from bot.protocol.rest import CancelResult
 from statemachines.market import MarketState
@@ -218,6 +219,7 @@ def test_a_completion_called_lost_then_reported_killed_or_filled_is_no_refused_t
         for _, item in reports:
             world.deliver(item)
         await trio.testing.wait_all_tasks_blocked()
-        assert world.running and completion.state is OrderState.FAILED
+        assert illegal_transitions() == world.illegal_before
+        assert world.runner.machine.state is not MarketState.SHUTTING_DOWN and completion.state is OrderState.FAILED
 
     _scripted(Options(), script)
