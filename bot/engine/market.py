@@ -58,7 +58,7 @@ from bot.protocol.errors import VenueError
 from bot.protocol.money import MICRO, micro_from_float
 from settings import BotSettings
 from statemachines.market import ExitReason, MarketMachine, MarketState, MarketTrigger
-from statemachines.order import OrderTrigger
+from statemachines.order import OrderState, OrderTrigger
 
 __all__ = ["BookFeed", "MarketRunner", "MarketStop", "RunnerStats"]
 
@@ -139,6 +139,7 @@ class MarketRunner:
             journal=journal,
             on_failure=self.on_failure,
             on_success=self.backoff.record_success,
+            may_post=lambda: self.machine.state is not MarketState.BACKOFF,
         )
         self.cancel_all = CancelAllService(gateway, journal=journal, retry_base_s=settings.cancel_all_retry_base_s,
                                            retry_max_s=settings.cancel_all_retry_max_s)
@@ -266,7 +267,7 @@ class MarketRunner:
                 await self.reconciler.seed()
         if self.clock.now_s() >= self.cutoff_s:
             return  # the caller moves straight to the cutoff
-        self.transition(MarketTrigger.RECONCILED, "startup reconciled")
+        self.finish_reconciling("startup reconciled")
 
     async def _shutdown(self) -> None:
         """Shielded and bounded: runs even when the runner is being cancelled, and a second signal
@@ -362,6 +363,8 @@ class MarketRunner:
                                            on_outcome=self.manager.apply_cancel_outcome)
         if result.verified:
             for order in self.manager.open_orders():
+                if order.state is OrderState.LIVE:  # a cancel refused during the retries put it back
+                    self.manager.request_cancel(order, f"cancel-all ({why})")
                 if self.manager.allows(order, OrderTrigger.CANCEL_CONFIRMED):
                     self.manager.transition(order, OrderTrigger.CANCEL_CONFIRMED,
                                             reason=f"cancel-all verified ({why})")
@@ -370,6 +373,12 @@ class MarketRunner:
             self.stats.open_orders_left = result.left
         self.stats.cancel_all_runs.append((why, result.duration_s, result.verified))
         return result
+
+    def finish_reconciling(self, reason: str) -> None:
+        """Leave `reconciling` for `quoting`, unless failures met during the reconciliation (a cancel-all
+        refused, a listing that failed) put the market in backoff meanwhile: its end resumes quoting."""
+        if self.machine.state is MarketState.RECONCILING:
+            self.transition(MarketTrigger.RECONCILED, reason)
 
     def transition(self, trigger: MarketTrigger, reason: str, *, backoff_until_s: float | None = None) -> None:
         """Apply `trigger` (with `backoff_until_s`: enter the backoff the machine then owns), journal it,

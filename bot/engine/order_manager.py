@@ -75,6 +75,7 @@ class OrderManager:
         on_failure: Callable[[PostOutcome | None], None],
         on_success: Callable[[], None],
         on_transition: Callable[[Order, OrderState, str], None] | None = None,
+        may_post: Callable[[], bool] = lambda: True,
     ) -> None:
         self.condition_id = condition_id
         self._p = params
@@ -84,6 +85,8 @@ class OrderManager:
         self._on_failure = on_failure
         self._on_success = on_success
         self._on_transition = on_transition
+        # False while the market is backing off: a diff whose cancels failed posts nothing after them.
+        self._may_post = may_post
         self.slots: dict[tuple[str, int], Order] = {}
         self.by_id: dict[str, Order] = {}
         # The ids of orders in state `unknown` (an index kept by `transition`, not a state of its own).
@@ -253,7 +256,7 @@ class OrderManager:
         if cancels:
             await self.cancel(cancels, reason="not_desired", report=report)
         _, posts = self.plan(ladder, tick_size)
-        if posts and tick_size is not None:
+        if posts and tick_size is not None and self._may_post():
             await self._post(posts, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
         return report
 

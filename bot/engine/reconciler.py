@@ -8,7 +8,8 @@ Guarantees:
 - An order of ours absent from the venue is settled by evidence: `cancelling` → cancelled (the cancel
   took effect; its answer was lost); `pending`/`unknown` past the grace window → lost; `live` → the
   venue's record of that order: filled stays filled, cancelled by the venue (its WS report may still
-  be on the way) is cancelled, and only an order the venue does not know at all is "lost".
+  be on the way) is cancelled, and only an order the venue does not know at all, at two reconciliations
+  in a row, is "lost" (a venue may answer null for a finished order whose WS report is still on its way).
 - Only real mismatches (an order of ours on the venue that our cache had ended, a live order the venue
   does not know) count as repairs, or stop the market with `reconcile_action=exit`.
 - The maintenance task runs the storm rebuild too (cancel-all, then reconcile), so a storm never
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 class ReconcileReport:
     """What one reconciliation found (for tests and the journal)."""
 
-    __slots__ = ("cancel_confirmed", "filled", "lost", "skipped_changed", "strays", "venue_cancelled")
+    __slots__ = ("cancel_confirmed", "deferred", "filled", "lost", "skipped_changed", "strays", "venue_cancelled")
 
     def __init__(self) -> None:
         self.strays: list[str] = []
@@ -51,6 +52,7 @@ class ReconcileReport:
         self.filled: list[str] = []
         self.cancel_confirmed: list[str] = []
         self.venue_cancelled: list[str] = []
+        self.deferred: list[str] = []  # absent and unknown to the venue once: judged at the next reconciliation
         self.skipped_changed = 0
 
 
@@ -60,6 +62,11 @@ class Reconciler:
     def __init__(self, runner: MarketRunner) -> None:
         self._r = runner
         self.last: ReconcileReport | None = None
+        # Live orders absent from a listing with no venue record: id -> the seq of that first snapshot.
+        self._unknown_to_venue: dict[str, int] = {}
+        # Orders of unknown outcome this reconciler called lost: a later report that they ended (a FOK/FAK
+        # killed or filled on entry, a venue cancel) is consistent with "not resting", not a refused edge.
+        self.declared_lost: set[str] = set()
 
     async def run(self) -> None:
         r = self._r
@@ -98,7 +105,7 @@ class Reconciler:
         if not result.verified:
             raise MarketStop(ExitReason.CANCEL_UNVERIFIED, "storm cancel-all did not verify")
         await self.reconcile()
-        r.transition(MarketTrigger.RECONCILED, "storm rebuild done")
+        r.finish_reconciling("storm rebuild done")
 
     async def reconcile(self) -> ReconcileReport | None:
         """Compare the venue's open orders for the market with the cache; repair or stop."""
@@ -141,10 +148,11 @@ class Reconciler:
             elif order.state in (OrderState.PENDING, OrderState.UNKNOWN):
                 # Never landed, or landed and ended unseen; a fill, if any, is counted from its trade.
                 manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
+                self.declared_lost.add(oid)
             else:
                 absent_live.append(order)
         for order in absent_live:
-            await self._settle_absent(order, report)
+            await self._settle_absent(order, report, snapshot_seq)
         await self.catch_up_fills()
         self.last = report
         if report.strays or report.lost:
@@ -158,8 +166,13 @@ class Reconciler:
                 manager.apply_cancel_outcome(await r.gateway.cancel_ids(report.strays))
         return report
 
-    async def _settle_absent(self, order: Order, report: ReconcileReport) -> None:
-        """A live order the listing lacks: ask the venue for its record (filled or cancelled unseen)."""
+    async def _settle_absent(self, order: Order, report: ReconcileReport, snapshot_seq: int) -> None:
+        """A live order the listing lacks: ask the venue for its record (filled or cancelled unseen).
+
+        No record is ambiguous: a venue may answer null for a finished order (spec 1.1, unconfirmed), so
+        an order it ended just before the snapshot, whose WS report is still on its way, looks the same
+        as one it lost. The verdict "lost" waits for a second reconciliation that still finds it absent,
+        unknown to the venue and unchanged since the first."""
         r = self._r
         manager = r.manager
         try:
@@ -181,8 +194,27 @@ class Reconciler:
             manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
                                matched=matched or None)
             return
+        first_seq = self._unknown_to_venue.get(order.order_id)
+        if first_seq is None or manager.changed_since(order.order_id, first_seq):
+            self._unknown_to_venue[order.order_id] = snapshot_seq
+            report.deferred.append(order.order_id)
+            return
+        del self._unknown_to_venue[order.order_id]
         report.lost.append(order.order_id)
         manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue")
+
+    async def _listing_before_cutoff(self) -> list[Any] | None:
+        r = self._r
+        pause_s = r.settings.cancel_all_retry_base_s
+        with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
+            while True:
+                try:
+                    return await r.gateway.open_orders(r.info.condition_id)
+                except VenueError as exc:
+                    log.warning("seeding %s: open orders not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
+                await trio.sleep(pause_s)
+                pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
+        return None
 
     async def catch_up_fills(self) -> None:
         """Count the fills whose user events were lost (a WS gap outlasting a trade's status events):
@@ -221,10 +253,16 @@ class Reconciler:
         return bought
 
     async def seed(self) -> None:
-        """Restart without cancelling: adopt our resting BUYs as ladder levels, cancel the rest."""
+        """Restart without cancelling: adopt our resting BUYs as ladder levels, cancel the rest.
+
+        The venue's listing is retried (doubling pauses, as the cancel-all's) until the cutoff: a
+        transient 5xx or timeout at start is not a crash. Without a listing by the cutoff nothing is
+        seeded and the caller goes straight to the cutoff's cancel-all."""
         r = self._r
         info = r.info
-        venue = await r.gateway.open_orders(info.condition_id)
+        venue = await self._listing_before_cutoff()
+        if venue is None:
+            return
         now = r.clock.now_s()
         unrelated: list[str] = []
         by_token: dict[str, list[Any]] = {t: [] for t in info.token_ids}

@@ -77,6 +77,15 @@ class UserEventHandler:
             trigger = OrderTrigger.CANCEL_CONFIRMED
         else:  # the venue's own cancel (heartbeat lapse, GTD expiry, market resolved, FOK/FAK killed)
             trigger = OrderTrigger.VENUE_CANCELLED
+        if order.state is OrderState.FAILED and event.id in r.reconciler.declared_lost and (
+            trigger in (OrderTrigger.VENUE_CANCELLED, OrderTrigger.FILLED)
+            or (trigger is OrderTrigger.PARTIALLY_FILLED and order.level is None)  # a FOK/FAK never rests
+        ):
+            # The POST of unknown outcome landed after all and ended without resting (killed, filled,
+            # cancelled) before a listing could show it: the "lost" verdict's "not resting" holds. Its
+            # fills, if any, are counted from the trade events.
+            log.info("late report of %r, called lost: %s", order, trigger)
+            return
         if order.state in (OrderState.FILLED, OrderState.CANCELLED) and not manager.allows(order, trigger):
             # A report older than the order's end (it cannot rest again): nothing to change. Rejected
             # and failed orders stay strict: anything they hear is loud (a wrong `lost` verdict).

@@ -72,7 +72,9 @@ async def test_an_order_the_venue_lost_is_found_missing_and_its_level_rebuilt(au
         await sc.wait_until(lambda: runner.stats.reconcile_repairs == 1)
         assert lost.state is OrderState.CANCELLED and lost.last_reason == "missing on venue"
         (mismatch,) = sc.journal.of("reconcile_mismatch")
-        assert mismatch["t"] == sc.unix(INTERVAL_S) and mismatch["lost"] == [lost.order_id]
+        # Absent and unknown to the venue at two reconciliations in a row: a venue may answer null for an
+        # order it ended whose report is still on its way, so the first sighting only defers.
+        assert mismatch["t"] == sc.unix(2 * INTERVAL_S) and mismatch["lost"] == [lost.order_id]
         await trio.sleep(0.5)
         rebuilt = runner.manager.slots[(up, 0)]
         assert rebuilt is not lost and rebuilt.state is OrderState.LIVE and rebuilt.price == lost.price
@@ -113,7 +115,7 @@ async def test_with_reconcile_action_exit_a_mismatch_stops_the_market(autojump_c
         assert sc.reason is ExitReason.RECONCILE_MISMATCH
         assert runner.machine.exit_reason is ExitReason.RECONCILE_MISMATCH
         (stop,) = sc.journal.of("market_stop")
-        assert stop["t"] == sc.unix(INTERVAL_S)
+        assert stop["t"] == sc.unix(2 * INTERVAL_S)  # the second reconciliation that finds it missing
         assert sc.journal.of("cancel_all", why="exit")[0]["verified"] is True
         assert sc.our_open_orders() == []
 
