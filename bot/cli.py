@@ -53,7 +53,7 @@ COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
     "run": CommandTarget("bot.main_job:cli_run", "the trading engine"),
     "sim": CommandTarget("bot.sim.server:cli_sim", "the exchange simulator server"),
     "orders": CommandTarget("bot.ops_commands:cli_orders", "the open-orders listing"),
-    "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),
+    "cancel-all": CommandTarget("bot.ops_cancel_all:cli_cancel_all", "the cancel-all command"),
     "journal": CommandTarget("bot.ops_commands:cli_journal", "the journal reader", needs_settings=False),
     "doctor": CommandTarget("bot.doctor:cli_doctor", "the set-up doctor"),
 }
@@ -96,13 +96,14 @@ def _add_config_option(parser: argparse.ArgumentParser, *, default: Any) -> None
 
 
 def _add_venue_options(parser: argparse.ArgumentParser, *, all_help: str) -> None:
-    """Which markets (`--market`, repeatable, or `--all`) and which venue (`--clob-url`, `--gamma-url`)."""
+    """Which markets (default every order of the key; `--market`, repeatable, narrows) and which venue."""
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
         "--market",
         action="append",
-        metavar="CID",
-        help="a condition id (or slug) instead of BOT_MARKET (repeatable)",
+        metavar="M",
+        help="narrow to a market: a condition id, a slug, or `auto` (the bot's current series windows); "
+        "repeatable. Default: every order of the key",
     )
     scope.add_argument("--all", action="store_true", help=all_help)
     parser.add_argument("--clob-url", metavar="URL", help="CLOB REST base URL (default: BOT_CLOB_URL, live venue)")
@@ -145,11 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="seed of the synthetic market flow")
     sim.add_argument("--faults", type=Path, metavar="FILE", help="JSON file of faults to inject")
 
-    orders = command("orders", "list our open orders on the venue")
-    _add_venue_options(orders, all_help="every open order of the account, grouped by market")
+    orders = command("orders", "list the key's open orders on the venue (every market unless --market)")
+    _add_venue_options(orders, all_help="every open order of the key, grouped by market (the default)")
     orders.add_argument("--json", action="store_true", help="one JSON document instead of the table")
-    cancel_all = command("cancel-all", "cancel our open orders in the configured markets")
-    _add_venue_options(cancel_all, all_help="cancel every open order of the account (DELETE /cancel-all)")
+    cancel_all = command(
+        "cancel-all",
+        "the kill switch: cancel every open order of the key (or only --market ones), then verify with a "
+        "fresh listing that none is left; reports the key's orders outside a narrowed scope",
+    )
+    _add_venue_options(cancel_all, all_help="every open order of the key, DELETE /cancel-all (the default)")
+    cancel_all.add_argument(
+        "--others-expected",
+        action="store_true",
+        help="with --market: open orders of the key in other markets are intended (exit 0, not 12)",
+    )
 
     journal = command("journal", "read a journal file (JSON lines) and summarise it")
     journal.add_argument("file", type=Path, metavar="FILE", help="journal file")
