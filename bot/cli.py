@@ -17,6 +17,7 @@ import argparse
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from bot.exit_codes import EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_OK, EXIT_SIGNAL
-from settings import BotSettings, SettingsError, load_settings
+from settings import BotMode, BotSettings, SettingsError, load_settings, unknown_env_settings
 
 __all__ = [
     "COMMAND_TARGETS",
@@ -254,7 +255,10 @@ def format_settings(settings: BotSettings) -> str:
     }
     if wallet is not None:
         lines.extend(_wallet_lines(wallet))
-    lines.append("# endpoints in effect (paper mode: the embedded simulator's)")
+    if settings.mode is BotMode.PAPER:
+        lines.append("# endpoints in effect (paper mode: the embedded simulator's, on loopback)")
+    else:
+        lines.append("# endpoints in effect (live mode)")
     for name, value in derived.items():
         lines.append(f"#   {name}: {value if value is not None else 'embedded simulator'}")
     return "\n".join(lines) + "\n"
@@ -279,18 +283,26 @@ def _wallet_lines(wallet: Any) -> list[str]:
     return lines
 
 
-def _load(args: argparse.Namespace, stderr: TextIO) -> BotSettings | None:
-    """Settings, or None after printing one line per bad field (never a traceback, never a secret)."""
+def _load(args: argparse.Namespace, stderr: TextIO, *, strict: bool = False) -> BotSettings | None:
+    """Settings, or None after printing one line per bad field (never a traceback, never a secret).
+
+    A `BOT_*` environment variable that names no setting is an error when `strict` (check-config) and a
+    warning otherwise, each with the nearest valid name.
+    """
+    unknown = unknown_env_settings(os.environ)
+    for line in unknown:
+        print(("invalid setting: " if strict else "warning: ") + line, file=stderr)
     try:
-        return load_settings(args.config)
+        settings = load_settings(args.config)
     except SettingsError as exc:
         for line in exc.lines:
             print(line, file=stderr)
-    return None
+        return None
+    return None if strict and unknown else settings
 
 
 def _check_config(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    settings = _load(args, stderr)
+    settings = _load(args, stderr, strict=True)
     if settings is None:
         return EXIT_CONFIG
     stdout.write(format_settings(settings))

@@ -9,6 +9,7 @@ from settings.model import (
     StormAction,
     UnknownOrderAction,
     load_settings,
+    unknown_env_settings,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "StormAction",
     "UnknownOrderAction",
     "load_settings",
+    "unknown_env_settings",
 ]
