@@ -137,8 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--duration", type=_positive_float, metavar="S", help="stop (with cancel-all) after S seconds"
     )
-    run.add_argument("--markets", type=_positive_int, metavar="N", help="stop after N markets have been traded")
+    run.add_argument(
+        "--markets", type=_positive_int, metavar="N",
+        help="stop after N markets have been traded (paper default: 2, rollover included)",
+    )
+    run.add_argument(
+        "--forever", action="store_true",
+        help="no end of its own (the live default): run until a signal; paper mode too",
+    )
     run.add_argument("--dry-run", action="store_true", help="compute and show quotes, send no order")
+    run.add_argument(
+        "--journal", type=Path, metavar="PATH",
+        help="journal file (default: BOT_JOURNAL_PATH; live mode without it: "
+        "$STATE_DIRECTORY, else ~/.local/state/polymarket-maker, /journal.jsonl)",
+    )
 
     sim = command("sim", "serve the local exchange simulator (REST, WebSocket, discovery) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -382,6 +394,8 @@ def main(
     err = sys.stderr if stderr is None else stderr
     parser = build_parser()
     args = parser.parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "forever", False) and (args.duration is not None or args.markets is not None):
+        parser.error("--forever cannot be combined with --duration or --markets")
     try:
         if args.command == "check-config":
             return _check_config(args, out, err)

@@ -11,7 +11,10 @@ from bot.observability.snapshot import BotStatus, market_status_from_runner
 __all__ = ["snapshot"]
 
 
-def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any = None) -> BotStatus:
+def snapshot(
+    supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any = None, *, dry_run: bool = False,
+    stop_hint: str = "",
+) -> BotStatus:
     """Read-only: safe to call from any task between checkpoints."""
     now = clock.now_s()
     markets = tuple(market_status_from_runner(r, now) for r in list(supervisor.runners.values()))
@@ -26,9 +29,11 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
         user_connected = stats.connected
         reconnects += stats.reconnects
     market_connected = False
+    market_streams = 0
     if supervisor.market_hub is not None:
         hub_stats = supervisor.market_hub.statistics()
         market_connected = bool(hub_stats["connected"])
+        market_streams = int(hub_stats["tokens"])
         reconnects += int(hub_stats["reconnects"])
     lag_ms = None
     if loop_lag is not None:
@@ -44,4 +49,8 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
         loop_lag_ms=lag_ms,
         open_orders=sum(m.open_orders for m in markets),
         finished_markets=supervisor.stats.markets_finished,
+        dry_run=dry_run,
+        notes=supervisor.waits.current(),
+        stop_hint=stop_hint,
+        ws_market_tokens=market_streams,
     )

@@ -1,0 +1,200 @@
+"""The status screen's layout: a header, then one panel per market, fitted to the terminal's width.
+
+Guarantees: no line is wider than the width it is laid out for (a test renders at 80 and 120 columns),
+and nothing wraps mid-row: the two sides' ladders sit side by side when both fit, and are stacked (Up,
+then Down) when the terminal is narrower. Lines of labelled fields are packed greedily, so a narrow
+screen gets more lines rather than wrapped ones. Each side shows its own block reason (e.g. the
+inventory-skew cap on the leading side while the market quotes).
+
+The layout is built from small functions, one per part (header, notes, a side's block, a market panel,
+footer), so another part (e.g. a rewards estimate) is one more function and one more line in `render`.
+Text from the venue (slugs, reasons) is never parsed as rich markup. Plain text layout, not nested rich
+tables: those cost ~8 ms per market to lay out, a blocking stall on the Trio loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
+from bot.observability.formats import MISSING, fmt_price, fmt_pusd, fmt_shares, format_countdown
+from bot.observability.snapshot import BotStatus, MarketStatus, TokenStatus
+
+__all__ = ["DEFAULT_WIDTH", "render"]
+
+DEFAULT_WIDTH: Final = 120
+# Ladder columns: level, price, size, state, matched. Fixed widths, so a side is one block of text.
+_LADDER_HEAD: Final = f"{'lvl':>3} {'price':>7} {'size':>8} {'state':<17} {'matched':>8}"
+_SIDE_WIDTH: Final = len(_LADDER_HEAD)
+_SIDE_GAP: Final = "    "
+_PANEL_CHROME: Final = 4  # a panel's two borders and two padding columns
+_FIELD_GAP: Final = "  "
+_MIN_WIDTH: Final = 40
+
+Segment = tuple[str, str]  # (text, style)
+Field = tuple[Segment, ...]  # one labelled field: never split across lines
+
+
+def _pack(fields: Sequence[Field], width: int) -> list[Text]:
+    """Fields joined by two spaces, as many per line as fit in `width`; a field wider than the line is cut."""
+    lines: list[Text] = []
+    current = Text()
+    for field in fields:
+        piece = Text.assemble(*field)
+        if current.cell_len and current.cell_len + len(_FIELD_GAP) + piece.cell_len > width:
+            lines.append(current)
+            current = Text()
+        if current.cell_len:
+            current.append(_FIELD_GAP)
+        current.append_text(piece)
+    if current.cell_len or not lines:
+        lines.append(current)
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return lines
+
+
+def _label(name: str, value: str, style: str = "") -> Field:
+    return ((f"{name} ", "dim"), (value, style))
+
+
+# --- header, notes, footer -------------------------------------------------------------------------------
+def _header(status: BotStatus, width: int) -> list[Text]:
+    def health(ok: bool) -> tuple[str, str]:
+        return ("ok", "green") if ok else ("DOWN", "bold red")
+
+    hb = MISSING if status.heartbeat_age_s is None else f"{status.heartbeat_age_s:.1f}s ago"
+    lag = MISSING if status.loop_lag_ms is None else f"{status.loop_lag_ms:.1f} ms"
+    # Nothing subscribed yet (waiting for a window) is idle, not a failure.
+    market_ws = ("idle (no market subscribed yet)", "yellow") if status.ws_market_tokens == 0 else health(
+        status.ws_market_connected)
+    mode: Field = (("mode ", "dim"), (status.mode, "bold"))
+    if status.dry_run:
+        mode = (*mode, (" DRY RUN: nothing is sent", "bold magenta"))
+    fields: list[Field] = [
+        mode,
+        _label("heartbeat", hb),
+        (("ws market ", "dim"), market_ws, (" user ", "dim"), health(status.ws_user_connected),
+         (f" (reconnects {status.ws_reconnects})", "dim")),
+        _label("loop lag", lag),
+        _label("open orders", str(status.open_orders)),
+        _label("markets", f"{len(status.markets)} (+{status.finished_markets} done)"),
+    ]
+    return _pack(fields, width)
+
+
+def _notes(status: BotStatus, width: int) -> list[Text]:
+    lines = []
+    for note in status.notes:
+        lines.extend(_pack([(("waiting: ", "yellow"), (note, ""))], width))
+    return lines
+
+
+def _footer(status: BotStatus, width: int) -> list[Text]:
+    return _pack([((status.stop_hint, "dim"),)], width) if status.stop_hint else []
+
+
+# --- one market ------------------------------------------------------------------------------------------
+def _side_lines(token: TokenStatus, market_blocked: bool, width: int) -> list[Text]:
+    """One side: title (top of book, inventory), its block reason, the column heads, one line per order."""
+    avg = MISSING if token.avg_cost is None else f"{token.avg_cost:.4f}"
+    lines = _pack(
+        [
+            ((token.outcome, "bold"),),
+            _label("bid", f"{fmt_price(token.best_bid)} / ask {fmt_price(token.best_ask)}"),
+            _label("inv", f"{fmt_shares(token.inventory_shares)} @ {avg}"),
+        ],
+        width,
+    )
+    if not market_blocked:  # the market's own reason, shown once above, covers both sides
+        block = (token.block_reason, "yellow") if token.block_reason else ("none", "green")
+        lines.append(Text.assemble(("block ", "dim"), block))
+    lines.append(Text(_LADDER_HEAD, style="dim"))
+    if not token.ladder:
+        lines.append(Text("    no orders", style="dim"))
+    for row in token.ladder:
+        lines.append(Text(
+            f"{row.level:>3} {fmt_price(row.price):>7} {fmt_shares(row.size_shares):>8} "
+            f"{row.state[:17]:<17} {fmt_shares(row.matched_shares):>8}"
+        ))
+    for line in lines:
+        line.truncate(width, overflow="ellipsis", pad=True)
+    return lines
+
+
+def _sides(market: MarketStatus, inner: int) -> list[Text]:
+    """Both sides: side by side when they fit in `inner` columns, else stacked."""
+    blocked = market.block_reason is not None
+    if inner >= 2 * _SIDE_WIDTH + len(_SIDE_GAP):
+        left = _side_lines(market.up, blocked, _SIDE_WIDTH)
+        right = _side_lines(market.down, blocked, _SIDE_WIDTH)
+        blank = Text(" " * _SIDE_WIDTH)
+        return [
+            Text.assemble(left[i] if i < len(left) else blank, _SIDE_GAP, right[i] if i < len(right) else Text(""))
+            for i in range(max(len(left), len(right)))
+        ]
+    width = min(inner, _SIDE_WIDTH)
+    return [*_side_lines(market.up, blocked, width), Text(""), *_side_lines(market.down, blocked, width)]
+
+
+def _market_top(market: MarketStatus, inner: int) -> list[Text]:
+    block = (market.block_reason, "yellow") if market.block_reason else ("none", "green")
+    return _pack(
+        [
+            _label("state", market.state, "bold cyan"),
+            _label("cutoff in", format_countdown(market.seconds_to_cutoff)),
+            _label("end in", format_countdown(market.seconds_to_end)),
+            (("block ", "dim"), block),
+        ],
+        inner,
+    )
+
+
+def _market_bottom(market: MarketStatus, inner: int) -> list[Text]:
+    pair_cost = MISSING if market.pair_cost is None else f"{market.pair_cost:.4f}"
+    return _pack(
+        [
+            _label("pair cost", pair_cost),
+            _label("paired", fmt_shares(market.paired_shares)),
+            _label("P&L marked", fmt_pusd(market.marked_pnl_pusd)),
+            _label("realised", fmt_pusd(market.realised_pnl_pusd)),
+        ],
+        inner,
+    ) + _pack(
+        [
+            _label("posted", str(market.orders_posted)),
+            _label("cancelled", str(market.orders_cancelled)),
+            _label("rejects", f"{market.rejects_expected} expected / {market.rejects_unexpected} unexpected"),
+            _label("fills", str(market.fills)),
+            _label("completions", f"{market.completions_filled}/{market.completions_sent}"),
+            _label("storms", str(market.storms)),
+        ],
+        inner,
+    )
+
+
+def _market_panel(market: MarketStatus, width: int) -> Panel:
+    inner = max(_MIN_WIDTH, width) - _PANEL_CHROME
+    body = Text("\n").join([*_market_top(market, inner), *_sides(market, inner), *_market_bottom(market, inner)])
+    title = Text(market.slug, style="bold")
+    title.truncate(inner, overflow="ellipsis")
+    return Panel(body, title=title, title_align="left", width=min(width, _panel_width(inner)))
+
+
+def _panel_width(inner: int) -> int:
+    return min(inner, 2 * _SIDE_WIDTH + len(_SIDE_GAP)) + _PANEL_CHROME
+
+
+def render(status: BotStatus, width: int = DEFAULT_WIDTH) -> RenderableType:
+    """The whole screen for one snapshot, laid out for `width` columns."""
+    width = max(_MIN_WIDTH, width)
+    parts: list[RenderableType] = [*_header(status, width), *_notes(status, width)]
+    if not status.markets:
+        parts.append(Text("no market active", style="dim"))
+    parts.extend(_market_panel(market, width) for market in status.markets)
+    parts.extend(_footer(status, width))
+    return Group(*parts)
