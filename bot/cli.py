@@ -177,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     journal = command("journal", "read a journal file (JSON lines) and summarise it")
     journal.add_argument("file", type=Path, metavar="FILE", help="journal file")
     journal.add_argument("--kind", action="append", metavar="K", help="only records of this kind (repeatable)")
-    journal.add_argument("--market", metavar="CID", help="only records of this market (condition id prefix)")
+    journal.add_argument(
+        "--market", metavar="M",
+        help="only records of this market: a condition id prefix, or a slug as its market_start record names it",
+    )
     journal.add_argument("--order", metavar="ID", help="only records naming this order (id prefix)")
     journal.add_argument("--since", metavar="T", help="from this time on: unix seconds or ISO 8601 (UTC if no zone)")
     journal.add_argument("--until", metavar="T", help="up to this time: unix seconds or ISO 8601 (UTC if no zone)")
@@ -321,18 +324,24 @@ def _check_config(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     return EXIT_OK
 
 
-def _diagrams(args: argparse.Namespace, stdout: TextIO) -> int:
+def _diagrams(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from statemachines.diagrams import DIAGRAM_FORMATS, export
 
     formats = DIAGRAM_FORMATS if args.format == "all" else (args.format,)
     out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for diagram_format in formats:
-        for file_name, text in export(diagram_format).items():
-            path = out_dir / file_name
-            # Fixed newline so the committed copies compare byte for byte on any platform.
-            path.write_text(text, encoding="utf-8", newline="\n")
-            print(f"wrote {path}", file=stdout)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for diagram_format in formats:
+            for file_name, text in export(diagram_format).items():
+                path = out_dir / file_name
+                # Fixed newline so the committed copies compare byte for byte on any platform.
+                path.write_text(text, encoding="utf-8", newline="\n")
+                print(f"wrote {path}", file=stdout)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        print(f"diagrams: cannot write {where}: {exc.strerror or exc} (give --out a writable directory)",
+              file=stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 
@@ -400,7 +409,7 @@ def main(
         if args.command == "check-config":
             return _check_config(args, out, err)
         if args.command == "diagrams":
-            return _diagrams(args, out)
+            return _diagrams(args, out, err)
         return _run_target(args.command, COMMAND_TARGETS[args.command], args, err)
     except KeyboardInterrupt:
         # Handlers own their signal handling (cancel-all first); this is only the last word.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -58,6 +59,7 @@ __all__ = [
     "describe_elsewhere",
     "format_journal_record",
     "journal_command",
+    "market_by_slug",
     "open_account",
     "open_account_client",
     "order_id_of_wire",
@@ -756,9 +758,21 @@ def journal_command(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> in
     except ValueError as exc:
         print(f"journal: --since/--until must be unix seconds or ISO 8601: {exc}", file=err)
         return EXIT_CONFIG
+    market = getattr(args, "market", None)
+    if market is not None and not market.lower().startswith("0x"):
+        try:
+            found = market_by_slug(path, market)
+        except OSError as exc:
+            print(f"journal: cannot read {path}: {exc.strerror or exc}", file=err)
+            return EXIT_CONFIG
+        if found is None:
+            print(f"journal: no market_start record in {path} has slug {market!r}; --market takes a slug "
+                  "(as the journal's market_start records name it) or a condition id prefix", file=err)
+            return EXIT_CONFIG
+        market = found
     flt = JournalFilter(
         kinds=frozenset(getattr(args, "kind", None) or ()),
-        market=getattr(args, "market", None),
+        market=market,
         order_prefix=getattr(args, "order", None),
         since_s=since_s,
         until_s=until_s,
@@ -776,13 +790,53 @@ def journal_command(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> in
         for line in select_journal_lines(path, flt, tail=getattr(args, "tail", None), on_malformed=report):
             out.write((line.raw if as_json else format_journal_record(line.record)) + "\n")
             shown += 1
+    except BrokenPipeError:
+        # `journal FILE | head`: the reader has what it wanted. Not a read error, and nothing more to say.
+        _quiet_closed_stdout(out)
+        return EXIT_OK
     except OSError as exc:
         print(f"journal: cannot read {path}: {exc.strerror or exc}", file=err)
         return EXIT_CONFIG
     if not as_json:
         skipped = f"; {malformed} malformed line{'s' if malformed != 1 else ''} skipped" if malformed else ""
-        print(f"-- {shown} record{'s' if shown != 1 else ''} shown{skipped}", file=out)
+        try:
+            print(f"-- {shown} record{'s' if shown != 1 else ''} shown{skipped}", file=out, flush=True)
+        except BrokenPipeError:
+            _quiet_closed_stdout(out)
     return EXIT_OK
+
+
+def _quiet_closed_stdout(out: TextIO) -> None:
+    """The pipe's reader is gone: point the stream at /dev/null so the interpreter's final flush does not
+    raise again (the recipe of Python's signal documentation for SIGPIPE)."""
+    try:
+        fileno = out.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+
+
+def market_by_slug(path: Path, slug: str) -> str | None:
+    """The condition id a journal's `market_start` records give for `slug` (exact, else the one slug it
+    is a unique prefix of); None when none matches. OSError when the file cannot be read."""
+    exact: str | None = None
+    prefixed: set[str] = set()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in read_journal(lines, lambda _n, _why: None):
+            record = line.record
+            if line.kind != "market_start" or not isinstance(record.get("slug"), str):
+                continue
+            if not isinstance(record.get("market"), str):
+                continue
+            if record["slug"] == slug:
+                exact = record["market"]
+            elif record["slug"].startswith(slug):
+                prefixed.add(record["market"])
+    if exact is not None:
+        return exact
+    return next(iter(prefixed)) if len(prefixed) == 1 else None
 
 
 # --- CLI entry points (bot.cli.COMMAND_TARGETS) ----------------------------------------------------

@@ -422,3 +422,52 @@ def test_time_arguments_and_order_ids_of_journaled_bodies() -> None:
     tampered = {**wire, "order": {**wire["order"], "makerAmount": str(int(wire["order"]["makerAmount"]) + 1)}}
     assert order_id_of_wire(tampered) is None
     assert Decimal(wire["order"]["takerAmount"]) / Decimal(wire["order"]["makerAmount"]) == Decimal("0.5")
+
+
+# --- issue 17: the journal's rough edges, diagrams to an unwritable place ------------------------------
+
+
+def test_journal_market_takes_the_slug_its_market_start_names(
+    journal_file: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = journal_file
+    by_id = _journal(capsys, str(path), "--market", MARKET_A)[1]
+    assert _journal(capsys, str(path), "--market", "btc-updown-15m-1800000000")[1] == by_id
+    assert _journal(capsys, str(path), "--market", "btc-updown-15m-18")[1] == by_id  # a unique prefix
+    code, lines, err = _journal(capsys, str(path), "--market", "eth-updown-15m-1800000000")
+    assert (code, lines) == (EXIT_CONFIG, [])
+    assert "no market_start record" in err and "eth-updown-15m-1800000000" in err
+
+
+def test_journal_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, lambda: 1_800_000_000.0)
+    for i in range(20_000):
+        journal.write("market_start", market=MARKET_A, slug=f"s-{i}", start_s=1.0, end_s=2.0)
+    journal.close()
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    reader = subprocess.Popen([sys.executable, "-m", "bot", "journal", str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert reader.stdout is not None and reader.stderr is not None
+    first = reader.stdout.readline()
+    reader.stdout.close()  # what `| head -1` does
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == EXIT_OK
+    assert b"market_start" in first
+    assert err == ""  # once "cannot read FILE: Broken pipe"
+
+
+def test_diagrams_to_a_place_that_cannot_be_written_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    assert cli.main(["diagrams", "--out", str(blocker / "diagrams")]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("diagrams: cannot write ")
+    assert "Traceback" not in captured.err
