@@ -154,8 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = command("sim", "serve the local exchange simulator (REST, WebSocket, discovery) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=_port, metavar="PORT", help="REST port (default: the simulator's own)")
-    sim.add_argument("--window-s", type=_positive_float, metavar="S", help="length of each series window")
+    sim.add_argument("--port", type=_port, metavar="PORT", help="REST and Gamma port (default: any free port)")
+    sim.add_argument("--ws-port", type=_port, metavar="PORT", default=0,
+                     help="WebSocket port (default: any free port)")
+    sim.add_argument("--window-s", type=_positive_float, metavar="S",
+                     help="length of each series window (default 150; a bot in live mode against it needs "
+                     "BOT_SERIES_WINDOW_S=S)")
     sim.add_argument("--seed", type=int, help="seed of the synthetic market flow")
     sim.add_argument("--faults", type=Path, metavar="FILE", help="JSON file of faults to inject")
 
