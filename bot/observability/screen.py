@@ -1,8 +1,9 @@
 """The status screen's layout: a header, then one panel per market, fitted to the terminal's width.
 
 Guarantees: no line is wider than the width it is laid out for (a test renders at 80 and 120 columns),
-and nothing wraps mid-row: the two sides' ladders sit side by side when both fit, and are stacked (Up,
-then Down) when the terminal is narrower. Lines of labelled fields are packed greedily, so a narrow
+and nothing wraps mid-row: the two sides' ladders sit side by side, with full columns from ~106
+columns, with compact ones (no level column, short state names) at 80, and stacked (Up, then Down)
+when narrower still. At 80x24 two markets fit during a rollover (one quoting, one past its cutoff). Lines of labelled fields are packed greedily, so a narrow
 screen gets more lines rather than wrapped ones. Each side shows its own block reason (e.g. the
 inventory-skew cap on the leading side while the market quotes).
 
@@ -95,50 +96,77 @@ def _notes(status: BotStatus, width: int) -> list[Text]:
 
 
 def _footer(status: BotStatus, width: int) -> list[Text]:
-    return _pack([((status.stop_hint, "dim"),)], width) if status.stop_hint else []
+    # "how it ends; how to stop it": one field per clause, so a narrow screen gets two lines, not a cut.
+    return _pack([((clause, "dim"),) for clause in status.stop_hint.split("; ") if clause], width)
 
 
 # --- one market ------------------------------------------------------------------------------------------
-def _side_lines(token: TokenStatus, market_blocked: bool, width: int) -> list[Text]:
-    """One side: title (top of book, inventory), its block reason, the column heads, one line per order."""
+# Compact ladder columns for narrow terminals: both sides still side by side in 80 columns.
+_COMPACT_HEAD: Final = f"{'price':>6} {'size':>7} {'state':<10} {'matched':>7}"
+_COMPACT_WIDTH: Final = len(_COMPACT_HEAD)
+_STATE_SHORT: Final = {"unknown_outcome": "unknown?", "cancelling": "cancelling"}
+
+
+def _row(level: int, price: float, size: float, state: str, matched: float, compact: bool) -> str:
+    if compact:
+        short = _STATE_SHORT.get(state, state)[:10]
+        return f"{fmt_price(price):>6} {fmt_shares(size):>7} {short:<10} {fmt_shares(matched):>7}"
+    return f"{level:>3} {fmt_price(price):>7} {fmt_shares(size):>8} {state[:17]:<17} {fmt_shares(matched):>8}"
+
+
+def _side_lines(token: TokenStatus, market_blocked: bool, width: int, *, compact: bool = False) -> list[Text]:
+    """One side: title (top of book, inventory), its block reason, the column heads, one line per order.
+
+    A side with no orders says so in one line instead of the column heads."""
     avg = MISSING if token.avg_cost is None else f"{token.avg_cost:.4f}"
-    lines = _pack(
-        [
-            ((token.outcome, "bold"),),
-            _label("bid", f"{fmt_price(token.best_bid)} / ask {fmt_price(token.best_ask)}"),
-            _label("inv", f"{fmt_shares(token.inventory_shares)} @ {avg}"),
-        ],
-        width,
-    )
+    if compact:  # one title line: "Up 0.48/0.5 inv 10@0.4700" (bid/ask, inventory @ average cost)
+        title = Text.assemble((token.outcome, "bold"), f" {fmt_price(token.best_bid)}/{fmt_price(token.best_ask)}",
+                              (" inv ", "dim"), f"{fmt_shares(token.inventory_shares)}@{avg}")
+        lines = [title]
+    else:
+        lines = _pack(
+            [
+                ((token.outcome, "bold"),),
+                _label("bid", f"{fmt_price(token.best_bid)} / ask {fmt_price(token.best_ask)}"),
+                _label("inv", f"{fmt_shares(token.inventory_shares)} @ {avg}"),
+            ],
+            width,
+        )
     if not market_blocked:  # the market's own reason, shown once above, covers both sides
         block = (token.block_reason, "yellow") if token.block_reason else ("none", "green")
         lines.append(Text.assemble(("block ", "dim"), block))
-    lines.append(Text(_LADDER_HEAD, style="dim"))
     if not token.ladder:
-        lines.append(Text("    no orders", style="dim"))
+        lines.append(Text("no orders", style="dim"))
+    else:
+        lines.append(Text(_COMPACT_HEAD if compact else _LADDER_HEAD, style="dim"))
     for row in token.ladder:
-        lines.append(Text(
-            f"{row.level:>3} {fmt_price(row.price):>7} {fmt_shares(row.size_shares):>8} "
-            f"{row.state[:17]:<17} {fmt_shares(row.matched_shares):>8}"
-        ))
+        lines.append(Text(_row(row.level, row.price, row.size_shares, row.state, row.matched_shares, compact)))
     for line in lines:
         line.truncate(width, overflow="ellipsis", pad=True)
     return lines
 
 
+def _beside(left: list[Text], right: list[Text], left_width: int, gap: str) -> list[Text]:
+    blank = Text(" " * left_width)
+    return [
+        Text.assemble(left[i] if i < len(left) else blank, gap, right[i] if i < len(right) else Text(""))
+        for i in range(max(len(left), len(right)))
+    ]
+
+
 def _sides(market: MarketStatus, inner: int) -> list[Text]:
-    """Both sides: side by side when they fit in `inner` columns, else stacked."""
+    """Both sides: side by side with full columns when they fit in `inner` columns, side by side with
+    compact columns in 80 columns, stacked when narrower still."""
     blocked = market.block_reason is not None
     if inner >= 2 * _SIDE_WIDTH + len(_SIDE_GAP):
         left = _side_lines(market.up, blocked, _SIDE_WIDTH)
-        right = _side_lines(market.down, blocked, _SIDE_WIDTH)
-        blank = Text(" " * _SIDE_WIDTH)
-        return [
-            Text.assemble(left[i] if i < len(left) else blank, _SIDE_GAP, right[i] if i < len(right) else Text(""))
-            for i in range(max(len(left), len(right)))
-        ]
+        return _beside(left, _side_lines(market.down, blocked, _SIDE_WIDTH), _SIDE_WIDTH, _SIDE_GAP)
+    half = (inner - len(_FIELD_GAP)) // 2
+    if half >= _COMPACT_WIDTH:
+        left = _side_lines(market.up, blocked, half, compact=True)
+        return _beside(left, _side_lines(market.down, blocked, half, compact=True), half, _FIELD_GAP)
     width = min(inner, _SIDE_WIDTH)
-    return [*_side_lines(market.up, blocked, width), Text(""), *_side_lines(market.down, blocked, width)]
+    return [*_side_lines(market.up, blocked, width), *_side_lines(market.down, blocked, width)]
 
 
 def _market_top(market: MarketStatus, inner: int) -> list[Text]:

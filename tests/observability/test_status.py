@@ -411,7 +411,7 @@ def _wide_market() -> MarketStatus:
     return MarketStatus(**{**{f: getattr(base, f) for f in base.__slots__}, "up": up, "down": down})
 
 
-@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("width", [60, 80, 120])
 def test_the_screen_fits_its_width_and_no_ladder_row_is_wrapped(width: int) -> None:
     status = BotStatus(**{**{f: getattr(_status(), f) for f in BotStatus.__slots__},
                           "markets": (_wide_market(),), "dry_run": True,
@@ -420,14 +420,39 @@ def test_the_screen_fits_its_width_and_no_ladder_row_is_wrapped(width: int) -> N
                           "stop_hint": "ends after 2 markets (--duration S, --markets N, --forever); Ctrl-C stops"})
     lines = _screen_at(render(status, width), width)
     assert all(len(line) <= width for line in lines), "\n".join(lines)
-    row = f"{0:>3} {'0.47':>7} {'123.45':>8} {'cancelling':<17} {'12.3456':>8}"
-    # Every order row whole on one line: twice (side by side) on one line at 120, on two lines at 80.
+    full = f"{0:>3} {'0.47':>7} {'123.45':>8} {'cancelling':<17} {'12.3456':>8}"
+    compact = f"{'0.47':>6} {'123.45':>7} {'cancelling':<10} {'12.3456':>7}"
+    row = full if width != 80 else compact
+    # Every order row whole on one line: both sides on one line at 120 (full columns) and 80 (compact
+    # columns), one side per line when stacked at 60.
     holding = [line for line in lines if row in line]
-    assert len(holding) == (1 if width >= 120 else 2), "\n".join(lines)
-    if width >= 120:
+    assert len(holding) == (2 if width == 60 else 1), "\n".join(lines)
+    if width != 60:
         assert holding[0].count(row) == 2
     text = "\n".join(lines)
     assert "DRY RUN" in text and "waiting: no market found" in text and "Ctrl-C stops" in text
+
+
+def test_a_rollover_fits_80_by_24() -> None:
+    """Two markets during a rollover: the old one past its cutoff (no orders), the new one quoting."""
+    old = _wide_market()
+    empty = {"ladder": (), "block_reason": None}
+    old = MarketStatus(**{**{f: getattr(old, f) for f in old.__slots__}, "state": "cutoff", "block_reason": "cutoff",
+                          "up": TokenStatus(**{**{f: getattr(old.up, f) for f in TokenStatus.__slots__}, **empty}),
+                          "down": TokenStatus(**{**{f: getattr(old.down, f) for f in TokenStatus.__slots__},
+                                                 **empty})})
+    rows = tuple(LadderRow(i, 0.47 - i / 100, 10.0, "live", 0.0) for i in range(3))
+    new = _wide_market()
+    new = MarketStatus(**{**{f: getattr(new, f) for f in new.__slots__},
+                          "up": TokenStatus(**{**{f: getattr(new.up, f) for f in TokenStatus.__slots__},
+                                               "ladder": rows}),
+                          "down": TokenStatus(**{**{f: getattr(new.down, f) for f in TokenStatus.__slots__},
+                                                 "ladder": rows})})
+    status = BotStatus(**{**{f: getattr(_status(), f) for f in BotStatus.__slots__}, "markets": (old, new),
+                          "stop_hint": "ends after 2 markets (--duration S, --markets N, --forever); "
+                                       "Ctrl-C stops, cancelling every order first"})
+    lines = _screen_at(render(status, 80), 80)
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), "\n".join(lines)
 
 
 def test_a_side_blocked_by_the_skew_cap_says_so_while_the_market_quotes() -> None:
