@@ -366,10 +366,9 @@ def run_plan(args: argparse.Namespace, settings: BotSettings) -> RunPlan:
     if markets is not None:
         ends.append(f"ends after {markets} market{'s' if markets != 1 else ''}")
     if duration is not None:
-        ends.append(f"ends after {duration:g} s")
-    if not ends:
-        ends.append("runs until stopped" if forever or not paper else "")
-    hint = " or ".join(ends) + " (--duration S, --markets N, --forever); Ctrl-C stops, cancelling every order first"
+        ends.append(f"{'or ' if ends else 'ends '}after {duration:g} s")
+    end = " ".join(ends) or "runs until stopped"
+    hint = f"{end} (or --duration S, --markets N, --forever); Ctrl-C stops, cancelling every order first"
     journal = getattr(args, "journal", None) or settings.journal_path
     if journal is None and not paper:
         journal = default_journal_path()

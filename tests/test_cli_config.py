@@ -361,3 +361,21 @@ def test_check_config_in_live_mode_does_not_call_the_venue_urls_the_simulators(t
     assert "simulator" not in done.stdout
     paper = run_bot(tmp_path, "check-config")
     assert "# endpoints in effect (paper mode: the embedded simulator's, on loopback)" in paper.stdout
+
+
+def test_the_readme_lists_every_exit_code_and_every_option_of_each_command() -> None:
+    """The README's command table and exit-code list are complete (issue 17: the journal's synopsis and
+    the exit codes were not)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name, value in vars(exit_codes).items():
+        if name.startswith("EXIT_") and isinstance(value, int):
+            assert f"| {value} |" in readme, name
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    rows = {line.split("`")[1].split()[0]: line for line in readme.splitlines() if line.startswith("| `")}
+    for command in ("run", "sim", "orders", "cancel-all", "journal"):
+        row = rows[command]
+        for action in commands.choices[command]._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option not in ("--help", "--config"):
+                    assert option in row, f"README's row for {command} lacks {option}"
