@@ -400,7 +400,7 @@ async def orders_command(
         print(f"orders: venue call failed: {exc}", file=err)
         return EXIT_FATAL_VENUE
     except ResolveError as exc:
-        print(f"orders: cannot resolve the markets: {exc} (--all lists the whole account)", file=err)
+        print(f"orders: cannot resolve the markets: {exc} (without --market every order of the key is listed)", file=err)
         return EXIT_FATAL_VENUE
     groups = _group(orders, markets)
     if getattr(args, "json", False):
@@ -424,7 +424,7 @@ async def orders_command(
         }
         out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_OK
-    scope = "whole account" if whole_account else ", ".join(m.label for m in markets or ()) or "no listed market"
+    scope = "every order of the key" if whole_account else ", ".join(m.label for m in markets or ()) or "no listed market"
     print(f"open orders of {account} on {venue.clob_url} ({scope})", file=out)
     for line in _format_orders(groups, now_s):
         print(line, file=out)

@@ -157,7 +157,7 @@ async def test_orders_by_slug_needs_gamma_and_an_unknown_slug_is_a_clear_failure
         assert (code, "1 open order in 1 market (1 queried)" in out) == (EXIT_OK, True), err
         code, out, err = await _run_cli(capsys, "orders", "--market", "btc-updown-15m-1")
         assert code == EXIT_FATAL_VENUE
-        assert "not listed on Gamma" in err and "--all" in err
+        assert "not listed on Gamma" in err and "without --market" in err
 
         # Default scope: every order of the key, in every market.
         following = venue.markets[1]
