@@ -87,7 +87,8 @@ def plain_lines(status: BotStatus) -> list[str]:
             [
                 ("mode", status.mode + ("(dry-run)" if status.dry_run else "")),
                 ("heartbeat_age_s", status.heartbeat_age_s),
-                ("ws_market", status.ws_market_connected),
+                # No market subscribed yet (waiting for a window) is idle, not down.
+                ("ws_market", "idle" if status.ws_market_tokens == 0 else status.ws_market_connected),
                 ("ws_user", status.ws_user_connected),
                 ("ws_reconnects", status.ws_reconnects),
                 ("loop_lag_ms", status.loop_lag_ms),

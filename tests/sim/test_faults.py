@@ -426,3 +426,33 @@ def test_a_bad_fault_file_is_one_line_per_problem_not_a_pydantic_dump(tmp_path, 
     path.write_text('{"http": [', encoding="utf-8")
     assert cli.main(["sim", "--faults", str(path)]) == 2
     assert capsys.readouterr().err.startswith(f"bot sim: fault file {path}: not JSON:")
+
+
+def test_every_simulator_admin_path_the_docs_give_is_served():
+    """ops/ARCHITECTURE.md once gave `/_admin/faults` (a 404): every `/_…` path in the README and ops/ docs
+    is the admin prefix plus a route the simulator serves."""
+    import re
+    from pathlib import Path
+
+    import httpx
+
+    from bot.sim.routes.common import ADMIN_PREFIX
+    from bot.sim.server import open_inprocess_sim
+    from bot.sim.venue import SimVenue
+
+    repo = Path(__file__).resolve().parents[2]
+    docs = [repo / "README.md", *sorted((repo / "ops").glob("*.md"))]
+    paths = {m for doc in docs for m in re.findall(r"/_[a-z_]+(?:/[a-z_-]+)+", doc.read_text(encoding="utf-8"))}
+    assert paths, "the docs name no admin path"
+
+    async def check() -> None:
+        async with open_inprocess_sim(SimVenue(seed=1), seed=1) as sim:
+            async with httpx.AsyncClient(base_url=sim.rest_url, transport=sim.transport) as client:
+                for path in sorted(paths):
+                    assert path.startswith(ADMIN_PREFIX + "/"), path
+                    answer = await client.get(path)
+                    assert answer.status_code != 404, path
+
+    import trio
+
+    trio.run(check)
