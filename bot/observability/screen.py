@@ -1,7 +1,7 @@
 """The status screen's layout: a header, then one panel per market, fitted to the terminal's width.
 
 Guarantees: no line is wider than the width it is laid out for (a test renders at 80 and 120 columns),
-and nothing wraps mid-row: the two sides' ladders sit side by side, with full columns from ~106
+and nothing wraps mid-row: the two sides' ladders sit side by side, with full columns from 102
 columns, with compact ones (no level column, short state names) at 80, and stacked (Up, then Down)
 when narrower still. At 80x24 two markets fit during a rollover (one quoting, one past its cutoff). Lines of labelled fields are packed greedily, so a narrow
 screen gets more lines rather than wrapped ones. Each side shows its own block reason (e.g. the
