@@ -15,6 +15,7 @@ tables: those cost ~8 ms per market to lay out, a blocking stall on the Trio loo
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Final
 
@@ -91,7 +92,8 @@ def _header(status: BotStatus, width: int) -> list[Text]:
 def _notes(status: BotStatus, width: int) -> list[Text]:
     lines = []
     for note in status.notes:
-        lines.extend(_pack([(("waiting: ", "yellow"), (note, ""))], width))
+        # Wrapped at word boundaries, not cut: the slugs tried and the window assumed are the point.
+        lines.extend(Text(part, style="yellow") for part in textwrap.wrap(note, width, break_on_hyphens=False))
     return lines
 
 

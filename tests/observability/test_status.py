@@ -430,7 +430,7 @@ def test_the_screen_fits_its_width_and_no_ladder_row_is_wrapped(width: int) -> N
     if width != 60:
         assert holding[0].count(row) == 2
     text = "\n".join(lines)
-    assert "DRY RUN" in text and "waiting: no market found" in text and "Ctrl-C stops" in text
+    assert "DRY RUN" in text and "no market found for series" in text and "Ctrl-C stops" in text
 
 
 def test_a_rollover_fits_80_by_24() -> None:
