@@ -91,6 +91,7 @@ async def test_cancel_all_with_no_flags_empties_the_key_of_a_paused_bot(sim, tmp
             capture_stderr=True, check=False,
         )
         finished_at = time.monotonic()
+        print(f"kill switch: {len(before)} orders, {finished_at - stopped_at:.1f} s from SIGSTOP to verified")
         out_text, err_text = done.stdout.decode(), done.stderr.decode()
         assert done.returncode == 0, out_text + err_text
         assert await _key_orders(sim, key) == []
