@@ -17,6 +17,7 @@ import argparse
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, Final, TextIO
 
 from bot.exit_codes import EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_OK, EXIT_SIGNAL
 from bot.replay.commands import add_replay_commands
-from settings import BotSettings, SettingsError, load_settings
+from settings import BotMode, BotSettings, SettingsError, load_settings, unknown_env_settings
 
 __all__ = [
     "COMMAND_TARGETS",
@@ -54,7 +55,7 @@ COMMAND_TARGETS: Final[dict[str, CommandTarget]] = {
     "run": CommandTarget("bot.main_job:cli_run", "the trading engine"),
     "sim": CommandTarget("bot.sim.server:cli_sim", "the exchange simulator server"),
     "orders": CommandTarget("bot.ops_commands:cli_orders", "the open-orders listing"),
-    "cancel-all": CommandTarget("bot.ops_commands:cli_cancel_all", "the cancel-all command"),
+    "cancel-all": CommandTarget("bot.ops_cancel_all:cli_cancel_all", "the cancel-all command"),
     "journal": CommandTarget("bot.ops_commands:cli_journal", "the journal reader", needs_settings=False),
     "doctor": CommandTarget("bot.doctor:cli_doctor", "the set-up doctor"),
     "record": CommandTarget("bot.record:cli_record", "the market-data recorder"),
@@ -100,13 +101,14 @@ def _add_config_option(parser: argparse.ArgumentParser, *, default: Any) -> None
 
 
 def _add_venue_options(parser: argparse.ArgumentParser, *, all_help: str) -> None:
-    """Which markets (`--market`, repeatable, or `--all`) and which venue (`--clob-url`, `--gamma-url`)."""
+    """Which markets (default every order of the key; `--market`, repeatable, narrows) and which venue."""
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
         "--market",
         action="append",
-        metavar="CID",
-        help="a condition id (or slug) instead of BOT_MARKET (repeatable)",
+        metavar="M",
+        help="narrow to a market: a condition id, a slug, or `auto` (the bot's current series windows); "
+        "repeatable. Default: every order of the key",
     )
     scope.add_argument("--all", action="store_true", help=all_help)
     parser.add_argument("--clob-url", metavar="URL", help="CLOB REST base URL (default: BOT_CLOB_URL, live venue)")
@@ -139,26 +141,54 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--duration", type=_positive_float, metavar="S", help="stop (with cancel-all) after S seconds"
     )
-    run.add_argument("--markets", type=_positive_int, metavar="N", help="stop after N markets have been traded")
+    run.add_argument(
+        "--markets", type=_positive_int, metavar="N",
+        help="stop after N markets have been traded (paper default: 2, rollover included)",
+    )
+    run.add_argument(
+        "--forever", action="store_true",
+        help="no end of its own (the live default): run until a signal; paper mode too",
+    )
     run.add_argument("--dry-run", action="store_true", help="compute and show quotes, send no order")
+    run.add_argument(
+        "--journal", type=Path, metavar="PATH",
+        help="journal file (default: BOT_JOURNAL_PATH; live mode without it: "
+        "$STATE_DIRECTORY, else ~/.local/state/polymarket-maker, /journal.jsonl)",
+    )
 
     sim = command("sim", "serve the local exchange simulator (REST, WebSocket, discovery) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=_port, metavar="PORT", help="REST port (default: the simulator's own)")
-    sim.add_argument("--window-s", type=_positive_float, metavar="S", help="length of each series window")
+    sim.add_argument("--port", type=_port, metavar="PORT", help="REST and Gamma port (default: any free port)")
+    sim.add_argument("--ws-port", type=_port, metavar="PORT", default=0,
+                     help="WebSocket port (default: any free port)")
+    sim.add_argument("--window-s", type=_positive_float, metavar="S",
+                     help="length of each series window (default 150; a bot in live mode against it needs "
+                     "BOT_SERIES_WINDOW_S=S)")
     sim.add_argument("--seed", type=int, help="seed of the synthetic market flow")
     sim.add_argument("--faults", type=Path, metavar="FILE", help="JSON file of faults to inject")
 
-    orders = command("orders", "list our open orders on the venue")
-    _add_venue_options(orders, all_help="every open order of the account, grouped by market")
+    orders = command("orders", "list the key's open orders on the venue (every market unless --market)")
+    _add_venue_options(orders, all_help="every open order of the key, grouped by market (the default)")
     orders.add_argument("--json", action="store_true", help="one JSON document instead of the table")
-    cancel_all = command("cancel-all", "cancel our open orders in the configured markets")
-    _add_venue_options(cancel_all, all_help="cancel every open order of the account (DELETE /cancel-all)")
+    cancel_all = command(
+        "cancel-all",
+        "the kill switch: cancel every open order of the key (or only --market ones), then verify with a "
+        "fresh listing that none is left; reports the key's orders outside a narrowed scope",
+    )
+    _add_venue_options(cancel_all, all_help="every open order of the key, DELETE /cancel-all (the default)")
+    cancel_all.add_argument(
+        "--others-expected",
+        action="store_true",
+        help="with --market: open orders of the key in other markets are intended (exit 0, not 12)",
+    )
 
     journal = command("journal", "read a journal file (JSON lines) and summarise it")
     journal.add_argument("file", type=Path, metavar="FILE", help="journal file")
     journal.add_argument("--kind", action="append", metavar="K", help="only records of this kind (repeatable)")
-    journal.add_argument("--market", metavar="CID", help="only records of this market (condition id prefix)")
+    journal.add_argument(
+        "--market", metavar="M",
+        help="only records of this market: a condition id prefix, or a slug as its market_start record names it",
+    )
     journal.add_argument("--order", metavar="ID", help="only records naming this order (id prefix)")
     journal.add_argument("--since", metavar="T", help="from this time on: unix seconds or ISO 8601 (UTC if no zone)")
     journal.add_argument("--until", metavar="T", help="up to this time: unix seconds or ISO 8601 (UTC if no zone)")
@@ -249,7 +279,10 @@ def format_settings(settings: BotSettings) -> str:
     }
     if wallet is not None:
         lines.extend(_wallet_lines(wallet))
-    lines.append("# endpoints in effect (paper mode: the embedded simulator's)")
+    if settings.mode is BotMode.PAPER:
+        lines.append("# endpoints in effect (paper mode: the embedded simulator's, on loopback)")
+    else:
+        lines.append("# endpoints in effect (live mode)")
     for name, value in derived.items():
         lines.append(f"#   {name}: {value if value is not None else 'embedded simulator'}")
     return "\n".join(lines) + "\n"
@@ -274,36 +307,50 @@ def _wallet_lines(wallet: Any) -> list[str]:
     return lines
 
 
-def _load(args: argparse.Namespace, stderr: TextIO) -> BotSettings | None:
-    """Settings, or None after printing one line per bad field (never a traceback, never a secret)."""
+def _load(args: argparse.Namespace, stderr: TextIO, *, strict: bool = False) -> BotSettings | None:
+    """Settings, or None after printing one line per bad field (never a traceback, never a secret).
+
+    A `BOT_*` environment variable that names no setting is an error when `strict` (check-config) and a
+    warning otherwise, each with the nearest valid name.
+    """
+    unknown = unknown_env_settings(os.environ)
+    for line in unknown:
+        print(("invalid setting: " if strict else "warning: ") + line, file=stderr)
     try:
-        return load_settings(args.config)
+        settings = load_settings(args.config)
     except SettingsError as exc:
         for line in exc.lines:
             print(line, file=stderr)
-    return None
+        return None
+    return None if strict and unknown else settings
 
 
 def _check_config(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    settings = _load(args, stderr)
+    settings = _load(args, stderr, strict=True)
     if settings is None:
         return EXIT_CONFIG
     stdout.write(format_settings(settings))
     return EXIT_OK
 
 
-def _diagrams(args: argparse.Namespace, stdout: TextIO) -> int:
+def _diagrams(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from statemachines.diagrams import DIAGRAM_FORMATS, export
 
     formats = DIAGRAM_FORMATS if args.format == "all" else (args.format,)
     out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for diagram_format in formats:
-        for file_name, text in export(diagram_format).items():
-            path = out_dir / file_name
-            # Fixed newline so the committed copies compare byte for byte on any platform.
-            path.write_text(text, encoding="utf-8", newline="\n")
-            print(f"wrote {path}", file=stdout)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for diagram_format in formats:
+            for file_name, text in export(diagram_format).items():
+                path = out_dir / file_name
+                # Fixed newline so the committed copies compare byte for byte on any platform.
+                path.write_text(text, encoding="utf-8", newline="\n")
+                print(f"wrote {path}", file=stdout)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        print(f"diagrams: cannot write {where}: {exc.strerror or exc} (give --out a writable directory)",
+              file=stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 
@@ -365,11 +412,13 @@ def main(
     err = sys.stderr if stderr is None else stderr
     parser = build_parser()
     args = parser.parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "forever", False) and (args.duration is not None or args.markets is not None):
+        parser.error("--forever cannot be combined with --duration or --markets")
     try:
         if args.command == "check-config":
             return _check_config(args, out, err)
         if args.command == "diagrams":
-            return _diagrams(args, out)
+            return _diagrams(args, out, err)
         return _run_target(args.command, COMMAND_TARGETS[args.command], args, err)
     except KeyboardInterrupt:
         # Handlers own their signal handling (cancel-all first); this is only the last word.

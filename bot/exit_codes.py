@@ -15,6 +15,7 @@ A service manager or a wrapper script reads these. Every code, and what it means
 | 9 | `EXIT_NOT_BUILT` | a command whose part is not built yet |
 | 10 | `EXIT_JOURNAL` | a journal write failed mid-run (ENOSPC, EFBIG, EIO); quoting stopped, cancel-all ran |
 | 11 | `EXIT_CANCEL_UNVERIFIED` | a cancel-all could not verify by its deadline: the venue heartbeat was stopped on purpose so the venue's dead-man switch clears the key's orders; check the venue |
+| 12 | `EXIT_ORDERS_ELSEWHERE` | `cancel-all --market …` only: its scope is verified empty, but the key still has open orders in other markets (`--others-expected` accepts them) |
 | 130 | `EXIT_SIGNAL` | SIGINT/SIGTERM (the shell's code for SIGINT, 128 + 2); every market ran its cancel-all |
 
 When several reasons apply (markets stopped for different reasons, a signal after a crash), the process
@@ -41,6 +42,7 @@ __all__ = [
     "EXIT_JOURNAL",
     "EXIT_NOT_BUILT",
     "EXIT_OK",
+    "EXIT_ORDERS_ELSEWHERE",
     "EXIT_RECONCILE",
     "EXIT_SIGNAL",
     "EXIT_STORM",
@@ -60,6 +62,7 @@ EXIT_DOCTOR: Final = 8  # `doctor`: a check failed, trading cannot start yet
 EXIT_NOT_BUILT: Final = 9
 EXIT_JOURNAL: Final = 10
 EXIT_CANCEL_UNVERIFIED: Final = 11
+EXIT_ORDERS_ELSEWHERE: Final = 12  # `cancel-all --market`: scope clear, other orders of the key remain
 EXIT_SIGNAL: Final = 130
 
 EXIT_CODE_BY_REASON: Final[Mapping[ExitReason, int]] = MappingProxyType(

@@ -17,13 +17,16 @@ import argparse
 import gc
 import logging
 import math
+import os
 import secrets
 import signal
 import sys
 import time
 from collections.abc import Container
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -73,13 +76,19 @@ async def run_bot(
     show_status: bool | None = None,
     inprocess: bool = False,
     dry_run: bool = False,
+    journal_path: Path | None = None,
+    stop_hint: str = "",
     task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
 ) -> tuple[ExitReason, dict[str, Any]]:
-    """Run the bot until it stops; returns (reason, summary). Paper mode embeds the simulator."""
+    """Run the bot until it stops; returns (reason, summary). Paper mode embeds the simulator.
+
+    The journal goes to `journal_path` if given, else BOT_JOURNAL_PATH (none when both are unset).
+    """
     out = out or sys.stdout
     journal: Any = NullJournal()
     paper = settings.mode is BotMode.PAPER
     started_wall = time.monotonic()
+    journal_path = journal_path or settings.journal_path
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             if paper:
@@ -134,8 +143,11 @@ async def run_bot(
                 signer = OrderSigner(settings.private_key.get_secret_value(), chain_id=settings.chain_id,
                                      signature_type=int(settings.signature_type), funder=settings.wallet().funder)
                 creds = _creds(settings)
-            if settings.journal_path is not None:
-                journal = open_journal(settings.journal_path, clock.now_s)  # JournalOpenError: exit 2
+            if journal_path is not None:
+                journal = open_journal(journal_path, clock.now_s)  # JournalOpenError: exit 2
+            run_started_s = clock.now_s()
+            if dry_run:
+                journal.write("dry_run", note="nothing is sent to the venue: posts and cancels are local")
             supervisor = Supervisor(settings, links, signer=signer, clock=clock, journal=journal, creds=creds,
                                     max_markets_total=max_markets, dry_run=dry_run)
             nursery.start_soon(_watch_signals, signals, supervisor, journal)
@@ -148,7 +160,8 @@ async def run_bot(
                 nursery.start_soon(_stop_after, duration_s, supervisor)
             if show_status is None:
                 show_status = bool(getattr(out, "isatty", lambda: False)())
-            await _start_observability(nursery, settings, supervisor, clock, paper, out, show_status)
+            await _start_observability(nursery, settings, supervisor, clock, paper, out, show_status,
+                                       dry_run=dry_run, stop_hint=stop_hint)
             task_status.started(supervisor)
             # Everything loaded so far lives for the whole run: keep it out of the collector's full
             # passes, which otherwise pause the loop for tens of ms at scale (measured at 100 markets).
@@ -166,9 +179,10 @@ async def run_bot(
             finally:
                 # One reason for the exit code and the summary alike.
                 reason = most_severe([ran, supervisor.overall_reason()])
-                left, venue_fills = await _venue_records(supervisor, links)
+                left, venue_fills = await _venue_records(supervisor, links, since_s=run_started_s)
                 summary = _summary(supervisor, reason, left, time.monotonic() - started_wall)
                 summary["venue_fills"] = venue_fills
+                summary["dry_run"] = dry_run
                 journal.write("summary", **{k: v for k, v in summary.items() if k != "markets"})
                 journal.close()
             nursery.cancel_scope.cancel()
@@ -203,7 +217,7 @@ async def _stop_after(duration_s: float, supervisor: Supervisor) -> None:
 
 async def _start_observability(
     nursery: trio.Nursery, settings: BotSettings, supervisor: Supervisor, clock: VenueClock, paper: bool,
-    out: Any, tty: bool,
+    out: Any, tty: bool, *, dry_run: bool = False, stop_hint: str = "",
 ) -> None:
     """Status display (rich on a terminal, plain lines otherwise), loop-lag monitor, Prometheus metrics."""
     from bot.observability.loop_lag import LoopLagMonitor
@@ -217,7 +231,7 @@ async def _start_observability(
     nursery.start_soon(lag.run)
 
     def status() -> Any:
-        return snapshot(supervisor, clock, mode, lag)
+        return snapshot(supervisor, clock, mode, lag, dry_run=dry_run, stop_hint=stop_hint)
 
     display = StatusDisplay(status, out=out, tty=tty)
     nursery.start_soon(display.run)
@@ -245,9 +259,13 @@ async def _feed_metrics(metrics: Any, supervisor: Supervisor, status: Any) -> No
             seen_latency[runner.info.condition_id] = samples
 
 
-async def _venue_records(supervisor: Supervisor, links: VenueLinks) -> tuple[int | None, int | None]:
+async def _venue_records(
+    supervisor: Supervisor, links: VenueLinks, *, since_s: float
+) -> tuple[int | None, int | None]:
     """From fresh queries after the stop: our open orders left on the venue (must be 0) and our fills
-    in the venue's trade records (not FAILED), counted the way the inventory counts them."""
+    in the venue's trade records (not FAILED) **of this run** (matched at or after `since_s`, the run's
+    start on the venue's clock: a restart does not count the previous run's fills), counted the way the
+    inventory counts them."""
     if supervisor.creds is None:
         return None, None
     creds = supervisor.creds
@@ -262,7 +280,7 @@ async def _venue_records(supervisor: Supervisor, links: VenueLinks) -> tuple[int
                     for record in supervisor.stats.records:
                         info = record.info
                         left += len(await client.get_open_orders(market=info.condition_id))
-                        for trade in await client.get_trades(market=info.condition_id):
+                        for trade in await client.get_trades(market=info.condition_id, after_s=math.floor(since_s)):
                             if trade.status.value == "FAILED":
                                 continue
                             fills += _key_fills(trade, creds.api_key, info.token_ids)
@@ -303,6 +321,7 @@ def _summary(supervisor: Supervisor, reason: ExitReason, left: int | None, durat
         if weights else None,
         "realised_pnl_pusd": sum(m["realised_pnl_pusd"] for m in markets),
         "marked_pnl_pusd": sum(m["marked_pnl_pusd"] for m in markets),
+        "liquidation_pnl_pusd": sum(m.get("liquidation_pnl_pusd", 0.0) for m in markets),
         "cancel_all_runs": len(runs),
         "cancel_all_max_s": max((r[1] for r in runs), default=0.0),
         "cancel_all_all_verified": all(r[2] for r in runs),
@@ -325,14 +344,81 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The paper main job's default: two consecutive markets of the compressed series, so the first command
+# shows a whole lifecycle (quoting, cutoff, the rollover to the next window, the end) and then its summary.
+PAPER_DEFAULT_MARKETS = 2
+_STATE_DIR_NAME = "polymarket-maker"
+
+
+def default_journal_path(environ: dict[str, str] | None = None) -> Path:
+    """Live mode's journal when none is configured: `$STATE_DIRECTORY` (systemd's StateDirectory=), else
+    `$XDG_STATE_HOME/polymarket-maker`, else `~/.local/state/polymarket-maker`; file `journal.jsonl`."""
+    env = os.environ if environ is None else environ
+    if env.get("STATE_DIRECTORY"):
+        base = Path(env["STATE_DIRECTORY"].split(":")[0])
+    else:
+        base = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / _STATE_DIR_NAME
+    return base / "journal.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """How this run ends, where its journal goes, and the line that says so at start."""
+
+    duration_s: float | None
+    max_markets: int | None
+    journal_path: Path | None
+    stop_hint: str
+
+    def start_line(self, settings: BotSettings, dry_run: bool) -> str:
+        paper = settings.mode is BotMode.PAPER
+        where = ("paper mode on the embedded simulator (no network, no keys)" if paper
+                 else f"LIVE mode on {settings.effective_clob_url}")
+        journal = (f"journal {self.journal_path}" if self.journal_path is not None
+                   else "no journal (set BOT_JOURNAL_PATH or --journal PATH to keep one)")
+        dry = "; DRY RUN: nothing is sent" if dry_run else ""
+        return f"starting: {where}; {self.stop_hint}; {journal}{dry}"
+
+
+def run_plan(args: argparse.Namespace, settings: BotSettings) -> RunPlan:
+    """The run's end (`--duration`, `--markets`, `--forever`; paper default: two markets) and journal
+    (`--journal`, else BOT_JOURNAL_PATH, else live mode's default in the state directory)."""
+    duration = getattr(args, "duration", None)
+    markets = getattr(args, "markets", None)
+    forever = bool(getattr(args, "forever", False))
+    paper = settings.mode is BotMode.PAPER
+    if paper and not forever and duration is None and markets is None:
+        markets = PAPER_DEFAULT_MARKETS
+    ends = []
+    if markets is not None:
+        ends.append(f"ends after {markets} market{'s' if markets != 1 else ''}")
+    if duration is not None:
+        ends.append(f"{'or ' if ends else 'ends '}after {duration:g} s")
+    end = " ".join(ends) or "runs until stopped"
+    hint = f"{end} (or --duration S, --markets N, --forever); Ctrl-C stops, cancelling every order first"
+    journal = getattr(args, "journal", None) or settings.journal_path
+    if journal is None and not paper:
+        journal = default_journal_path()
+    return RunPlan(duration, markets, journal, hint)
+
+
 async def cli_run(args: argparse.Namespace, settings: BotSettings | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     _setup_logging(settings)
+    plan = run_plan(args, settings)
+    dry_run = bool(getattr(args, "dry_run", False))
+    print(plan.start_line(settings, dry_run), file=sys.stderr, flush=True)
     try:
-        reason, summary = await _run_bot_checked(args, settings)
+        if plan.journal_path is not None:
+            try:
+                plan.journal_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise JournalOpenError(f"cannot create the journal's directory {plan.journal_path.parent}: "
+                                       f"{exc.strerror or exc}") from None
+        reason, summary = await _run_bot_checked(plan, settings, dry_run)
     except JournalOpenError as exc:
-        print(f"error: {exc} (set BOT_JOURNAL_PATH to a writable file)", file=sys.stderr, flush=True)
+        print(f"error: {exc} (set BOT_JOURNAL_PATH or --journal to a writable file)", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     print(format_summary(summary), flush=True)
     code = exit_code_for(reason)
@@ -341,14 +427,16 @@ async def cli_run(args: argparse.Namespace, settings: BotSettings | None) -> int
     return code
 
 
-async def _run_bot_checked(args: argparse.Namespace, settings: BotSettings) -> tuple[ExitReason, dict[str, Any]]:
+async def _run_bot_checked(plan: RunPlan, settings: BotSettings, dry_run: bool) -> tuple[ExitReason, dict[str, Any]]:
     """`run_bot`, with a journal that cannot be opened raised as itself (not inside a nursery's group)."""
     try:
         return await run_bot(
             settings,
-            duration_s=getattr(args, "duration", None),
-            max_markets=getattr(args, "markets", None),
-            dry_run=bool(getattr(args, "dry_run", False)),
+            duration_s=plan.duration_s,
+            max_markets=plan.max_markets,
+            dry_run=dry_run,
+            journal_path=plan.journal_path,
+            stop_hint=plan.stop_hint,
         )
     except BaseExceptionGroup as group:
         matched, rest = group.split(JournalOpenError)

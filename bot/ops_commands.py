@@ -1,19 +1,18 @@
-"""Operator commands: `orders` (what rests on the venue), `cancel-all` (the kill switch), `journal` (read the audit).
+"""Operator commands: `orders` (what rests on the venue) and `journal` (read the audit); the kill switch
+`cancel-all` is `bot.ops_cancel_all` and shares the venue access below.
 
-- `python -m bot orders [--market CID ... | --all] [--json] [--clob-url URL] [--gamma-url URL]`
-- `python -m bot cancel-all [--market CID ... | --all] [--clob-url URL] [--gamma-url URL]`
-- `python -m bot journal FILE [--kind K ...] [--market CID] [--order ID] [--since T] [--until T] [--tail N] [--json]`
+- `python -m bot orders [--market M ... | --all] [--json] [--clob-url URL] [--gamma-url URL]`
+- `python -m bot journal FILE [--kind K ...] [--market CID|SLUG] [--order ID] [--since T] [--until T] [--tail N] [--json]`
 
 The venue commands act for the account of BOT_PRIVATE_KEY with the configured L2 credentials, or ones
-derived from the key (as the bot does). Their markets are BOT_MARKET (a condition id, a slug, or `auto`:
-the BOT_SERIES windows around the venue's now, found through Gamma), `--market` (repeatable) or `--all`
-(the whole account). Every venue call runs under a Trio deadline of `request_timeout_s`.
-
-`cancel-all` never trusts a cancel answer alone: it re-lists the open orders, cancels by id what is
-still there, and repeats until the list is empty or `cancel_all_timeout_s` has passed. It prints
-"0 open orders left" and exits 0 only after an empty fresh listing; otherwise it says "NOT VERIFIED"
-and exits `EXIT_FATAL_VENUE`. Paper mode has no venue of its own outside `run`: these commands need
-`--clob-url` or BOT_CLOB_URL (e.g. a `python -m bot sim` server) and exit `EXIT_CONFIG` without one.
+derived from the key (as the bot does). Their scope is **every order of the key** by default (`--all`
+says the same): the scale-out rule is one key per process, so that is the process's orders. `--market`
+(repeatable: a condition id, a slug, or `auto` for the BOT_SERIES windows around the venue's now, found
+through Gamma with the trading loop's own resolver, `bot.engine.our_markets`) narrows it; the key's
+open orders outside a narrowed scope are then reported, never silently left out. Every venue call runs
+under a Trio deadline of `request_timeout_s`. Paper mode has no venue of its own outside `run`: these
+commands need `--clob-url` or BOT_CLOB_URL (e.g. a `python -m bot sim` server) and exit `EXIT_CONFIG`
+without one.
 
 Nothing here prints a secret: the private key and API credentials never reach a format string, and
 venue errors are `VenueError`s, which carry no credentials.
@@ -24,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,10 +36,10 @@ from typing import Any, Final, TextIO
 
 import httpx
 import orjson
-import trio
 
-from bot.engine.discovery import DiscoveryError, parse_gamma_market, series_slugs, series_window_s
+from bot.engine.discovery import DiscoveryError, parse_gamma_market
 from bot.engine.markets import MarketInfo
+from bot.engine.our_markets import series_plan
 from bot.exit_codes import EXIT_CONFIG, EXIT_FATAL_VENUE, EXIT_OK
 from bot.protocol.auth import ApiCreds
 from bot.protocol.constants import EXCHANGE_V2_BY_CHAIN, POLYGON_CHAIN_ID
@@ -55,19 +55,27 @@ __all__ = [
     "JournalLine",
     "MarketRef",
     "ResolveError",
-    "cancel_all_command",
-    "cli_cancel_all",
     "cli_journal",
     "cli_orders",
+    "describe_elsewhere",
     "format_journal_record",
     "journal_command",
+    "market_by_slug",
+    "open_account",
     "open_account_client",
     "order_id_of_wire",
+    "open_orders",
     "orders_command",
+    "outside",
     "parse_time_s",
     "read_journal",
     "resolve_markets",
     "select_journal_lines",
+    "short_id",
+    "selectors",
+    "venue_now_s",
+    "venue_urls",
+    "account_signer",
 ]
 
 # create-or-derive is up to two L1 calls (create, then derive), each worth one request deadline.
@@ -101,16 +109,16 @@ class MarketRef:
 
     @property
     def label(self) -> str:
-        return self.slug or _short(self.condition_id)
+        return self.slug or short_id(self.condition_id)
 
 
 @dataclass(frozen=True, slots=True)
-class _Venue:
+class Venue:
     clob_url: str
     gamma_url: str | None
 
 
-def _venue_urls(args: argparse.Namespace, settings: BotSettings) -> _Venue | str:
+def venue_urls(args: argparse.Namespace, settings: BotSettings) -> Venue | str:
     """The URLs to talk to, or the one line that says why there is no venue."""
     clob_url = getattr(args, "clob_url", None) or settings.effective_clob_url
     if not clob_url:
@@ -123,11 +131,11 @@ def _venue_urls(args: argparse.Namespace, settings: BotSettings) -> _Venue | str
         gamma_url = clob_url.rstrip("/") + _GAMMA_PATH_ON_SIM
     if settings.private_key is None:
         return "BOT_PRIVATE_KEY is needed to name the account (paper mode too: the simulator's account)"
-    return _Venue(clob_url.rstrip("/"), gamma_url)
+    return Venue(clob_url.rstrip("/"), gamma_url)
 
 
-def _signer(settings: BotSettings) -> OrderSigner:
-    assert settings.private_key is not None  # checked by _venue_urls
+def account_signer(settings: BotSettings) -> OrderSigner:
+    assert settings.private_key is not None  # checked by venue_urls
     return OrderSigner(
         settings.private_key.get_secret_value(),
         chain_id=settings.chain_id,
@@ -157,6 +165,19 @@ async def open_account_client(
     """A REST client for `signer`'s account: the configured L2 credentials, else ones created or derived
     from the key (as `run` does). Raises VenueError when they cannot be obtained within the deadline.
     """
+    async with open_account(settings, signer, clob_url, transport=transport) as (rest, _creds):
+        yield rest
+
+
+@asynccontextmanager
+async def open_account(
+    settings: BotSettings,
+    signer: OrderSigner,
+    clob_url: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[tuple[ClobRestClient, ApiCreds]]:
+    """`open_account_client`, and the credentials it uses (for a `VenueGateway`)."""
     creds = _configured_creds(settings)
     async with ClobRestClient(
         clob_url,
@@ -167,11 +188,12 @@ async def open_account_client(
     ) as rest:
         if creds is None:
             with venue_deadline(settings.request_timeout_s * _CREDS_CALLS, "API key create/derive"):
-                rest.use_creds(await rest.create_or_derive_api_key(signer))
-        yield rest
+                creds = await rest.create_or_derive_api_key(signer)
+            rest.use_creds(creds)
+        yield rest, creds
 
 
-async def _venue_now_s(rest: ClobRestClient, settings: BotSettings) -> float:
+async def venue_now_s(rest: ClobRestClient, settings: BotSettings) -> float:
     """The venue's clock (GET /time), or ours when it does not answer: ages and series windows use it."""
     try:
         with venue_deadline(settings.request_timeout_s, "GET /time"):
@@ -241,22 +263,18 @@ async def _gamma_markets(gamma: httpx.AsyncClient, slug: str, timeout_s: float) 
 
 
 def _auto_slugs(settings: BotSettings, now_s: float) -> list[str]:
-    """The slugs `run` would trade around `now_s`, plus the window before (it may still hold our orders)."""
-    paper_window_s = settings.paper_window_s if settings.mode is BotMode.PAPER else None
-    slugs: list[str] = []
-    for series in settings.series:
-        window_s = series_window_s(series, paper_window_s)
-        # The supervisor's look-ahead (bot.engine.supervisor._discover), one window earlier.
-        ahead = max(2, math.ceil(settings.rollover_lead_s / window_s) + 2)
-        slugs.extend(series_slugs(series, now_s - window_s, window_s, ahead + 1))
-    return slugs
+    """The slugs `run` would trade around `now_s` (the one resolver, `bot.engine.our_markets`), plus the
+    window before (it may still hold our orders)."""
+    return [slug for plan in series_plan(settings, now_s, windows_behind=1) for slug in plan.slugs]
 
 
-def _selectors(args: argparse.Namespace, settings: BotSettings) -> list[str]:
-    return list(getattr(args, "market", None) or [settings.market])
+def selectors(args: argparse.Namespace) -> list[str] | None:
+    """The markets `--market` names (condition ids, slugs or `auto`); None for the whole key (the default,
+    and `--all`): one key per process, so every order of the key is the process's."""
+    return list(getattr(args, "market", None) or []) or None
 
 
-async def _open_orders(rest: ClobRestClient, markets: Sequence[MarketRef] | None, timeout_s: float) -> list[OpenOrder]:
+async def open_orders(rest: ClobRestClient, markets: Sequence[MarketRef] | None, timeout_s: float) -> list[OpenOrder]:
     """Our open orders in `markets` (None: the whole account), each listing under its own deadline."""
     if markets is None:
         with venue_deadline(timeout_s, "GET /data/orders"):
@@ -271,7 +289,7 @@ async def _open_orders(rest: ClobRestClient, markets: Sequence[MarketRef] | None
 # --- orders ----------------------------------------------------------------------------------------
 
 
-def _short(text: str) -> str:
+def short_id(text: str) -> str:
     if len(text) <= _SHORT_HEAD + _SHORT_TAIL + 1:
         return text
     return f"{text[:_SHORT_HEAD]}…{text[-_SHORT_TAIL:]}"
@@ -340,8 +358,8 @@ def _format_orders(groups: list[tuple[MarketRef, list[OpenOrder]]], now_s: float
             outcome = order.outcome or market.outcome_by_token.get(order.asset_id, "")
             age = _age(now_s - order.created_at_ms / 1000) if order.created_at_ms else "?"
             rows.append([
-                market.label, outcome or "-", _short(order.asset_id), order.side.name, micro_text(order.price_micro),
-                micro_text(order.original_size_micro), micro_text(order.size_matched_micro), _short(order.id), age,
+                market.label, outcome or "-", short_id(order.asset_id), order.side.name, micro_text(order.price_micro),
+                micro_text(order.original_size_micro), micro_text(order.size_matched_micro), short_id(order.id), age,
             ])
     lines = _table(rows) if len(rows) > 1 else []
     total = sum(len(orders) for _, orders in groups)
@@ -361,27 +379,29 @@ async def orders_command(
 ) -> int:
     """`orders`: print our open orders (table or `--json`). EXIT_OK; EXIT_CONFIG without a venue or key;
     EXIT_FATAL_VENUE when the venue or Gamma does not answer usably."""
-    venue = _venue_urls(args, settings)
+    venue = venue_urls(args, settings)
     if isinstance(venue, str):
         print(f"orders: {venue}", file=err)
         return EXIT_CONFIG
-    whole_account = bool(getattr(args, "all", False))
-    signer = _signer(settings)
+    chosen = selectors(args)
+    whole_account = chosen is None
+    signer = account_signer(settings)
     account = signer.address  # public: the POLY_ADDRESS of every request
+    elsewhere: list[OpenOrder] = []
     try:
         async with open_account_client(settings, signer, venue.clob_url, transport=transport) as rest:
-            now_s = await _venue_now_s(rest, settings)
+            now_s = await venue_now_s(rest, settings)
             markets = None
-            if not whole_account:
-                markets = await resolve_markets(
-                    _selectors(args, settings), settings, venue.gamma_url, now_s, transport=transport
-                )
-            orders = await _open_orders(rest, markets, settings.request_timeout_s)
+            if chosen is not None:
+                markets = await resolve_markets(chosen, settings, venue.gamma_url, now_s, transport=transport)
+            orders = await open_orders(rest, markets, settings.request_timeout_s)
+            if markets is not None:
+                elsewhere = outside(await open_orders(rest, None, settings.request_timeout_s), markets)
     except VenueError as exc:
         print(f"orders: venue call failed: {exc}", file=err)
         return EXIT_FATAL_VENUE
     except ResolveError as exc:
-        print(f"orders: cannot resolve the markets: {exc} (--all lists the whole account)", file=err)
+        print(f"orders: cannot resolve the markets: {exc} (without --market every order of the key is listed)", file=err)
         return EXIT_FATAL_VENUE
     groups = _group(orders, markets)
     if getattr(args, "json", False):
@@ -401,142 +421,31 @@ async def orders_command(
                 for market, items in groups
             ],
             "total": len(orders),
+            "elsewhere": len(elsewhere),
         }
         out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_OK
-    scope = "whole account" if whole_account else ", ".join(m.label for m in markets or ()) or "no listed market"
+    scope = "every order of the key" if whole_account else ", ".join(m.label for m in markets or ()) or "no listed market"
     print(f"open orders of {account} on {venue.clob_url} ({scope})", file=out)
     for line in _format_orders(groups, now_s):
         print(line, file=out)
+    if elsewhere:
+        print(describe_elsewhere(elsewhere), file=out)
     return EXIT_OK
 
 
-# --- cancel-all ------------------------------------------------------------------------------------
+def outside(orders: Iterable[OpenOrder], markets: Sequence[MarketRef]) -> list[OpenOrder]:
+    """The orders that are in none of `markets`."""
+    scope = {m.condition_id.lower() for m in markets}
+    return [o for o in orders if (o.market or "").lower() not in scope]
 
 
-def _print_cancel_answer(what: str, canceled: Sequence[str], not_canceled: Mapping[str, str], out: TextIO) -> None:
-    print(f"{what}: cancelled {len(canceled)} order{'s' if len(canceled) != 1 else ''}", file=out, flush=True)
-    for order_id in canceled:
-        print(f"  {order_id}", file=out)
-    for order_id, reason in not_canceled.items():
-        print(f"  not cancelled {order_id}: {reason}", file=out)
-    out.flush()
-
-
-async def _sweep(
-    rest: ClobRestClient, markets: Sequence[MarketRef] | None, settings: BotSettings, out: TextIO, err: TextIO
-) -> None:
-    """The first pass: one DELETE /cancel-all, or one DELETE /cancel-market-orders per market. Failures are
-    printed, not raised: the verification that follows decides."""
-    targets: list[tuple[str, Callable[[], Any]]]
-    if markets is None:
-        targets = [("DELETE /cancel-all", rest.cancel_all)]
-    else:
-        targets = [
-            (f"DELETE /cancel-market-orders {m.label}", lambda m=m: rest.cancel_market_orders(market=m.condition_id))
-            for m in markets
-        ]
-    for what, call in targets:
-        try:
-            with venue_deadline(settings.request_timeout_s, what):
-                result = await call()
-        except VenueError as exc:
-            print(f"{what}: failed: {exc} (the verification below retries by id)", file=err, flush=True)
-            continue
-        _print_cancel_answer(what, result.canceled, result.not_canceled, out)
-
-
-async def _verify_none_left(
-    rest: ClobRestClient, markets: Sequence[MarketRef] | None, settings: BotSettings, out: TextIO, err: TextIO
-) -> tuple[bool, list[OpenOrder], VenueError | None]:
-    """List again; cancel by id what is still open; repeat until an empty list or `cancel_all_timeout_s`.
-
-    Returns (verified, orders seen open last, the error of the last listing if it failed).
-    """
-    left: list[OpenOrder] = []
-    last_error: VenueError | None = None
-    with trio.move_on_after(settings.cancel_all_timeout_s):
-        while True:
-            try:
-                left = await _open_orders(rest, markets, settings.request_timeout_s)
-                last_error = None
-            except VenueError as exc:
-                last_error = exc
-                print(f"open-orders check failed: {exc}; retrying", file=err, flush=True)
-            else:
-                if not left:
-                    return True, [], None
-                ids = [o.id for o in left]
-                print(f"{len(ids)} order(s) still open; cancelling them by id", file=out, flush=True)
-                try:
-                    with venue_deadline(settings.request_timeout_s, "DELETE /orders"):
-                        result = await rest.cancel_orders(ids)
-                    _print_cancel_answer("DELETE /orders", result.canceled, result.not_canceled, out)
-                except VenueError as exc:
-                    print(f"DELETE /orders: failed: {exc}", file=err, flush=True)
-            # The venue settles a cancel asynchronously at times; wait like the engine's cancel retry.
-            await trio.sleep(settings.cancel_retry_s)
-    return False, left, last_error
-
-
-async def cancel_all_command(
-    args: argparse.Namespace,
-    settings: BotSettings,
-    *,
-    out: TextIO,
-    err: TextIO,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> int:
-    """`cancel-all`: cancel, then verify with fresh listings that none of our orders is left.
-
-    EXIT_OK after a verified empty listing ("0 open orders left"); EXIT_FATAL_VENUE ("NOT VERIFIED")
-    when orders remain or the listing keeps failing within `cancel_all_timeout_s`, or the markets cannot
-    be resolved; EXIT_CONFIG without a venue or key.
-    """
-    venue = _venue_urls(args, settings)
-    if isinstance(venue, str):
-        print(f"cancel-all: {venue}", file=err)
-        return EXIT_CONFIG
-    whole_account = bool(getattr(args, "all", False))
-    signer = _signer(settings)
-    started_s = trio.current_time()
-    try:
-        async with open_account_client(settings, signer, venue.clob_url, transport=transport) as rest:
-            markets: list[MarketRef] | None = None
-            if not whole_account:
-                now_s = await _venue_now_s(rest, settings)
-                markets = await resolve_markets(
-                    _selectors(args, settings), settings, venue.gamma_url, now_s, transport=transport
-                )
-            scope = (
-                "whole account" if markets is None
-                else f"{len(markets)} market(s): " + (", ".join(m.label for m in markets) or "none listed")
-            )
-            print(f"cancel-all for {signer.address} on {venue.clob_url} ({scope})", file=out, flush=True)
-            if markets == []:
-                print("no configured market is listed now; `cancel-all --all` covers the whole account",
-                      file=err, flush=True)
-            await _sweep(rest, markets, settings, out, err)
-            verified, left, last_error = await _verify_none_left(rest, markets, settings, out, err)
-    except VenueError as exc:
-        print(f"cancel-all: NOT VERIFIED: venue call failed: {exc}", file=err, flush=True)
-        return EXIT_FATAL_VENUE
-    except ResolveError as exc:
-        print(f"cancel-all: NOT VERIFIED: cannot resolve the markets: {exc}; "
-              "`cancel-all --all` cancels the whole account", file=err, flush=True)
-        return EXIT_FATAL_VENUE
-    elapsed_s = trio.current_time() - started_s
-    where = "whole account" if markets is None else f"{len(markets)} market(s)"
-    if verified:
-        print(f"verified: 0 open orders left ({where}, {elapsed_s:.1f} s)", file=out, flush=True)
-        return EXIT_OK
-    if last_error is not None:
-        print(f"cancel-all: NOT VERIFIED: the open-orders check kept failing for {settings.cancel_all_timeout_s:g} s"
-              f" (last: {last_error})", file=err, flush=True)
-    else:
-        print(f"cancel-all: NOT VERIFIED: {len(left)} open order(s) left after {settings.cancel_all_timeout_s:g} s: "
-              + ", ".join(o.id for o in left), file=err, flush=True)
-    return EXIT_FATAL_VENUE
+def describe_elsewhere(orders: Sequence[OpenOrder]) -> str:
+    """One line: how many other open orders the key has, and in which markets (outside the scope asked)."""
+    by_market = collections.Counter(o.market or "?" for o in orders)
+    where = ", ".join(f"{short_id(m)} ({n})" for m, n in by_market.most_common())
+    return (f"NOTE: the key has {len(orders)} other open order{'s' if len(orders) != 1 else ''} outside this "
+            f"scope, in {where}; without --market every order of the key is covered")
 
 
 # --- journal ---------------------------------------------------------------------------------------
@@ -774,7 +683,7 @@ def _summary_value(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         if _is_hex_id(value) or (value.isdigit() and len(value) > _LONG_DECIMAL_CHARS):
-            return _short(value)
+            return short_id(value)
         text = value if len(value) <= _TEXT_MAX_CHARS else value[:_TEXT_MAX_CHARS] + "…"
         return text if text and " " not in text else orjson.dumps(text).decode()
     if isinstance(value, Mapping):
@@ -804,7 +713,7 @@ def _order_summary(wire: Mapping[str, Any]) -> str:
     side = str(body.get("side", "?"))
     maker, taker = _amount(body.get("makerAmount")), _amount(body.get("takerAmount"))
     order_id = order_id_of_wire(wire)
-    parts = [f"order={_short(order_id) if order_id else '?'}", side]
+    parts = [f"order={short_id(order_id) if order_id else '?'}", side]
     if maker and taker:
         # BUY: maker gives pUSD, takes shares; SELL the reverse (spec 3.3). Amounts are 1e6 units.
         pusd, shares = (maker, taker) if side == "BUY" else (taker, maker)
@@ -850,9 +759,21 @@ def journal_command(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> in
     except ValueError as exc:
         print(f"journal: --since/--until must be unix seconds or ISO 8601: {exc}", file=err)
         return EXIT_CONFIG
+    market = getattr(args, "market", None)
+    if market is not None and not market.lower().startswith("0x"):
+        try:
+            found = market_by_slug(path, market)
+        except OSError as exc:
+            print(f"journal: cannot read {path}: {exc.strerror or exc}", file=err)
+            return EXIT_CONFIG
+        if found is None:
+            print(f"journal: no market_start record in {path} has slug {market!r}; --market takes a slug "
+                  "(as the journal's market_start records name it) or a condition id prefix", file=err)
+            return EXIT_CONFIG
+        market = found
     flt = JournalFilter(
         kinds=frozenset(getattr(args, "kind", None) or ()),
-        market=getattr(args, "market", None),
+        market=market,
         order_prefix=getattr(args, "order", None),
         since_s=since_s,
         until_s=until_s,
@@ -870,13 +791,53 @@ def journal_command(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> in
         for line in select_journal_lines(path, flt, tail=getattr(args, "tail", None), on_malformed=report):
             out.write((line.raw if as_json else format_journal_record(line.record)) + "\n")
             shown += 1
+    except BrokenPipeError:
+        # `journal FILE | head`: the reader has what it wanted. Not a read error, and nothing more to say.
+        _quiet_closed_stdout(out)
+        return EXIT_OK
     except OSError as exc:
         print(f"journal: cannot read {path}: {exc.strerror or exc}", file=err)
         return EXIT_CONFIG
     if not as_json:
         skipped = f"; {malformed} malformed line{'s' if malformed != 1 else ''} skipped" if malformed else ""
-        print(f"-- {shown} record{'s' if shown != 1 else ''} shown{skipped}", file=out)
+        try:
+            print(f"-- {shown} record{'s' if shown != 1 else ''} shown{skipped}", file=out, flush=True)
+        except BrokenPipeError:
+            _quiet_closed_stdout(out)
     return EXIT_OK
+
+
+def _quiet_closed_stdout(out: TextIO) -> None:
+    """The pipe's reader is gone: point the stream at /dev/null so the interpreter's final flush does not
+    raise again (the recipe of Python's signal documentation for SIGPIPE)."""
+    try:
+        fileno = out.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+
+
+def market_by_slug(path: Path, slug: str) -> str | None:
+    """The condition id a journal's `market_start` records give for `slug` (exact, else the one slug it
+    is a unique prefix of); None when none matches. OSError when the file cannot be read."""
+    exact: str | None = None
+    prefixed: set[str] = set()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in read_journal(lines, lambda _n, _why: None):
+            record = line.record
+            if line.kind != "market_start" or not isinstance(record.get("slug"), str):
+                continue
+            if not isinstance(record.get("market"), str):
+                continue
+            if record["slug"] == slug:
+                exact = record["market"]
+            elif record["slug"].startswith(slug):
+                prefixed.add(record["market"])
+    if exact is not None:
+        return exact
+    return next(iter(prefixed)) if len(prefixed) == 1 else None
 
 
 # --- CLI entry points (bot.cli.COMMAND_TARGETS) ----------------------------------------------------
@@ -887,13 +848,6 @@ async def cli_orders(args: argparse.Namespace, settings: BotSettings | None) -> 
     if settings is None:
         return EXIT_CONFIG
     return await orders_command(args, settings, out=sys.stdout, err=sys.stderr)
-
-
-async def cli_cancel_all(args: argparse.Namespace, settings: BotSettings | None) -> int:
-    """`python -m bot cancel-all`."""
-    if settings is None:
-        return EXIT_CONFIG
-    return await cancel_all_command(args, settings, out=sys.stdout, err=sys.stderr)
 
 
 def cli_journal(args: argparse.Namespace, settings: BotSettings | None) -> int:

@@ -14,7 +14,10 @@ __all__ = ["snapshot"]
 _SELECTIONS_SHOWN = 6
 
 
-def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any = None) -> BotStatus:
+def snapshot(
+    supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any = None, *, dry_run: bool = False,
+    stop_hint: str = "",
+) -> BotStatus:
     """Read-only: safe to call from any task between checkpoints."""
     now = clock.now_s()
     markets = tuple(market_status_from_runner(r, now) for r in list(supervisor.runners.values()))
@@ -29,9 +32,11 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
         user_connected = stats.connected
         reconnects += stats.reconnects
     market_connected = False
+    market_streams = 0
     if supervisor.market_hub is not None:
         hub_stats = supervisor.market_hub.statistics()
         market_connected = bool(hub_stats["connected"])
+        market_streams = int(hub_stats["tokens"])
         reconnects += int(hub_stats["reconnects"])
     lag_ms = None
     if loop_lag is not None:
@@ -48,4 +53,8 @@ def snapshot(supervisor: Supervisor, clock: VenueClock, mode: str, loop_lag: Any
         open_orders=sum(m.open_orders for m in markets),
         finished_markets=supervisor.stats.markets_finished,
         selections=tuple(sel.describe() for sel in list(supervisor.selections.values())[-_SELECTIONS_SHOWN:]),
+        dry_run=dry_run,
+        notes=supervisor.waits.current(),
+        stop_hint=stop_hint,
+        ws_market_tokens=market_streams,
     )

@@ -10,6 +10,7 @@ from settings.model import (
     StormAction,
     UnknownOrderAction,
     load_settings,
+    unknown_env_settings,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "StormAction",
     "UnknownOrderAction",
     "load_settings",
+    "unknown_env_settings",
 ]

@@ -7,8 +7,10 @@ arguments (the CLI), the environment (`BOT_` prefix), a `.env` file, a TOML file
 
 from __future__ import annotations
 
+import difflib
 import enum
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -35,7 +37,11 @@ __all__ = [
     "StormAction",
     "UnknownOrderAction",
     "load_settings",
+    "nearest_setting",
+    "unknown_env_settings",
 ]
+
+_ENV_PREFIX = "BOT_"
 
 # Real venue endpoints (protocol spec section 1, 6.1, 8). Used only in live mode.
 LIVE_CLOB_URL = "https://clob.polymarket.com"
@@ -426,7 +432,32 @@ def _format_error(err: dict[str, Any]) -> str:
     env = f"BOT_{loc.upper()}" if err.get("loc") else ""
     msg = err.get("msg", "invalid")
     where = f"{loc} ({env})" if env else loc
+    if err.get("type") == "extra_forbidden" and err.get("loc"):
+        guess = nearest_setting(str(err["loc"][0]))
+        msg += f"; did you mean {guess} (BOT_{guess.upper()})?" if guess else "; no setting has a similar name"
     return f"invalid setting {where}: value {value}: {msg}"
+
+
+def nearest_setting(name: str) -> str | None:
+    """The setting whose name is closest to `name` (a misspelling), or None when none is close."""
+    found = difflib.get_close_matches(name.lower(), list(BotSettings.model_fields), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_env_settings(environ: Mapping[str, str]) -> list[str]:
+    """One line per `BOT_*` environment variable that names no setting, with the nearest valid name.
+
+    The environment source ignores such variables (a shell holds many unrelated ones), so a typo such as
+    `BOT_LADDER_LEVLES=5` would be silently lost: `check-config` refuses it and `run` warns at start.
+    """
+    lines = []
+    for key in sorted(environ):
+        if not key.upper().startswith(_ENV_PREFIX) or key.upper().removeprefix(_ENV_PREFIX).lower() in BotSettings.model_fields:
+            continue
+        guess = nearest_setting(key.upper().removeprefix(_ENV_PREFIX))
+        hint = f"did you mean BOT_{guess.upper()}?" if guess else "no setting has a similar name"
+        lines.append(f"unknown environment variable {key}: ignored; {hint}")
+    return lines
 
 
 def load_settings(config_path: Path | None = None, **overrides: Any) -> BotSettings:

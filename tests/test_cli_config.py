@@ -325,3 +325,57 @@ def test_check_config_refuses_an_eoa_with_a_foreign_funder_with_exit_2(tmp_path:
     assert (done.returncode, done.stdout) == (EXIT_CONFIG, "")
     assert done.stderr.startswith("invalid setting funder_address (BOT_FUNDER_ADDRESS): signature_type 0")
     assert_never_shown(done, KEY_BODY)
+
+
+# --- issue 17: a misspelt environment variable, and the live header ------------------------------------
+
+
+def test_a_misspelt_bot_variable_is_an_error_in_check_config_with_the_nearest_name(tmp_path: Path) -> None:
+    done = run_bot(tmp_path, "check-config", BOT_LADDER_LEVLES="5")
+    assert done.returncode == EXIT_CONFIG
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "invalid setting: unknown environment variable BOT_LADDER_LEVLES: ignored; did you mean BOT_LADDER_LEVELS?"
+    ]
+
+
+def test_a_misspelt_bot_variable_warns_at_start_of_other_commands(tmp_path: Path) -> None:
+    done = run_bot(tmp_path, "orders", BOT_LADDER_LEVLES="5", BOT_ZZZZ_QQQQ="1")
+    assert done.returncode == EXIT_CONFIG  # paper mode without a venue URL: no venue to query
+    lines = done.stderr.splitlines()
+    assert "warning: unknown environment variable BOT_LADDER_LEVLES: ignored; did you mean BOT_LADDER_LEVELS?" in lines
+    assert "warning: unknown environment variable BOT_ZZZZ_QQQQ: ignored; no setting has a similar name" in lines
+
+
+def test_a_misspelt_toml_key_names_the_nearest_setting(tmp_path: Path) -> None:
+    (tmp_path / "bot.toml").write_text("ladder_levls = 4\n", encoding="utf-8")
+    done = run_bot(tmp_path, "check-config", "--config", "bot.toml")
+    assert done.returncode == EXIT_CONFIG
+    assert "did you mean ladder_levels (BOT_LADDER_LEVELS)?" in done.stderr
+
+
+def test_check_config_in_live_mode_does_not_call_the_venue_urls_the_simulators(tmp_path: Path) -> None:
+    done = run_bot(tmp_path, "check-config", BOT_MODE="live", BOT_PRIVATE_KEY=PRIVATE_KEY)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "# endpoints in effect (live mode)" in done.stdout
+    assert "simulator" not in done.stdout
+    paper = run_bot(tmp_path, "check-config")
+    assert "# endpoints in effect (paper mode: the embedded simulator's, on loopback)" in paper.stdout
+
+
+def test_the_readme_lists_every_exit_code_and_every_option_of_each_command() -> None:
+    """The README's command table and exit-code list are complete (issue 17: the journal's synopsis and
+    the exit codes were not)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name, value in vars(exit_codes).items():
+        if name.startswith("EXIT_") and isinstance(value, int):
+            assert f"| {value} |" in readme, name
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    rows = {line.split("`")[1].split()[0]: line for line in readme.splitlines() if line.startswith("| `")}
+    for command in ("run", "sim", "orders", "cancel-all", "journal"):
+        row = rows[command]
+        for action in commands.choices[command]._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option not in ("--help", "--config"):
+                    assert option in row, f"README's row for {command} lacks {option}"

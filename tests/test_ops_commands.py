@@ -24,8 +24,9 @@ import trio
 
 from bot import cli
 from bot.engine.journal import Journal
-from bot.exit_codes import EXIT_CONFIG, EXIT_FATAL_VENUE, EXIT_OK
-from bot.ops_commands import cancel_all_command, order_id_of_wire, parse_time_s
+from bot.exit_codes import EXIT_CONFIG, EXIT_FATAL_VENUE, EXIT_OK, EXIT_ORDERS_ELSEWHERE
+from bot.ops_cancel_all import cancel_all_command
+from bot.ops_commands import order_id_of_wire, parse_time_s
 from bot.protocol.auth import ApiCreds
 from bot.protocol.constants import Side
 from bot.protocol.rest import ClobRestClient
@@ -118,7 +119,7 @@ async def test_orders_lists_ours_per_configured_market_and_the_whole_account(
         down = await _place(venue, current, current.no_token_id, "0.45")
         later = await _place(venue, following, following.yes_token_id, "0.30")
 
-        code, out, err = await _run_cli(capsys, "orders")  # BOT_MARKET=auto: the series windows via Gamma
+        code, out, err = await _run_cli(capsys, "orders", "--market", "auto")  # the series windows via Gamma
         assert code == EXIT_OK, err
         assert "3 open orders in 2 markets" in out
         assert current.slug in out and following.slug in out
@@ -152,40 +153,76 @@ async def test_orders_by_slug_needs_gamma_and_an_unknown_slug_is_a_clear_failure
     with trio.fail_after(TEST_TIMEOUT_S):
         current = venue.markets[0]
         await _place(venue, current, current.yes_token_id, "0.40")
-        monkeypatch.setenv("BOT_MARKET", current.slug)
-        code, out, err = await _run_cli(capsys, "orders")
+        code, out, err = await _run_cli(capsys, "orders", "--market", current.slug)
         assert (code, "1 open order in 1 market (1 queried)" in out) == (EXIT_OK, True), err
         code, out, err = await _run_cli(capsys, "orders", "--market", "btc-updown-15m-1")
         assert code == EXIT_FATAL_VENUE
-        assert "not listed on Gamma" in err and "--all" in err
+        assert "not listed on Gamma" in err and "without --market" in err
+
+        # Default scope: every order of the key, in every market.
+        following = venue.markets[1]
+        await _place(venue, following, following.yes_token_id, "0.30")
+        code, out, err = await _run_cli(capsys, "orders")
+        assert (code, "2 open orders in 2 markets" in out) == (EXIT_OK, True), err
+        # Narrowed: the key's orders outside the scope are reported, not silently left out.
+        code, out, err = await _run_cli(capsys, "orders", "--market", current.condition_id)
+        assert code == EXIT_OK, err
+        assert "1 other open order outside this scope" in out
 
 
 # --- cancel-all ------------------------------------------------------------------------------------
 
 
-async def test_cancel_all_empties_the_configured_market_then_all_empties_the_account(
-    venue: Venue, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+async def test_cancel_all_narrowed_to_a_market_reports_the_orders_it_left_elsewhere_then_no_flags_empties_the_key(
+    venue: Venue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with trio.fail_after(TEST_TIMEOUT_S):
         current, following = venue.markets[0], venue.markets[1]
         ids = [await _place(venue, current, current.yes_token_id, price) for price in ("0.40", "0.39")]
         ids.append(await _place(venue, current, current.no_token_id, "0.41"))
         elsewhere = await _place(venue, following, following.no_token_id, "0.20")
-        monkeypatch.setenv("BOT_MARKET", current.condition_id)
 
-        code, out, err = await _run_cli(capsys, "cancel-all")
-        assert code == EXIT_OK, err
+        code, out, err = await _run_cli(capsys, "cancel-all", "--market", current.condition_id)
+        assert code == EXIT_ORDERS_ELSEWHERE, err
         assert venue.open_on_venue(current) == []
-        assert [o["id"] for o in venue.open_on_venue()] == [elsewhere]  # not a configured market
+        assert [o["id"] for o in venue.open_on_venue()] == [elsewhere]  # outside the scope asked for
         assert "cancelled 3 orders" in out and all(order_id in out for order_id in ids)
-        assert "0 open orders left" in out
+        assert "verified: 0 open orders left (1 market(s)" in out
+        assert "1 other open order outside this scope" in err and "--others-expected" in err
 
-        code, all_out, all_err = await _run_cli(capsys, "cancel-all", "--all")
+        code, out, err = await _run_cli(capsys, "cancel-all", "--market", current.condition_id, "--others-expected")
+        assert code == EXIT_OK, err
+        assert "1 other open order outside this scope" in out
+
+        code, all_out, all_err = await _run_cli(capsys, "cancel-all")  # no flags: every order of the key
         assert code == EXIT_OK, all_err
         assert venue.open_on_venue() == []
         assert "DELETE /cancel-all: cancelled 1 order" in all_out and elsewhere in all_out
-        assert "0 open orders left (whole account" in all_out
+        assert "0 open orders left (every order of the key" in all_out
         _assert_no_secret(venue, out, err, all_out, all_err)
+
+
+async def test_kill_switch_with_a_series_window_setting_covers_what_the_bot_quotes(
+    venue: Venue, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 1: in live mode with BOT_SERIES_WINDOW_S, the commands once resolved the series with its
+    nominal 15 minutes, found nothing, and printed "verified: 0 open orders left" over live orders."""
+    monkeypatch.setenv("BOT_MODE", "live")
+    monkeypatch.setenv("BOT_SERIES_WINDOW_S", str(WINDOW_S))
+    monkeypatch.setenv("BOT_GAMMA_URL", venue.server.urls.gamma)
+    monkeypatch.delenv("BOT_PAPER_WINDOW_S")
+    with trio.fail_after(TEST_TIMEOUT_S):
+        current = venue.markets[0]
+        for price in ("0.40", "0.39", "0.38"):
+            await _place(venue, current, current.yes_token_id, price)
+        code, out, err = await _run_cli(capsys, "orders", "--market", "auto")  # the trading loop's resolver
+        assert (code, "3 open orders in 1 market" in out) == (EXIT_OK, True), out + err
+        code, out, err = await _run_cli(capsys, "orders")
+        assert (code, "3 open orders in 1 market" in out) == (EXIT_OK, True), out + err
+        code, out, err = await _run_cli(capsys, "cancel-all")
+        assert code == EXIT_OK, err
+        assert "cancelled 3 orders" in out and "verified: 0 open orders left" in out
+        assert venue.open_on_venue() == []
 
 
 async def test_cancel_all_with_nothing_open_verifies_at_once(
@@ -194,7 +231,10 @@ async def test_cancel_all_with_nothing_open_verifies_at_once(
     with trio.fail_after(TEST_TIMEOUT_S):
         code, out, err = await _run_cli(capsys, "cancel-all")
         assert code == EXIT_OK, err
-        assert "cancelled 0 orders" in out and "verified: 0 open orders left (3 market(s)" in out
+        assert "cancelled 0 orders" in out and "verified: 0 open orders left (every order of the key" in out
+        code, out, err = await _run_cli(capsys, "cancel-all", "--market", "auto")
+        assert code == EXIT_OK, err
+        assert "verified: 0 open orders left (3 market(s)" in out and "no other open order of the key" in out
 
 
 async def test_cancel_all_with_gamma_down_is_not_verified_rather_than_an_empty_scope(
@@ -204,14 +244,14 @@ async def test_cancel_all_with_gamma_down_is_not_verified_rather_than_an_empty_s
         current = venue.markets[0]
         await _place(venue, current, current.yes_token_id, "0.40")
         # Nothing listens on port 1: the series cannot be resolved (BOT_MARKET=auto).
-        code, out, err = await _run_cli(capsys, "cancel-all", "--gamma-url", "http://127.0.0.1:1")
+        code, out, err = await _run_cli(capsys, "cancel-all", "--market", "auto", "--gamma-url", "http://127.0.0.1:1")
         assert code == EXIT_FATAL_VENUE
-        assert "NOT VERIFIED: cannot resolve the markets" in err and "cancel-all --all" in err
+        assert "NOT VERIFIED: cannot resolve the markets" in err and "without --market" in err
         assert "0 open orders left" not in out
         assert len(venue.open_on_venue()) == 1
 
 
-def _stuck_venue(log: list[str]) -> httpx.MockTransport:
+def _stuck_venue(log: list[tuple[float, str]]) -> httpx.MockTransport:
     """A venue whose cancels answer but never take effect: one order stays open forever."""
     stuck = {
         "id": "0x" + "ee" * 32, "status": "LIVE", "owner": "k", "maker_address": "0x01", "market": "0x" + "11" * 32,
@@ -220,7 +260,7 @@ def _stuck_venue(log: list[str]) -> httpx.MockTransport:
     }
 
     def handle(request: httpx.Request) -> httpx.Response:
-        log.append(f"{request.method} {request.url.path}")
+        log.append((trio.current_time(), f"{request.method} {request.url.path}"))
         if request.url.path == "/time":
             return httpx.Response(200, json=1_800_000_100)
         if request.url.path == "/data/orders":
@@ -230,28 +270,37 @@ def _stuck_venue(log: list[str]) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-async def test_cancel_all_that_cannot_verify_says_so_and_exits_fatal_venue_after_its_bound(
+async def test_cancel_all_runs_the_engines_service_bounded_backing_off_and_says_not_verified(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """The kill switch is `CancelAllService` (issue 12): the caller's deadline, capped jittered backoff
+    between attempts (not a fixed-period loop of its own), the cancel first, `.verified` as the verdict."""
     monkeypatch.chdir(tmp_path)
     settings = BotSettings(
         mode="live", private_key=TEST_KEY, api_key="k", api_secret="c2VjcmV0LXNlY3JldA==", api_passphrase="pp-x",
-        clob_url="http://venue.invalid", market="0x" + "11" * 32, cancel_all_timeout_s=3.0, cancel_retry_s=1.0,
+        clob_url="http://venue.invalid", cancel_all_timeout_s=20.0, cancel_all_retry_base_s=0.5,
+        cancel_all_retry_max_s=4.0,
     )
-    log: list[str] = []
+    log: list[tuple[float, str]] = []
     out, err = io.StringIO(), io.StringIO()
     args = argparse.Namespace(all=False, market=None, clob_url=None, gamma_url=None)
-    with trio.fail_after(TEST_TIMEOUT_S):
+    with trio.fail_after(TEST_TIMEOUT_S * 2):
         started = trio.current_time()
         code = await cancel_all_command(args, settings, out=out, err=err, transport=_stuck_venue(log))
         elapsed = trio.current_time() - started
     assert code == EXIT_FATAL_VENUE
-    assert elapsed == 3.0  # exactly the bound: listings and cancels answer at once on the fake clock
-    assert "NOT VERIFIED: 1 open order(s) left after 3 s: 0x" + "ee" * 32 in err.getvalue()
+    assert elapsed == 20.0  # exactly the caller's bound: requests answer at once on the fake clock
+    assert "NOT VERIFIED: 1 open order(s) left after 20 s (every order of the key)" in err.getvalue()
     assert "0 open orders left" not in out.getvalue()
-    # One market sweep, then list + cancel-by-id at t = 0, 1, 2 (the bound cuts the sleep after the third).
-    assert log.count("DELETE /cancel-market-orders") == 1
-    assert log.count("GET /data/orders") == 3 and log.count("DELETE /orders") == 3
+    sweeps = [t - started for t, what in log if what == "DELETE /cancel-all"]
+    # Each attempt: the key's cancel, a fresh listing, a cancel by id of what is still listed.
+    assert len(sweeps) == sum(1 for _, what in log if what == "GET /data/orders")
+    assert len(sweeps) == sum(1 for _, what in log if what == "DELETE /orders")
+    gaps = [b - a for a, b in zip(sweeps, sweeps[1:], strict=False)]
+    # Doubling from 0.5 s, jittered over the upper half, capped at 4 s: 0.25-0.5, 0.5-1, 1-2, 2-4, 2-4, ...
+    assert 0.25 <= gaps[0] <= 0.5 and 0.5 <= gaps[1] <= 1.0 and 1.0 <= gaps[2] <= 2.0
+    assert all(2.0 <= gap <= 4.0 for gap in gaps[3:])
+    assert 7 <= len(sweeps) <= 10  # a hot 0.2 s loop would have sent ~100
     assert "c2VjcmV0LXNlY3JldA==" not in out.getvalue() + err.getvalue()
 
 
@@ -373,3 +422,52 @@ def test_time_arguments_and_order_ids_of_journaled_bodies() -> None:
     tampered = {**wire, "order": {**wire["order"], "makerAmount": str(int(wire["order"]["makerAmount"]) + 1)}}
     assert order_id_of_wire(tampered) is None
     assert Decimal(wire["order"]["takerAmount"]) / Decimal(wire["order"]["makerAmount"]) == Decimal("0.5")
+
+
+# --- issue 17: the journal's rough edges, diagrams to an unwritable place ------------------------------
+
+
+def test_journal_market_takes_the_slug_its_market_start_names(
+    journal_file: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = journal_file
+    by_id = _journal(capsys, str(path), "--market", MARKET_A)[1]
+    assert _journal(capsys, str(path), "--market", "btc-updown-15m-1800000000")[1] == by_id
+    assert _journal(capsys, str(path), "--market", "btc-updown-15m-18")[1] == by_id  # a unique prefix
+    code, lines, err = _journal(capsys, str(path), "--market", "eth-updown-15m-1800000000")
+    assert (code, lines) == (EXIT_CONFIG, [])
+    assert "no market_start record" in err and "eth-updown-15m-1800000000" in err
+
+
+def test_journal_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, lambda: 1_800_000_000.0)
+    for i in range(20_000):
+        journal.write("market_start", market=MARKET_A, slug=f"s-{i}", start_s=1.0, end_s=2.0)
+    journal.close()
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    reader = subprocess.Popen([sys.executable, "-m", "bot", "journal", str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert reader.stdout is not None and reader.stderr is not None
+    first = reader.stdout.readline()
+    reader.stdout.close()  # what `| head -1` does
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == EXIT_OK
+    assert b"market_start" in first
+    assert err == ""  # once "cannot read FILE: Broken pipe"
+
+
+def test_diagrams_to_a_place_that_cannot_be_written_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    assert cli.main(["diagrams", "--out", str(blocker / "diagrams")]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("diagrams: cannot write ")
+    assert "Traceback" not in captured.err

@@ -37,6 +37,7 @@ from bot.engine.guards import FailureBackoff, StormGuard
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.inventory import Inventory
 from bot.engine.markets import MarketInfo
+from bot.engine.marks import LastMarks
 from bot.engine.money_limits import MoneyLimits
 from bot.engine.order_manager import ManagerParams, OrderManager
 from bot.engine.quoting import QuotingLoop
@@ -129,6 +130,7 @@ class MarketRunner:
         self.money = MoneyLimits.from_settings(settings)
         self.machine = MarketMachine(info.condition_id, at_s=clock.now_s())
         self.inventory = Inventory(info.up_token_id, info.down_token_id)
+        self.marks = LastMarks(info.token_ids)  # last mid / best bid: the summary's marks after the book is gone
         self.storm = StormGuard(settings.storm_threshold, settings.storm_window_s)
         self.backoff = FailureBackoff(settings.backoff_base_s, settings.backoff_max_s, settings.backoff_failures)
         self.manager = OrderManager(
@@ -429,7 +431,9 @@ class MarketRunner:
 
     def summary(self) -> dict[str, Any]:
         inv = self.inventory
-        up_book, down_book = self.books.book(self.info.up_token_id), self.books.book(self.info.down_token_id)
+        self.marks.observe(self.books)
+        up, down = self.info.up_token_id, self.info.down_token_id
+        mid, bid = self.marks.mid, self.marks.bid
         return {
             "market": self.info.slug,
             "condition_id": self.info.condition_id,
@@ -444,9 +448,14 @@ class MarketRunner:
             "pair_cost": inv.pair_cost,
             "completions_sent": self.stats.completions_sent,
             "completions_filled": self.stats.completions_filled,
-            "marked_pnl_pusd": inv.marked_pnl(
-                up_book.best_bid if up_book else None, down_book.best_bid if down_book else None
-            ),
+            # Unpaired shares are marked at the last mid (None: never priced, marked 0 and said so), and at
+            # the last best bid for what selling them would fetch; until the market resolves they are open.
+            "marked_pnl_pusd": inv.marked_pnl(mid[up], mid[down]),
+            "liquidation_pnl_pusd": inv.marked_pnl(bid[up], bid[down]),
+            "mark_up": mid[up],
+            "mark_down": mid[down],
+            "unresolved_up_shares": inv.up.shares - inv.paired_shares,
+            "unresolved_down_shares": inv.down.shares - inv.paired_shares,
             "realised_pnl_pusd": inv.realised_pnl_pusd,
             "cancel_all_runs": list(self.stats.cancel_all_runs),
             "open_orders_left": self.stats.open_orders_left,

@@ -51,6 +51,7 @@ class QuotingLoop:
         r = self._r
         while True:
             await r.books.changed()
+            r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
             if self._changed_at is None:
                 self._changed_at = trio.current_time()
             r.wake()

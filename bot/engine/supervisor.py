@@ -36,14 +36,15 @@ import httpx
 import trio
 
 from bot.engine.clock import VenueClock, check_clock_skew
-from bot.engine.discovery import DiscoveryError, GammaClient, series_window_s
+from bot.engine.discovery import DiscoveryError, GammaClient
 from bot.engine.dry_run import DryRunGateway
 from bot.engine.feeds import MarketDataHub, UserEventHub
 from bot.engine.gateway import VenueGateway
 from bot.engine.market import MarketRunner
 from bot.engine.market_selection import Selection, SelectionParams, rank_markets
 from bot.engine.markets import MarketInfo
-from bot.engine.sharding import owned
+from bot.engine.our_markets import SeriesPlan, our_series, series_plan, window_source
+from bot.engine.wait_reasons import WaitReasons
 from bot.exit_codes import most_severe
 from bot.protocol.auth import ApiCreds
 from bot.protocol.errors import VenueError
@@ -75,6 +76,10 @@ _DISCOVERY_BACKOFF_MAX_S = 30.0
 # Finished markets keep their runner (for inspection, tests, the fault matrix) only this many at a time;
 # older ones keep just their summary, so a long series run holds no runner per market it ever traded.
 _FINISHED_RUNNERS_KEPT = 8
+# A reason for waiting (no market listed, next window not open yet) is logged once, then this often.
+_WAIT_REPEAT_S = 60.0
+# A window not listed yet is normal for a few seconds (Gamma/CLOB hydration); longer, it is logged.
+_UNLISTED_GRACE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +148,9 @@ class Supervisor:
         self.creds = creds
         self._fixed_markets = markets
         # The series this process follows: its shard's share of BOT_SERIES (all of them with one shard).
-        self._series = owned(settings.series, settings.shard_index, settings.shard_count)
+        self._series = our_series(settings)
+        # Why nothing trades right now (said once, then periodically), also shown on the status screen.
+        self.waits = WaitReasons(log, repeat_s=_WAIT_REPEAT_S)
         self._max_total = max_markets_total
         self._on_runner = on_runner
         self.stats = SupervisorStats()
@@ -343,10 +350,12 @@ class Supervisor:
             try:
                 candidates = await self._discover(gamma, now)
                 backoff_s = _DISCOVERY_PERIOD_S
+                self.waits.clear("discovery")
             except DiscoveryError as exc:
                 self.stats.discovery_failures += 1
                 backoff_s = min(backoff_s * 2, _DISCOVERY_BACKOFF_MAX_S)
                 log.warning("discovery failed (retry in %.0f s): %s", backoff_s, exc)
+                self.waits.say("discovery", now, f"market discovery failing: {exc}", level=logging.DEBUG)
                 await trio.sleep(backoff_s)
                 continue
             next_due = now + _DISCOVERY_IDLE_MAX_S
@@ -376,6 +385,7 @@ class Supervisor:
             if self._expecting_unlisted(now):
                 # A series window should be listed but is not (Gamma/CLOB hydration): look again soon.
                 next_due = min(next_due, now + _DISCOVERY_PERIOD_S)
+            self._explain_wait(now, next_due)
             await self.clock.sleep_until_s(max(next_due, now + _DISCOVERY_MIN_SLEEP_S))
 
     def _ranked(self, due: list[MarketInfo]) -> list[MarketInfo]:
@@ -412,16 +422,39 @@ class Supervisor:
         return True
 
     def _expecting_unlisted(self, now: float) -> bool:
+        return bool(self._unlisted(now)) if self._series_mode else not self._seen
+
+    def _unlisted(self, now: float) -> list[SeriesPlan]:
+        """Series whose window due now (with the rollover lead) should be listed but has not been started."""
         s = self.settings
-        if not self._series_mode:
-            return not self._seen
-        paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
-        for series in self._series:
-            window = series_window_s(series, paper_window)
+        missing = []
+        for plan in series_plan(s, now):
+            window = plan.window_s
             start = math.floor((now + s.rollover_lead_s) / window) * window
-            if self._latest_start_s.get(series, -math.inf) < start and now < start + window - s.quote_cutoff_s:
-                return True
-        return False
+            if self._latest_start_s.get(plan.series, -math.inf) < start and now < start + window - s.quote_cutoff_s:
+                missing.append(plan)
+        return missing
+
+    def _explain_wait(self, now: float, next_due: float) -> None:
+        """Say why nothing trades (once, then every `_WAIT_REPEAT_S` while it lasts): no market found for a
+        series (the slugs tried, the window assumed), or waiting for the next window."""
+        if self._series_mode:
+            missing = self._unlisted(now)
+            for series in set(self._series) - {plan.series for plan in missing}:
+                self.waits.clear(f"unlisted:{series}")
+            for plan in missing:
+                self.waits.say(
+                    f"unlisted:{plan.series}", now,
+                    f"no market found for series {plan.series}: tried {', '.join(plan.slugs)} (window "
+                    f"{plan.window_s:g} s assumed, from {window_source(self.settings)}); looking again",
+                    grace_s=_UNLISTED_GRACE_S,
+                )
+        if not self.runners and next_due > now + _DISCOVERY_MIN_SLEEP_S:
+            self.waits.say("next-window", now,
+                           f"waiting for the next window: its runner starts in {next_due - now:.0f} s",
+                           level=logging.INFO)
+        elif self.runners:
+            self.waits.clear("next-window")
 
     async def _discover(self, gamma: GammaClient | None, now: float) -> list[MarketInfo]:
         s = self.settings
@@ -434,12 +467,9 @@ class Supervisor:
                 found = await gamma.market_by_condition(s.market)
                 return [found] if found else []
             return await gamma.markets_by_slug([s.market])
-        paper_window = s.paper_window_s if s.mode.value == "paper" else s.series_window_s
         found: list[MarketInfo] = []
-        for series in self._series:
-            window = series_window_s(series, paper_window)
-            ahead = max(2, math.ceil(s.rollover_lead_s / window) + 2)
-            found.extend(await gamma.series_markets(series, now, window, ahead))
+        for plan in series_plan(s, now):  # the one resolver of our markets (operator commands use it too)
+            found.extend(await gamma.markets_by_slug(plan.slugs))
         return found
 
     async def _start_market(self, markets: trio.Nursery, gateway: VenueGateway, info: MarketInfo) -> None:

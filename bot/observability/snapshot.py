@@ -49,6 +49,8 @@ class TokenStatus:
     inventory_shares: float
     avg_cost: float | None
     ladder: tuple[LadderRow, ...]
+    # Why this side has no quotes while the market quotes (e.g. the inventory-skew cap on the leading side).
+    block_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +103,17 @@ class BotStatus:
     open_orders: int
     finished_markets: int
     selections: tuple[str, ...] = ()  # series mode: why the latest candidates were picked or skipped
+    dry_run: bool = False  # nothing is sent: every screen says so
+    # Why the bot waits or refuses right now (no market listed, next window not open yet, ...).
+    notes: tuple[str, ...] = ()
+    stop_hint: str = ""  # how this run ends, and how to stop it
+    # Tokens subscribed on the market channel: none while waiting for a window, which is idle, not down.
+    ws_market_tokens: int = 1
 
 
 def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenStatus:
+    ladder = getattr(runner, "last_ladder", None)
+    side_block = None if ladder is None else ladder.token_blocks.get(token_id)
     book = runner.books.book(token_id)
     position = runner.inventory.position(token_id)
     rows = tuple(
@@ -126,6 +136,7 @@ def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenSta
         inventory_shares=position.shares,
         avg_cost=position.avg_cost,
         ladder=rows,
+        block_reason=None if side_block is None else str(side_block.value),
     )
 
 

@@ -20,13 +20,13 @@ from contextlib import asynccontextmanager
 from typing import Any, Final, TextIO
 
 import trio
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.live import Live
-from rich.panel import Panel
-from rich.text import Text
 
-from bot.observability.incentives_view import incentives_pairs, incentives_summary_line, incentives_text
-from bot.observability.snapshot import BotStatus, MarketStatus, TokenStatus
+from bot.observability.formats import MISSING, fmt_price, fmt_pusd, fmt_shares, format_countdown
+from bot.observability.incentives_view import incentives_pairs, incentives_summary_line
+from bot.observability.screen import render
+from bot.observability.snapshot import BotStatus, TokenStatus
 
 __all__ = [
     "DEFAULT_PLAIN_INTERVAL_S",
@@ -47,136 +47,10 @@ DEFAULT_REFRESH_S: Final = 0.5
 # A log line per market every 10 s: enough to follow a 15-minute market, little enough to read back.
 DEFAULT_PLAIN_INTERVAL_S: Final = 10.0
 
-_MISSING: Final = "-"
-_SECONDS_PER_MINUTE: Final = 60
-_SECONDS_PER_HOUR: Final = 3600
-
-
-# --- small formatters ---------------------------------------------------------------------------------
-def format_countdown(seconds: float) -> str:
-    """`1h02m03s`, `1m23s` or `42.5s`; `passed` when the moment is behind us."""
-    if seconds <= 0:
-        return "passed"
-    if seconds < _SECONDS_PER_MINUTE:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    hours, rest = divmod(whole, _SECONDS_PER_HOUR)
-    minutes, secs = divmod(rest, _SECONDS_PER_MINUTE)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s"
-
-
-def _price(value: float | None) -> str:
-    """A price with up to 4 decimals and no trailing zeros (`0.48`, `0.4825`)."""
-    if value is None:
-        return _MISSING
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def _shares(value: float) -> str:
-    return f"{value:g}"
-
-
-def _pusd(value: float) -> str:
-    return f"{value:+.2f}"
-
-
-# --- rich rendering -----------------------------------------------------------------------------------
-def _header(status: BotStatus) -> Text:
-    def health(ok: bool) -> tuple[str, str]:
-        return ("ok", "green") if ok else ("DOWN", "bold red")
-
-    hb = _MISSING if status.heartbeat_age_s is None else f"{status.heartbeat_age_s:.1f}s ago"
-    lag = _MISSING if status.loop_lag_ms is None else f"{status.loop_lag_ms:.1f} ms"
-    return Text.assemble(
-        ("mode ", "dim"), (status.mode, "bold"),
-        ("  heartbeat ", "dim"), hb,
-        ("  ws market ", "dim"), health(status.ws_market_connected),
-        (" user ", "dim"), health(status.ws_user_connected),
-        (f" (reconnects {status.ws_reconnects})", "dim"),
-        ("  loop lag ", "dim"), lag,
-        ("  open orders ", "dim"), str(status.open_orders),
-        ("  markets ", "dim"), f"{len(status.markets)} (+{status.finished_markets} done)",
-    )  # fmt: skip
-
-
-# Ladder columns: level, price, size, state, matched. Fixed widths, so the two tokens sit side by side
-# as plain text: rich's nested tables cost ~8 ms per market to lay out, a blocking stall on the Trio loop.
-_LADDER_HEAD: Final = f"{'lvl':>3} {'price':>7} {'size':>8} {'state':<17} {'matched':>8}"
-_TOKEN_WIDTH: Final = len(_LADDER_HEAD)
-_TOKEN_GAP: Final = "    "
-
-
-def _token_lines(token: TokenStatus) -> list[Text]:
-    """One token's block: a title line, the column heads, one line per open order (best level first)."""
-    avg = _MISSING if token.avg_cost is None else f"{token.avg_cost:.4f}"
-    title = Text.assemble(
-        (token.outcome, "bold"),
-        f"  bid {_price(token.best_bid)} / ask {_price(token.best_ask)}",
-        f"  inv {_shares(token.inventory_shares)} @ {avg}",
-    )
-    lines = [title, Text(_LADDER_HEAD, style="dim")]
-    if not token.ladder:
-        lines.append(Text("    no orders", style="dim"))
-    for row in token.ladder:
-        lines.append(
-            Text(
-                f"{row.level:>3} {_price(row.price):>7} {_shares(row.size_shares):>8} "
-                f"{row.state[:17]:<17} {_shares(row.matched_shares):>8}"
-            )
-        )
-    for line in lines:
-        line.truncate(_TOKEN_WIDTH, pad=True)
-    return lines
-
-
-def _side_by_side(left: list[Text], right: list[Text]) -> Text:
-    blank = Text(" " * _TOKEN_WIDTH)
-    rows = []
-    for index in range(max(len(left), len(right))):
-        a = left[index] if index < len(left) else blank
-        b = right[index] if index < len(right) else Text("")
-        rows.append(Text.assemble(a, _TOKEN_GAP, b))
-    return Text("\n").join(rows)
-
-
-def _market_panel(market: MarketStatus) -> Panel:
-    block = Text(market.block_reason, style="yellow") if market.block_reason else Text("none", style="green")
-    top = Text.assemble(
-        ("state ", "dim"), (market.state, "bold cyan"),
-        ("  cutoff in ", "dim"), format_countdown(market.seconds_to_cutoff),
-        ("  end in ", "dim"), format_countdown(market.seconds_to_end),
-        ("  block ", "dim"), block,
-    )  # fmt: skip
-    ladders = _side_by_side(_token_lines(market.up), _token_lines(market.down))
-    pair_cost = _MISSING if market.pair_cost is None else f"{market.pair_cost:.4f}"
-    bottom = Text.assemble(
-        ("pair cost ", "dim"), pair_cost, ("  paired ", "dim"), _shares(market.paired_shares),
-        ("  P&L marked ", "dim"), _pusd(market.marked_pnl_pusd), ("  realised ", "dim"), _pusd(market.realised_pnl_pusd),
-        "\n",
-        ("posted ", "dim"), str(market.orders_posted), ("  cancelled ", "dim"), str(market.orders_cancelled),
-        ("  rejects ", "dim"), f"{market.rejects_expected} expected / {market.rejects_unexpected} unexpected",
-        ("  fills ", "dim"), str(market.fills),
-        ("  completions ", "dim"), f"{market.completions_filled}/{market.completions_sent}",
-        ("  storms ", "dim"), str(market.storms),
-    )  # fmt: skip
-    parts = [top, ladders, bottom]
-    if market.incentives is not None:
-        parts.append(Text(incentives_text(market.incentives), style="dim"))
-    body = Text("\n").join(parts)
-    return Panel(body, title=Text(market.slug, style="bold"), title_align="left")
-
-
-def render(status: BotStatus) -> RenderableType:
-    """The whole screen for one snapshot: a header line, then a panel per market."""
-    parts: list[RenderableType] = [_header(status)]
-    if not status.markets:
-        parts.append(Text("no market active", style="dim"))
-    parts.extend(_market_panel(market) for market in status.markets)
-    parts.extend(Text(f"selection {line}", style="dim") for line in status.selections)
-    return Group(*parts)
+_MISSING: Final = MISSING
+_price = fmt_price
+_shares = fmt_shares
+_pusd = fmt_pusd
 
 
 # --- plain lines ------------------------------------------------------------------------------------------
@@ -201,6 +75,7 @@ def _token_pairs(prefix: str, token: TokenStatus) -> list[tuple[str, object]]:
         (f"{prefix}_inv", token.inventory_shares),
         (f"{prefix}_avg", token.avg_cost),
         (f"{prefix}_orders", len(token.ladder)),
+        (f"{prefix}_block", token.block_reason),
         (f"{prefix}_prices", ",".join(_price(r.price) for r in token.ladder) or None),
     ]
 
@@ -211,9 +86,10 @@ def plain_lines(status: BotStatus) -> list[str]:
         "bot "
         + _kv(
             [
-                ("mode", status.mode),
+                ("mode", status.mode + ("(dry-run)" if status.dry_run else "")),
                 ("heartbeat_age_s", status.heartbeat_age_s),
-                ("ws_market", status.ws_market_connected),
+                # No market subscribed yet (waiting for a window) is idle, not down.
+                ("ws_market", "idle" if status.ws_market_tokens == 0 else status.ws_market_connected),
                 ("ws_user", status.ws_user_connected),
                 ("ws_reconnects", status.ws_reconnects),
                 ("loop_lag_ms", status.loop_lag_ms),
@@ -314,7 +190,7 @@ class StatusDisplay:
         with Live(console=self.console, auto_refresh=False, transient=False, redirect_stderr=True) as live:
             task_status.started()
             while True:
-                frame = self._frame(source, render)
+                frame = self._frame(source, lambda status: render(status, self.console.width))
                 if frame is not None:
                     live.update(frame, refresh=True)
                 await trio.sleep(period_s)
@@ -384,18 +260,24 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     """
     markets: list[Mapping[str, Any]] = list(summary.get("markets") or [])
     duration = summary.get("duration_s")
-    head = f"run summary: exit {summary.get('exit_reason') or _MISSING}"
+    dry_run = bool(summary.get("dry_run"))
+    head = f"run summary{' (DRY RUN: nothing was sent to the venue)' if dry_run else ''}: " \
+        f"exit {summary.get('exit_reason') or _MISSING}"
     if duration is not None:
         head += f" after {format_countdown(float(duration)) if float(duration) > 0 else '0s'}"
     lines = [head]
     lines.append(f"markets traded: {len(markets)}")
+    verb = "computed (not sent)" if dry_run else "posted"
     lines.append(
-        f"orders posted: {_sum(markets, 'posted'):g}, cancelled: {_sum(markets, 'cancelled'):g}, "
+        f"orders {verb}: {_sum(markets, 'posted'):g}, cancelled: {_sum(markets, 'cancelled'):g}, "
         f"rejected: {_sum(markets, 'rejected_expected'):g} expected / {_sum(markets, 'rejected_unexpected'):g} unexpected"
     )
     lines.append(f"fills: {_sum(markets, 'fills'):g} (reversed {_sum(markets, 'fills_reversed'):g})")
     if summary.get("venue_fills") is not None:
-        lines.append(f"fills in the venue's trade records: {summary['venue_fills']}")
+        venue_fills = summary["venue_fills"]
+        ours = _sum(markets, "fills") - _sum(markets, "fills_reversed")
+        verdict = "agree" if venue_fills == ours else f"DIFFER from ours ({ours:g})"
+        lines.append(f"fills in the venue's trade records since this run started: {venue_fills} ({verdict})")
     lines.append(
         f"pairs completed: {_sum(markets, 'paired_shares'):g} shares "
         f"(completion orders {_sum(markets, 'completions_filled'):g} filled / {_sum(markets, 'completions_sent'):g} sent)"
@@ -409,9 +291,13 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     avg = f"{sum(c * w for c, w in weighted) / paired:.4f}" if paired > 0 else _MISSING
     lines.append(f"average pair cost: {avg} pUSD")
     lines.append(
-        f"P&L: realised {_pusd(_sum(markets, 'realised_pnl_pusd'))} pUSD, marked {_pusd(_sum(markets, 'marked_pnl_pusd'))} pUSD"
+        f"P&L: realised {_pusd(_sum(markets, 'realised_pnl_pusd'))} pUSD, marked at last mid "
+        f"{_pusd(_sum(markets, 'marked_pnl_pusd'))} pUSD"
+        + (f", at best bid (liquidation) {_pusd(_sum(markets, 'liquidation_pnl_pusd'))} pUSD"
+           if any("liquidation_pnl_pusd" in m for m in markets) else "")
     )
     lines.append(incentives_summary_line(markets))
+    lines.extend(_unresolved_lines(markets))
     runs = [run for m in markets for run in (m.get("cancel_all_runs") or [])]
     if runs:
         durations = [float(run[1]) for run in runs]
@@ -446,6 +332,22 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _unresolved_lines(markets: list[Mapping[str, Any]]) -> list[str]:
+    """Unpaired shares are open positions until their market resolves: say so, with the mark they got."""
+    lines = []
+    for m in markets:
+        for side, key, mark_key in (("Up", "unresolved_up_shares", "mark_up"), ("Down", "unresolved_down_shares",
+                                                                               "mark_down")):
+            shares = float(m.get(key) or 0)
+            if shares <= 0:
+                continue
+            mark = m.get(mark_key)
+            marked = f"marked at last mid {float(mark):.4f}" if mark is not None else "never priced: marked at 0"
+            lines.append(f"unresolved position: {m.get('market')} {side} {shares:g} shares ({marked}; "
+                         "pays $1 or $0 when the market resolves)")
+    return lines
 
 
 def _round(value: Any) -> float | None:

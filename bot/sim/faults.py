@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import trio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.protocol.constants import POST_ONLY_MODE_S
 
@@ -158,6 +158,20 @@ class SimAction(BaseModel):
     market: str | None = Field(None, description="storm: condition id to put in the events")
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    """`http[0].kind` from pydantic's ('http', 0, 'kind')."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(the whole file)"
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field (see ops/FAULTS.md for the fields)"
+    return str(error.get("msg", "invalid"))
+
+
 @dataclass(frozen=True, slots=True)
 class HttpDecision:
     """What the REST front does with one request: wait `latency_s`, then `fault` (None = serve normally)."""
@@ -181,8 +195,19 @@ class FaultPlan(BaseModel):
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> FaultPlan:
-        """Load a plan; ValueError (with pydantic's field messages) if the file is not a valid plan."""
-        return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Load a plan; ValueError with one line per problem (where in the file, what is wrong), never a
+        raw pydantic dump. OSError when the file cannot be read. The format: `ops/FAULTS.md`."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"fault file {path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = [f"  {_where(e['loc'])}: {_message(e)}" for e in exc.errors(include_url=False)]
+            raise ValueError("\n".join([f"fault file {path}: not a valid fault plan (format: ops/FAULTS.md):",
+                                         *problems])) from None
 
     def replace_with(self, other: FaultPlan) -> None:
         """Take over `other`'s rules in place, so fronts holding this object see them at once."""

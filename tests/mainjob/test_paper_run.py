@@ -67,3 +67,92 @@ async def test_a_stop_after_a_market_crashed_exits_3_and_the_summary_says_crash(
     assert summary["exit_reason"] == "crash"
     assert summary["markets"][0]["exit_reason"] == "crash"
     assert summary["open_orders_left"] == 0
+
+
+# --- issue 17: the first command ends by itself; the summary marks what is left honestly -------------
+
+
+def test_the_paper_run_plans_two_markets_unless_told_otherwise():
+    import argparse
+
+    from bot.main_job import run_plan
+
+    paper = BotSettings(mode="paper")
+    plan = run_plan(argparse.Namespace(duration=None, markets=None, forever=False), paper)
+    assert (plan.max_markets, plan.duration_s, plan.journal_path) == (2, None, None)
+    assert "ends after 2 markets" in plan.stop_hint and "Ctrl-C" in plan.stop_hint
+    assert "no journal (set BOT_JOURNAL_PATH or --journal PATH" in plan.start_line(paper, dry_run=False)
+    assert run_plan(argparse.Namespace(duration=None, markets=None, forever=True), paper).max_markets is None
+    assert run_plan(argparse.Namespace(duration=40.0, markets=None, forever=False), paper).max_markets is None
+
+
+def test_live_mode_keeps_a_journal_by_default_in_the_state_directory(monkeypatch, tmp_path):
+    import argparse
+
+    from bot.main_job import default_journal_path, run_plan
+
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    live = BotSettings(mode="live", private_key="0x" + "7e" * 32)
+    plan = run_plan(argparse.Namespace(duration=None, markets=None, forever=False, journal=None), live)
+    assert plan.journal_path == tmp_path / "state" / "journal.jsonl" and plan.max_markets is None
+    assert f"journal {tmp_path / 'state' / 'journal.jsonl'}" in plan.start_line(live, dry_run=False)
+    flagged = run_plan(argparse.Namespace(duration=None, markets=None, forever=False, journal=tmp_path / "j"), live)
+    assert flagged.journal_path == tmp_path / "j"
+    assert default_journal_path({"HOME": "/h", "XDG_STATE_HOME": "/x"}).as_posix() == "/x/polymarket-maker/journal.jsonl"
+
+
+async def test_two_consecutive_markets_with_rollover_then_the_run_ends_with_marks_that_outlive_the_book(
+    autojump_clock,
+):
+    settings = BotSettings(mode="paper", paper_seed=3)  # the defaults of the README's first command
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(
+            lambda task_status: run_bot(settings, max_markets=2, inprocess=True, show_status=False,
+                                        task_status=task_status)
+        )
+    started = trio.current_time()
+    assert supervisor.overall_reason() is ExitReason.MARKET_END
+    first, second = supervisor.stats.records
+    assert second.info.start_s == first.info.end_s  # consecutive windows
+    assert second.runner is not None and first.finished_at_s is not None
+    assert started <= 360.0  # the README promises an end within six minutes
+    summaries = supervisor.summaries()
+    for market in summaries:
+        for side in ("up", "down"):
+            if market[f"unresolved_{side}_shares"] > 0:
+                # Marked at the last mid seen, not at 0 because the book is gone at the end.
+                assert market[f"mark_{side}"] is not None and 0 < market[f"mark_{side}"] < 1
+        assert market["liquidation_pnl_pusd"] <= market["marked_pnl_pusd"] + 1e-9
+    assert any(m["unresolved_up_shares"] + m["unresolved_down_shares"] > 0 for m in summaries)
+
+
+async def test_the_venue_fill_check_asks_only_for_this_runs_trades():
+    """After a restart the key's earlier trades in the market are not this run's: the check asks the
+    venue for trades matched since the run started (it once counted the market's whole history)."""
+    import types
+
+    import httpx
+
+    from bot.engine.markets import MarketInfo
+    from bot.engine.supervisor import VenueLinks
+    from bot.main_job import _venue_records
+    from bot.protocol.auth import ApiCreds
+    from bot.protocol.signing import OrderSigner
+
+    asked: list[dict[str, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/data/trades":
+            asked.append(dict(request.url.params))
+        return httpx.Response(200, json={"data": [], "next_cursor": "LTE=", "limit": 100, "count": 0})
+
+    info = MarketInfo("0x" + "11" * 32, "btc-updown-15m-1", "1", "2", 0.0, 900.0)
+    supervisor = types.SimpleNamespace(
+        creds=ApiCreds("k", "c2VjcmV0", "p"), signer=OrderSigner("0x" + "7e" * 32),
+        clock=types.SimpleNamespace(now_s=lambda: 1_800_000_500.0),
+        stats=types.SimpleNamespace(records=[types.SimpleNamespace(info=info)]),
+    )
+    links = VenueLinks("http://venue.invalid", "", "", None, http_transport=httpx.MockTransport(handle))
+    left, fills = await _venue_records(supervisor, links, since_s=1_800_000_123.7)
+    assert (left, fills) == (0, 0)
+    assert [(q["market"], q.get("after")) for q in asked] == [(info.condition_id, "1800000123")]

@@ -226,7 +226,7 @@ def test_summary_totals_markets_and_reports_what_is_left_on_the_venue() -> None:
     assert "pairs completed: 40 shares (completion orders 2 filled / 2 sent)" in text
     # Weighted by paired shares: (10 * 0.96 + 30 * 0.92) / 40.
     assert "average pair cost: 0.9300 pUSD" in text
-    assert "P&L: realised +0.00 pUSD, marked +0.80 pUSD" in text
+    assert "P&L: realised +0.00 pUSD, marked at last mid +0.80 pUSD" in text
     assert "cancel-all: 3 runs, max 30.0 ms, median 20.0 ms, all verified: yes" in text
     assert "open orders left on venue: 0" in text
     assert "market=m-2" in text
@@ -391,3 +391,94 @@ def test_a_display_on_a_file_that_is_no_terminal_uses_plain_lines() -> None:
     assert StatusDisplay(console=Console(file=io.StringIO(), force_terminal=True)).tty is True
     with pytest.raises(ValueError, match="not both"):
         StatusDisplay(console=Console(), out=io.StringIO())
+
+
+# --- issue 17: a screen that fits, per-side blocks, an honest summary ---------------------------------
+
+
+def _screen_at(renderable: object, width: int) -> list[str]:
+    console = Console(record=True, width=width, color_system=None)
+    console.print(renderable)
+    return console.export_text().splitlines()
+
+
+def _wide_market() -> MarketStatus:
+    """Numbers as wide as a real market shows: long inventories, five levels a side."""
+    rows = tuple(LadderRow(i, 0.47 - i / 100, 123.45, "cancelling", 12.3456) for i in range(5))
+    up = TokenStatus("111", "Up", 0.4825, 0.4975, 1234.5678, 0.4712, rows, block_reason="inventory_cap")
+    down = TokenStatus("222", "Down", 0.5025, 0.5175, 51.74, 0.5536, rows)
+    base = _market(block=None)
+    return MarketStatus(**{**{f: getattr(base, f) for f in base.__slots__}, "up": up, "down": down})
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_screen_fits_its_width_and_no_ladder_row_is_wrapped(width: int) -> None:
+    status = BotStatus(**{**{f: getattr(_status(), f) for f in BotStatus.__slots__},
+                          "markets": (_wide_market(),), "dry_run": True,
+                          "notes": ("no market found for series btc-updown-15m: tried btc-updown-15m-1, "
+                                    "btc-updown-15m-2 (window 900 s assumed)",),
+                          "stop_hint": "ends after 2 markets (--duration S, --markets N, --forever); Ctrl-C stops"})
+    lines = _screen_at(render(status, width), width)
+    assert all(len(line) <= width for line in lines), "\n".join(lines)
+    full = f"{0:>3} {'0.47':>7} {'123.45':>8} {'cancelling':<17} {'12.3456':>8}"
+    compact = f"{'0.47':>6} {'123.45':>7} {'cancelling':<10} {'12.3456':>7}"
+    row = full if width != 80 else compact
+    # Every order row whole on one line: both sides on one line at 120 (full columns) and 80 (compact
+    # columns), one side per line when stacked at 60.
+    holding = [line for line in lines if row in line]
+    assert len(holding) == (2 if width == 60 else 1), "\n".join(lines)
+    if width != 60:
+        assert holding[0].count(row) == 2
+    text = "\n".join(lines)
+    assert "DRY RUN" in text and "no market found for series" in text and "Ctrl-C stops" in text
+
+
+def test_a_rollover_fits_80_by_24() -> None:
+    """Two markets during a rollover: the old one past its cutoff (no orders), the new one quoting."""
+    old = _wide_market()
+    empty = {"ladder": (), "block_reason": None}
+    old = MarketStatus(**{**{f: getattr(old, f) for f in old.__slots__}, "state": "cutoff", "block_reason": "cutoff",
+                          "up": TokenStatus(**{**{f: getattr(old.up, f) for f in TokenStatus.__slots__}, **empty}),
+                          "down": TokenStatus(**{**{f: getattr(old.down, f) for f in TokenStatus.__slots__},
+                                                 **empty})})
+    rows = tuple(LadderRow(i, 0.47 - i / 100, 10.0, "live", 0.0) for i in range(3))
+    new = _wide_market()
+    new = MarketStatus(**{**{f: getattr(new, f) for f in new.__slots__},
+                          "up": TokenStatus(**{**{f: getattr(new.up, f) for f in TokenStatus.__slots__},
+                                               "ladder": rows}),
+                          "down": TokenStatus(**{**{f: getattr(new.down, f) for f in TokenStatus.__slots__},
+                                                 "ladder": rows})})
+    status = BotStatus(**{**{f: getattr(_status(), f) for f in BotStatus.__slots__}, "markets": (old, new),
+                          "stop_hint": "ends after 2 markets (--duration S, --markets N, --forever); "
+                                       "Ctrl-C stops, cancelling every order first"})
+    lines = _screen_at(render(status, 80), 80)
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), "\n".join(lines)
+
+
+def test_a_side_blocked_by_the_skew_cap_says_so_while_the_market_quotes() -> None:
+    text = "\n".join(_screen_at(render(_status(_wide_market()), 80), 80))
+    assert "block inventory_cap" in text  # the Up side, capped
+    assert "block none" in text  # the market and the Down side
+    plain = plain_lines(_status(_wide_market()))[1]
+    assert "up_block=inventory_cap" in plain and "down_block=-" in plain
+
+
+def test_waiting_for_a_window_shows_market_data_idle_not_down() -> None:
+    idle = BotStatus(**{**{f: getattr(_status(), f) for f in BotStatus.__slots__}, "markets": (),
+                        "ws_market_connected": False, "ws_market_tokens": 0})
+    text = "\n".join(_screen_at(render(idle, 80), 80))
+    assert "ws market idle (no market subscribed yet)" in text and "ws market DOWN" not in text
+
+
+def test_summary_marks_unsold_shares_at_the_last_mid_lists_them_unresolved_and_labels_a_dry_run() -> None:
+    market = _runner_summary("m-1", up_shares=60.0, down_shares=10.0, paired_shares=10.0, marked_pnl_pusd=-4.22,
+                             liquidation_pnl_pusd=-6.5, unresolved_up_shares=50.0, unresolved_down_shares=0.0,
+                             mark_up=0.41, mark_down=0.58)
+    text = format_summary({"markets": [market], "open_orders_left": 0, "exit_reason": "market_end",
+                           "duration_s": 300.0, "venue_fills": 2, "dry_run": True})
+    assert text.splitlines()[0].startswith("run summary (DRY RUN: nothing was sent to the venue)")
+    assert "orders computed (not sent): 10" in text
+    assert "marked at last mid -4.22 pUSD, at best bid (liquidation) -6.50 pUSD" in text
+    assert "unresolved position: m-1 Up 50 shares (marked at last mid 0.4100" in text
+    assert "Down 0 shares" not in text
+    assert "fills in the venue's trade records since this run started: 2 (DIFFER from ours (3))" in text

@@ -391,3 +391,68 @@ async def test_plan_loads_from_json_and_admin_routes_replace_it_unfaulted(
     )
     assert added.status_code == 200
     assert (await client.http.get("/ok")).status_code == 429
+
+
+# --- issue 17: the fault file format is documented, and a bad file says what is wrong -----------------
+
+
+def test_the_documented_example_fault_file_loads(tmp_path):
+    import re
+    from pathlib import Path
+
+    from bot.sim.faults import FaultPlan
+
+    doc = (Path(__file__).resolve().parents[2] / "ops" / "FAULTS.md").read_text(encoding="utf-8")
+    example = re.search(r"```json\n(.*?)```", doc, re.DOTALL).group(1)
+    path = tmp_path / "faults.json"
+    path.write_text(example, encoding="utf-8")
+    plan = FaultPlan.from_json_file(path)
+    assert [f.kind for f in plan.http] == ["status", "rate_limit", "hang", "garbage"]
+    assert [a.kind for a in plan.schedule] == ["restart", "fail_trades", "ws_disconnect", "cancel_only"]
+
+
+def test_a_bad_fault_file_is_one_line_per_problem_not_a_pydantic_dump(tmp_path, capsys):
+    from bot import cli
+
+    path = tmp_path / "faults.json"
+    path.write_text('{"http": [{"kind": "explode", "count": -1}], "bogus": 1}', encoding="utf-8")
+    assert cli.main(["sim", "--faults", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"bot sim: fault file {path}: not a valid fault plan (format: ops/FAULTS.md):"
+    assert err[1].startswith("  http[0].kind: Input should be 'status'")
+    assert err[2] == "  http[0].count: Input should be greater than or equal to 0"
+    assert err[3] == "  bogus: unknown field (see ops/FAULTS.md for the fields)"
+    assert not any("pydantic" in line or "errors.pydantic.dev" in line for line in err)
+    path.write_text('{"http": [', encoding="utf-8")
+    assert cli.main(["sim", "--faults", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"bot sim: fault file {path}: not JSON:")
+
+
+def test_every_simulator_admin_path_the_docs_give_is_served():
+    """ops/ARCHITECTURE.md once gave `/_admin/faults` (a 404): every `/_…` path in the README and ops/ docs
+    is the admin prefix plus a route the simulator serves."""
+    import re
+    from pathlib import Path
+
+    import httpx
+
+    from bot.sim.routes.common import ADMIN_PREFIX
+    from bot.sim.server import open_inprocess_sim
+    from bot.sim.venue import SimVenue
+
+    repo = Path(__file__).resolve().parents[2]
+    docs = [repo / "README.md", *sorted((repo / "ops").glob("*.md"))]
+    paths = {m for doc in docs for m in re.findall(r"/_[a-z_]+(?:/[a-z_-]+)+", doc.read_text(encoding="utf-8"))}
+    assert paths, "the docs name no admin path"
+
+    async def check() -> None:
+        async with open_inprocess_sim(SimVenue(seed=1), seed=1) as sim:
+            async with httpx.AsyncClient(base_url=sim.rest_url, transport=sim.transport) as client:
+                for path in sorted(paths):
+                    assert path.startswith(ADMIN_PREFIX + "/"), path
+                    answer = await client.get(path)
+                    assert answer.status_code != 404, path
+
+    import trio
+
+    trio.run(check)
