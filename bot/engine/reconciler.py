@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from bot.engine.fills import fills_in_trade
+from bot.engine.fills import fills_in_trade, key_fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.errors import VenueError
 from bot.protocol.messages import OrderStatus
@@ -233,7 +233,11 @@ class Reconciler:
             r.user_handler.on_trade_event(trade)
 
     async def _fills_before_seed(self) -> dict[str, tuple[int, int]]:
-        """Record the market's fills of our seeded orders as seen; per token, (shares, cost) they bought."""
+        """Record every fill of our key in the market before the seed as seen, and journal it once: the
+        balances read next hold it, so it reaches the inventory through the seed, and its late
+        MINED/CONFIRMED re-send is a repeat. Orders since cancelled or filled count too (the key's trades
+        are ours, whichever order they filled): their cost explains part of the balance, and without them
+        the seeded life's ledger would miss fills the venue holds. Per token, (shares, cost) they bought."""
         r = self._r
         info = r.info
         try:
@@ -245,9 +249,17 @@ class Reconciler:
         for trade in trades:
             if trade.status.value == "FAILED":
                 continue
-            for fill in fills_in_trade(trade, our_order_ids=r.manager.by_id, tokens=info.token_ids,
-                                       fee_rate=info.fee_rate, fee_exponent=info.fee_exponent):
-                if r.inventory.seen_before_seed(fill) and fill.side == "BUY":
+            fills = key_fills_in_trade(trade, our_owner=r.gateway.owner, tokens=info.token_ids,
+                                       fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
+            fills += fills_in_trade(trade, our_order_ids=r.manager.by_id, tokens=info.token_ids,
+                                    fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
+            for fill in fills:
+                if not r.inventory.seen_before_seed(fill):
+                    continue  # one fill found both ways
+                r.journal.write("fill", market=info.condition_id, trade_id=fill.trade_id, order_id=fill.order_id,
+                                token_id=fill.token_id, side=fill.side, shares=fill.shares, price=fill.price,
+                                fee=fill.fee_pusd, status=fill.status.value, taker=fill.taker, before_seed=True)
+                if fill.side == "BUY":
                     shares, cost = bought.get(fill.token_id, (0, 0))
                     bought[fill.token_id] = (shares + fill.shares_micro, cost + fill.cost_micro + fill.fee_micro)
         return bought
@@ -286,14 +298,15 @@ class Reconciler:
         # basis explains part of the balance), so its late MINED/CONFIRMED re-send is a repeat, not a fill.
         before = await self._fills_before_seed()
         for token in by_token:
-            pos = r.inventory.position(token)
             try:
                 shares = await r.gateway.conditional_balance_micro(token)
             except VenueError as exc:
                 log.warning("balance of %s unknown: %s", token[:12], exc)
-                shares = pos.shares_micro
+                shares = before.get(token, (0, 0))[0]  # what our fills say
             explained_shares, explained_cost = before.get(token, (0, 0))
-            explained_shares = min(explained_shares, shares)
+            if explained_shares > shares:  # some were sold or merged since: their cost left with them
+                explained_cost = explained_cost * shares // explained_shares
+                explained_shares = shares
             book = r.books.book(token)
             mark = micro_from_float(book.best_bid) if book is not None and book.best_bid is not None else MICRO // 2
             # The balance is the truth for the shares. The part our known fills do not explain has an

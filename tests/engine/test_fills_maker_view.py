@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.engine.fills import fills_in_trade
+from bot.engine.fills import fills_in_trade, key_fills_in_trade
 from bot.protocol.messages import ParseStats, TradeEvent, parse_user_frame
 
 CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket" / "ws" / "user_trade1.json"
@@ -56,3 +56,13 @@ def test_an_order_of_our_key_that_this_run_did_not_place_or_seed_is_not_our_fill
     tokens = {m.asset_id for m in trade.maker_orders} | {trade.asset_id}
     assert any(m.owner == OUR_KEY for m in trade.maker_orders)
     assert fills_in_trade(trade, our_order_ids=set(), tokens=tokens, fee_rate=0.0, fee_exponent=1.0) == []
+
+
+def test_the_seed_finds_our_key_s_maker_fill_of_an_order_it_never_knew_and_not_the_taker_s() -> None:
+    # The seed reads the key's trades from before the restart, orders since filled or cancelled included:
+    # our leg by its owner, and the MAKER view's top-level key (the taker's) is no taker fill of ours.
+    trade = _trade()
+    tokens = {m.asset_id for m in trade.maker_orders} | {trade.asset_id}
+    fills = key_fills_in_trade(trade, our_owner=OUR_KEY, tokens=tokens, fee_rate=0.0, fee_exponent=1.0)
+    assert [(f.order_id, f.shares_micro, f.taker) for f in fills] == [(_our_order_id(trade), 5_000_000, False)]
+    assert key_fills_in_trade(trade, our_owner=trade.owner, tokens=tokens, fee_rate=0.0, fee_exponent=1.0) == []

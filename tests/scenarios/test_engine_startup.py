@@ -126,3 +126,39 @@ async def test_startup_without_cancel_all_adopts_buys_by_price_and_converges_to_
         assert too_many == [] and len(sc.our_open_orders(up)) == len(sc.our_open_orders(down)) == levels
         await sc.stop_and_wait(ExitReason.OPERATOR)
         assert sc.our_open_orders() == []
+
+
+async def test_a_seeding_start_journals_every_fill_of_the_key_from_before_once_and_ignores_its_repeats(autojump_clock):
+    # Before the start, one sale fills two BUYs of our key: one in full (no longer open, so not adopted)
+    # and one in part (adopted). The seeded life must account for both fills exactly once: journaled as
+    # "before the seed", in the inventory through the seeded balance at their own cost, and their late
+    # MINED/CONFIRMED sightings over the user stream are repeats.
+    async with scenario(startup_cancel_all=False, **QUIET) as sc, trio.open_nursery() as nursery:
+        this = _market(sc, EPOCH_S)
+        up = this.yes_token_id
+        sc.exchange.ensure_account(sc.signer.address)
+        full, part = await _place_before_start(sc, [(up, Side.BUY, 0.50, 10), (up, Side.BUY, 0.49, 10)])
+        seller = sc.trader("seller")
+        seller.give_shares(up, 100)
+        seller.market(up, "SELL", amount=15, price=0.49)
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        venue = {(t["id"], leg["order_id"]) for t in sc.exchange.trades(sc.owner)
+                 for leg in t["maker_orders"] if leg["owner"] == sc.owner}
+        assert {oid for _, oid in venue} == {full, part}
+        assert _status(sc, full) == "MATCHED"
+        await trio.sleep(1.0)
+        (seeded,) = sc.journal.of("seeded")
+        assert seeded["orders"][up] == [part]
+        fills = sc.journal.of("fill")
+        assert {(f["trade_id"], f["order_id"]) for f in fills} == venue
+        assert all(f["before_seed"] and f["status"] == "MATCHED" for f in fills)
+        # The balance is explained by the two fills at their prices, not marked at the bid.
+        assert runner.inventory.up.shares_micro == 15_000_000
+        assert runner.inventory.up.cost_micro == 10 * 500_000 + 5 * 490_000
+        assert runner.inventory.fills_counted == 0
+        await trio.sleep(30.0)  # the trade is MINED, then CONFIRMED: both re-sent to the seeded life
+        assert {t["status"] for t in sc.exchange.trades(sc.owner)} == {"CONFIRMED"}
+        assert len(sc.journal.of("fill")) == 2 and runner.inventory.fills_counted == 0
+        assert runner.inventory.up.shares_micro == 15_000_000
+        await sc.stop_and_wait(ExitReason.OPERATOR)
