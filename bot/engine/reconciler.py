@@ -6,7 +6,9 @@ Guarantees:
   (a WS event, our own request) after the listing was requested is left alone, so an order filled or
   cancelled during the GET is never a "stray", and a fill is never recorded as a cancel.
 - An order of ours absent from the venue is settled by evidence: `cancelling` → cancelled (the cancel
-  took effect; its answer was lost); `pending`/`unknown` past the grace window → lost; `live` → the
+  took effect; its answer was lost); `pending`/`unknown` past the grace window → the venue's record
+  (it landed and ended unseen: filled or cancelled, so its late WS events repeat a known end), and
+  lost only if the venue has no record; `live` → the
   venue's record of that order: filled stays filled, cancelled by the venue (its WS report may still
   be on the way) is cancelled, and only an order the venue does not know at all is "lost".
 - Only real mismatches (an order of ours on the venue that our cache had ended, a live order the venue
@@ -127,6 +129,7 @@ class Reconciler:
             if matched > order.matched_shares:
                 manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched", matched=matched)
         absent_live: list[Order] = []
+        absent_unsettled: list[Order] = []
         for order in manager.open_orders():
             oid = order.order_id
             if oid in on_venue or now - order.created_at_s < r.settings.reconcile_grace_s:
@@ -138,10 +141,11 @@ class Reconciler:
                 report.cancel_confirmed.append(oid)
                 manager.transition(order, OrderTrigger.CANCEL_CONFIRMED, reason="absent from venue after cancel")
             elif order.state in (OrderState.PENDING, OrderState.UNKNOWN):
-                # Never landed, or landed and ended unseen; a fill, if any, is counted from its trade.
-                manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
+                absent_unsettled.append(order)  # never landed, or landed and ended unseen: ask the venue
             else:
                 absent_live.append(order)
+        for order in absent_unsettled:
+            await self._settle_unlanded(order)
         for order in absent_live:
             await self._settle_absent(order, report)
         await self.catch_up_fills()
@@ -156,6 +160,32 @@ class Reconciler:
             if report.strays:
                 manager.apply_cancel_outcome(await r.gateway.cancel_ids(report.strays))
         return report
+
+    async def _settle_unlanded(self, order: Order) -> None:
+        """A `pending`/`unknown` order the listing lacks past the grace window: `lost` only if the venue
+        has no record of it. One that landed and ended unseen (a venue cancel or a fill while its POST
+        answer was lost and its WS events are still on the way) ends as the venue says, so its late
+        PLACEMENT/CANCELLATION/UPDATE are repeats of a known end, not contradictions of a wrong `lost`."""
+        r = self._r
+        manager = r.manager
+        try:
+            record = await r.gateway.order(order.order_id)
+        except VenueError as exc:
+            log.warning("order %s of unknown outcome absent, lookup failed: %s", order.order_id[:12], exc)
+            return  # judged again at the next reconciliation
+        if order.state not in (OrderState.PENDING, OrderState.UNKNOWN):
+            return  # an event or our own request settled it during the lookup
+        if record is None:  # a fill, if any, is counted from its trade
+            manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
+            return
+        matched = float(record.size_matched)
+        if record.status is OrderStatus.MATCHED or matched >= order.size_shares - _EPS:
+            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
+        elif record.status in (OrderStatus.LIVE, OrderStatus.DELAYED):  # landed after the listing was taken
+            manager.transition(order, OrderTrigger.ACCEPTED, reason=f"venue record: {record.status.value}")
+        else:
+            manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
+                               matched=matched or None)
 
     async def _settle_absent(self, order: Order, report: ReconcileReport) -> None:
         """A live order the listing lacks: ask the venue for its record (filled or cancelled unseen)."""
