@@ -6,7 +6,9 @@ Guarantees:
   (a WS event, our own request) after the listing was requested is left alone, so an order filled or
   cancelled during the GET is never a "stray", and a fill is never recorded as a cancel.
 - An order of ours absent from the venue is settled by evidence: `cancelling` → cancelled (the cancel
-  took effect; its answer was lost); `pending`/`unknown` past the grace window → lost; `live` → the
+  took effect; its answer was lost); `pending`/`unknown` past the grace window → the venue's record
+  (it landed and ended unseen: filled or cancelled, so its late WS events repeat a known end), and
+  lost only if the venue has no record; `live` → the
   venue's record of that order: filled stays filled, cancelled by the venue (its WS report may still
   be on the way) is cancelled, and only an order the venue does not know at all, at two reconciliations
   in a row, is "lost" (a venue may answer null for a finished order whose WS report is still on its way).
@@ -67,6 +69,7 @@ class Reconciler:
         # Orders of unknown outcome this reconciler called lost: a later report that they ended (a FOK/FAK
         # killed or filled on entry, a venue cancel) is consistent with "not resting", not a refused edge.
         self.declared_lost: set[str] = set()
+        self.seeded = False  # a seeding start read its position from the venue (False: no listing by the cutoff)
 
     async def run(self) -> None:
         r = self._r
@@ -135,6 +138,7 @@ class Reconciler:
             if matched > order.matched_shares:
                 manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched", matched=matched)
         absent_live: list[Order] = []
+        absent_unsettled: list[Order] = []
         for order in manager.open_orders():
             oid = order.order_id
             if oid in on_venue or now - order.created_at_s < r.settings.reconcile_grace_s:
@@ -146,11 +150,11 @@ class Reconciler:
                 report.cancel_confirmed.append(oid)
                 manager.transition(order, OrderTrigger.CANCEL_CONFIRMED, reason="absent from venue after cancel")
             elif order.state in (OrderState.PENDING, OrderState.UNKNOWN):
-                # Never landed, or landed and ended unseen; a fill, if any, is counted from its trade.
-                manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
-                self.declared_lost.add(oid)
+                absent_unsettled.append(order)  # never landed, or landed and ended unseen: ask the venue
             else:
                 absent_live.append(order)
+        for order in absent_unsettled:
+            await self._settle_unlanded(order)
         for order in absent_live:
             await self._settle_absent(order, report, snapshot_seq)
         await self.catch_up_fills()
@@ -165,6 +169,33 @@ class Reconciler:
             if report.strays:
                 manager.apply_cancel_outcome(await r.gateway.cancel_ids(report.strays))
         return report
+
+    async def _settle_unlanded(self, order: Order) -> None:
+        """A `pending`/`unknown` order the listing lacks past the grace window: `lost` only if the venue
+        has no record of it. One that landed and ended unseen (a venue cancel or a fill while its POST
+        answer was lost and its WS events are still on the way) ends as the venue says, so its late
+        PLACEMENT/CANCELLATION/UPDATE are repeats of a known end, not contradictions of a wrong `lost`."""
+        r = self._r
+        manager = r.manager
+        try:
+            record = await r.gateway.order(order.order_id)
+        except VenueError as exc:
+            log.warning("order %s of unknown outcome absent, lookup failed: %s", order.order_id[:12], exc)
+            return  # judged again at the next reconciliation
+        if order.state not in (OrderState.PENDING, OrderState.UNKNOWN):
+            return  # an event or our own request settled it during the lookup
+        if record is None:  # a fill, if any, is counted from its trade
+            manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
+            self.declared_lost.add(order.order_id)
+            return
+        matched = micro_to_float(record.size_matched_micro)  # the order machine's display float
+        if record.status is OrderStatus.MATCHED or record.size_matched_micro >= record.original_size_micro > 0:
+            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
+        elif record.status in (OrderStatus.LIVE, OrderStatus.DELAYED):  # landed after the listing was taken
+            manager.transition(order, OrderTrigger.ACCEPTED, reason=f"venue record: {record.status.value}")
+        else:
+            manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
+                               matched=matched or None)
 
     async def _settle_absent(self, order: Order, report: ReconcileReport, snapshot_seq: int) -> None:
         """A live order the listing lacks: ask the venue for its record (filled or cancelled unseen).
@@ -232,7 +263,7 @@ class Reconciler:
         for trade in trades:
             r.user_handler.on_trade_event(trade)
 
-    async def _fills_before_seed(self) -> dict[str, tuple[int, int]]:
+    async def _fills_before_seed(self) -> dict[str, tuple[int, int]] | None:
         """Record every fill of our key in the market before the seed as seen, and journal it once: the
         balances read next hold it, so it reaches the inventory through the seed, and its late
         MINED/CONFIRMED re-send is a repeat. Orders since cancelled or filled count too (the key's trades
@@ -240,11 +271,21 @@ class Reconciler:
         the seeded life's ledger would miss fills the venue holds. Per token, (shares, cost) they bought."""
         r = self._r
         info = r.info
-        try:
-            trades = await r.gateway.trades(info.condition_id)
-        except VenueError as exc:
-            log.warning("trades of %s not fetched: %s", r.info.slug, exc)
-            return {}
+        trades = None
+        pause_s = r.settings.cancel_all_retry_base_s
+        # Retried until the cutoff, as the listing: without the trades the seed falls back to the balance,
+        # whose fills cannot be told from the ones still to be reported (they would count twice).
+        with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
+            while True:
+                try:
+                    trades = await r.gateway.trades(info.condition_id)
+                    break
+                except VenueError as exc:
+                    log.warning("seeding %s: trades not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
+                await trio.sleep(pause_s)
+                pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
+        if trades is None:
+            return None
         bought: dict[str, tuple[int, int]] = {}
         for trade in trades:
             if trade.status.value == "FAILED":
@@ -294,26 +335,33 @@ class Reconciler:
                     order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=micro_to_float(o.size_matched_micro),
                                   at_s=now)
                 r.manager.adopt(order)
-        # Fills before the seed are in the balances read below: each is recorded as seen (its cost
-        # basis explains part of the balance), so its late MINED/CONFIRMED re-send is a repeat, not a fill.
+        # The seeded position is exactly the key's fills the venue lists now (each recorded as seen, so
+        # its late MINED/CONFIRMED re-send is a repeat): a fill the listing does not hold yet is counted
+        # when its event arrives, once. Reading the balance instead races the fills landing between the
+        # two reads (counted twice, or never); it is read only to say when the two disagree (shares
+        # bought outside the bot, sold or merged since) or when the trades could not be listed.
         before = await self._fills_before_seed()
         for token in by_token:
             try:
-                shares = await r.gateway.conditional_balance_micro(token)
+                balance: int | None = await r.gateway.conditional_balance_micro(token)
             except VenueError as exc:
                 log.warning("balance of %s unknown: %s", token[:12], exc)
-                shares = before.get(token, (0, 0))[0]  # what our fills say
-            explained_shares, explained_cost = before.get(token, (0, 0))
-            if explained_shares > shares:  # some were sold or merged since: their cost left with them
-                explained_cost = explained_cost * shares // explained_shares
-                explained_shares = shares
+                balance = None
+            if before is not None:
+                shares, cost = before.get(token, (0, 0))
+                if balance is not None and balance != shares:
+                    log.info("seed %s: our listed fills hold %s shares, the balance %s (fills since, or shares "
+                             "moved outside the bot)", token[:12], micro_to_float(shares), micro_to_float(balance))
+                held = r.inventory.position(token)  # fills of this run counted before the seed
+                r.inventory.seed(token, held.shares_micro + shares, held.cost_micro + cost)
+                continue
+            shares = balance or 0
             book = r.books.book(token)
             mark = micro_from_float(book.best_bid) if book is not None and book.best_bid is not None else MICRO // 2
-            # The balance is the truth for the shares. The part our known fills do not explain has an
-            # unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
-            # conservatively.
-            unexplained = shares - explained_shares
-            r.inventory.seed(token, shares, explained_cost + -(-unexplained * mark // MICRO))
+            # Without the trades, the balance is all there is; its cost basis is unknown: mark it at the
+            # bid (or 0.5), which the completion cap then treats conservatively.
+            r.inventory.seed(token, shares, -(-shares * mark // MICRO))
+        self.seeded = True
         r.journal.write("seeded", market=info.condition_id,
                         orders={t: [o.id for o in v] for t, v in by_token.items()}, unrelated=unrelated)
         if unrelated and r.settings.cancel_unrelated_on_seed:

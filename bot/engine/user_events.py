@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.engine.fills import fills_in_trade
+from bot.engine.fills import fills_in_trade, key_fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.messages import OrderEvent, OrderEventType, OrderStatus, TradeEvent
 from bot.protocol.money import micro_to_float
@@ -86,6 +86,14 @@ class UserEventHandler:
             # fills, if any, are counted from the trade events.
             log.info("late report of %r, called lost: %s", order, trigger)
             return
+        if order.state is OrderState.FAILED and event.id in r.reconciler.declared_lost and (
+            trigger is OrderTrigger.ACCEPTED
+        ):
+            # The venue had no record of it when it was called lost, so this PLACEMENT is either stale (it
+            # ended before the listing) or it landed later still. Either way the order is not brought back
+            # to life: if it rests, the next reconciliation lists it as a stray and cancels it.
+            log.warning("late placement of %r, called lost: the next reconciliation cancels it if it rests", order)
+            return
         if order.state in (OrderState.FILLED, OrderState.CANCELLED) and not manager.allows(order, trigger):
             # A report older than the order's end (it cannot rest again): nothing to change. Rejected
             # and failed orders stay strict: anything they hear is loud (a wrong `lost` verdict).
@@ -106,6 +114,16 @@ class UserEventHandler:
             fee_rate=info.fee_rate,
             fee_exponent=info.fee_exponent,
         )
+        if event.match_time_ms >= r.started_at_s * 1000:
+            # Matched during this run, of an order of our key this run never knew: one a previous process
+            # left that filled before the startup cancel-all or the seed reached it. It moved this run's
+            # inventory, so it counts; the seed adds only the listed fills not counted yet.
+            fills += [
+                fill
+                for fill in key_fills_in_trade(event, our_owner=r.gateway.owner, tokens=info.token_ids,
+                                               fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
+                if fill.order_id not in r.manager.by_id
+            ]
         changed = False
         for fill in fills:
             if r.inventory.apply(fill):

@@ -245,10 +245,11 @@ async def test_a_journal_hitting_a_file_size_limit_exits_10_with_zero_orders(sim
     env = _bot_env(sim, key, market, tmp_path, BOT_QUOTE_CUTOFF_S="0")
     out = (tmp_path / "bot.out").open("wb")
     err = (tmp_path / "bot.err").open("wb")
-    # 24 KiB: the start and the first quotes fit; the churn of a live market fills it within seconds.
+    # 64 KiB: the start (market terms, seeding, selection) and the first quotes fit; the churn of a live
+    # market fills it within seconds.
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=out, stderr=err,
-        preexec_fn=_limit_file_size(24 * 1024),
+        preexec_fn=_limit_file_size(64 * 1024),
     )
     try:
         assert await _wait_for_orders(sim, key, market["condition_id"])
