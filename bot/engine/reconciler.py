@@ -335,32 +335,28 @@ class Reconciler:
                     order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=micro_to_float(o.size_matched_micro),
                                   at_s=now)
                 r.manager.adopt(order)
-        # The seeded position is exactly the key's fills the venue lists now (each recorded as seen, so
-        # its late MINED/CONFIRMED re-send is a repeat): a fill the listing does not hold yet is counted
-        # when its event arrives, once. Reading the balance instead races the fills landing between the
-        # two reads (counted twice, or never); it is read only to say when the two disagree (shares
-        # bought outside the bot, sold or merged since) or when the trades could not be listed.
-        before = await self._fills_before_seed()
+        # Fills before the seed are in the balances read below: each is recorded as seen (its cost
+        # basis explains part of the balance), so its late MINED/CONFIRMED re-send is a repeat, not a fill.
+        # (Open: a fill landing between the trades listing and the balance read is in the balance and is
+        # counted again when its event arrives; the interleaving property's seeding case shows it.)
+        before = await self._fills_before_seed() or {}
         for token in by_token:
             try:
-                balance: int | None = await r.gateway.conditional_balance_micro(token)
+                shares = await r.gateway.conditional_balance_micro(token)
             except VenueError as exc:
                 log.warning("balance of %s unknown: %s", token[:12], exc)
-                balance = None
-            if before is not None:
-                shares, cost = before.get(token, (0, 0))
-                if balance is not None and balance != shares:
-                    log.info("seed %s: our listed fills hold %s shares, the balance %s (fills since, or shares "
-                             "moved outside the bot)", token[:12], micro_to_float(shares), micro_to_float(balance))
-                held = r.inventory.position(token)  # fills of this run counted before the seed
-                r.inventory.seed(token, held.shares_micro + shares, held.cost_micro + cost)
-                continue
-            shares = balance or 0
+                shares = before.get(token, (0, 0))[0]  # what our fills say
+            explained_shares, explained_cost = before.get(token, (0, 0))
+            if explained_shares > shares:  # some were sold or merged since: their cost left with them
+                explained_cost = explained_cost * shares // explained_shares
+                explained_shares = shares
             book = r.books.book(token)
             mark = micro_from_float(book.best_bid) if book is not None and book.best_bid is not None else MICRO // 2
-            # Without the trades, the balance is all there is; its cost basis is unknown: mark it at the
-            # bid (or 0.5), which the completion cap then treats conservatively.
-            r.inventory.seed(token, shares, -(-shares * mark // MICRO))
+            # The balance is the truth for the shares. The part our known fills do not explain has an
+            # unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
+            # conservatively.
+            unexplained = shares - explained_shares
+            r.inventory.seed(token, shares, explained_cost + -(-unexplained * mark // MICRO))
         self.seeded = True
         r.journal.write("seeded", market=info.condition_id,
                         orders={t: [o.id for o in v] for t, v in by_token.items()}, unrelated=unrelated)
