@@ -66,9 +66,11 @@ async def test_the_estimate_agrees_with_the_simulators_accrual_over_a_full_marke
         if expected > 0.01:  # a market the flow took away from our ladder early earns too little to compare
             ratios.append(estimate / expected)
     assert ratios, "no full market earned enough to compare the estimate with"
-    # Measured (seeds 3, 7, 11): estimate / expected 0.67–0.93. The issue asks for 5 %; the remaining
-    # gap is the others' side: the public book aggregates makers, and Σ min(Q_one_j, Q_two_j) of the
-    # flow's makers is below min(Σ Q_one, Σ Q_two) of the aggregate (bot/engine/rewards.py). Our own
-    # Q_min is exact (tests/engine/test_rewards_estimator.py). The bounds catch a new bias either way
-    # (a fixed evaluation grid aliasing with the flow measured +25 %).
+    # Measured (seeds 3, 7, 11; the markets depend on the day's clock): estimate / expected 0.98–1.08 on a
+    # market watched from its start, 0.71–0.88 on the run's first market, whose start the bot did not see
+    # (the venue's samples before our first look, nobody's orders rested yet, are taken as scored). Issue
+    # 18 asks for 5 %. The rest of the gap is the others' side: the public book aggregates makers, so
+    # Σ min(Q_one_j, Q_two_j) and per-order minimum sizes cannot be told from it (bot/engine/rewards.py).
+    # Our own Q_min is exact (tests/engine/test_rewards_estimator.py). The bounds catch a new bias either
+    # way (a fixed evaluation grid aliasing with the flow measured +25 %).
     assert all(0.6 < r < 1.1 for r in ratios), ratios
