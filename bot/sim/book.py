@@ -167,7 +167,17 @@ class MirroredBook:
 
     def depth(self, side: str) -> list[tuple[int, int]]:
         """(Yes-space price, aggregate shares) per level, ascending price."""
-        return [(price, self.level_shares(side, price)) for price in self._prices[side]]
+        # Every book change publishes both tokens' hashes, so this walk runs per recorded event in a
+        # replay: one loop, no generator per level (sizes are not kept per level, because fills change
+        # orders' budgets in place and a stale aggregate would be a silent wrong book).
+        levels = self._levels[side]
+        out = []
+        for price in self._prices[side]:
+            shares = 0
+            for order in levels[price]:
+                shares += order.open_shares()
+            out.append((price, shares))
+        return out
 
     def orders(self) -> Iterator[SimOrder]:
         for side in (BID, ASK):
