@@ -162,6 +162,10 @@ class MirroredBook:
         for price in list(ordered):
             yield price, self._levels[side][price]
 
+    def has_level(self, side: str, yes_price: int) -> bool:
+        """Whether any order rests at the level (it is in `depth`, even with 0 open shares)."""
+        return yes_price in self._levels[side]
+
     def level_shares(self, side: str, yes_price: int) -> int:
         return sum(order.open_shares() for order in self._levels[side].get(yes_price, ()))
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sim.book import ASK, BID, Fill, MirroredBook, SimOrder
+from bot.sim.book_text import BookText
 from bot.sim.model import MarketSpec
-from bot.sim.orders_wire import book_summary, mirror_levels, top_of_book
+from bot.sim.orders_wire import book_summary, top_of_book
 from bot.sim.rules import tick_units
-from bot.sim.wire import UNIT, book_hash_of, fmt_units, ms_string, units_from_decimal
+from bot.sim.wire import UNIT, book_hash_of_text, fmt_units, ms_string, units_from_decimal
 
 __all__ = ["SimMarket"]
 
@@ -55,6 +56,7 @@ class SimMarket:
     auto_tick: bool = False
 
     def __post_init__(self) -> None:
+        self._text = BookText(self.book)  # the hashes' level text, updated from `dirty` (see changes)
         self.tick = self.tick or self.spec.tick_size
         self.tick_units = tick_units(self.tick)
         self.min_size_units = units_from_decimal(self.spec.min_order_size)
@@ -99,13 +101,15 @@ class SimMarket:
         }
 
     def book_hashes(self, now_s: float) -> dict[str, str]:
-        """Each token's `summary(token, now_s)["hash"]`, from one walk of the book and no summary."""
-        yes_bids, yes_asks = self.book.depth(BID), self.book.depth(ASK)
+        """Each token's `summary(token, now_s)["hash"]`, without a summary or a walk of the book: the
+        level text is brought up to date from `dirty` (every level changed since the last call)."""
+        self._text.update(self.dirty)
         timestamp = ms_string(now_s)
         hashes = {}
         for token in self.tokens():
-            bids, asks = mirror_levels(yes_bids, yes_asks, yes=self.is_yes(token))
-            hashes[token] = book_hash_of(timestamp=timestamp, bids=bids, asks=asks, **self._summary_fields(token))
+            bids_json, asks_json = self._text.levels_json(yes=self.is_yes(token))
+            hashes[token] = book_hash_of_text(timestamp=timestamp, bids_json=bids_json, asks_json=asks_json,
+                                              **self._summary_fields(token))
         return hashes
 
     def snapshot(self, token_id: str, now_s: float) -> dict[str, Any]:

@@ -21,8 +21,10 @@ __all__ = [
     "UNIT",
     "book_hash",
     "book_hash_of",
+    "book_hash_of_text",
     "fmt_fixed",
     "fmt_units",
+    "level_json",
     "ms_string",
     "units_from_decimal",
 ]
@@ -85,7 +87,8 @@ def book_hash(summary: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a market's levels repeat endlessly
-def _level_json(price_units: int, size_units: int) -> str:
+def level_json(price_units: int, size_units: int) -> str:
+    """One summary level as `book_hash` serialises it: `{"price":"0.48","size":"100"}`."""
     return f'{{"price":{encode_basestring(fmt_units(price_units))},"size":{encode_basestring(fmt_units(size_units))}}}'
 
 
@@ -116,14 +119,33 @@ def book_hash_of(
 
     Every book change of the simulator publishes both tokens' hashes, so this runs per recorded event in
     a replay; `json.dumps` of the whole summary was a tenth of a backtest. Level strings are cached per
-    (price, size).
+    (price, size); `SimMarket` keeps them per level (`bot.sim.book_text`) and calls `book_hash_of_text`.
     """
+    return book_hash_of_text(
+        market=market, asset_id=asset_id, timestamp=timestamp,
+        bids_json=",".join([level_json(price, size) for price, size in bids]),
+        asks_json=",".join([level_json(price, size) for price, size in asks]),
+        min_order_size=min_order_size, tick_size=tick_size, neg_risk=neg_risk, last_trade_price=last_trade_price,
+    )
+
+
+def book_hash_of_text(
+    *,
+    market: str,
+    asset_id: str,
+    timestamp: str,
+    bids_json: str,
+    asks_json: str,
+    min_order_size: str,
+    tick_size: str,
+    neg_risk: bool,
+    last_trade_price: str,
+) -> str:
+    """`book_hash_of` with the levels already written: the comma-joined `level_json` of each side."""
     text = "".join((
         '{"market":', _json_value(market), ',"asset_id":', _json_value(asset_id),
-        ',"timestamp":', _json_value(timestamp), ',"hash":"","bids":[',
-        ",".join([_level_json(price, size) for price, size in bids]), '],"asks":[',
-        ",".join([_level_json(price, size) for price, size in asks]), '],"min_order_size":',
-        _json_value(min_order_size), ',"tick_size":', _json_value(tick_size), ',"neg_risk":',
-        _json_value(neg_risk), ',"last_trade_price":', _json_value(last_trade_price), "}",
+        ',"timestamp":', _json_value(timestamp), ',"hash":"","bids":[', bids_json, '],"asks":[', asks_json,
+        '],"min_order_size":', _json_value(min_order_size), ',"tick_size":', _json_value(tick_size),
+        ',"neg_risk":', _json_value(neg_risk), ',"last_trade_price":', _json_value(last_trade_price), "}",
     ))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
