@@ -16,8 +16,8 @@ Usage: `.venv/bin/python ops/bench.py [--quick] [--json PATH] [--only NAME ...] 
 
 Each figure is the median of several runs with the spread (min-max) of those runs (the latency figures:
 percentiles over every event, failures included); each module's docstring says exactly what one run is.
-The latency rows show today's re-price with the status display off and, measured in the same run, on; a
-second table gives the bot's in-process breakdown. The machine (nproc, CPU model, load average at start
+The latency rows show today's re-price with the status display off and, measured in the same run, on
+(the target is judged on "status off"); a second table gives the bot's in-process breakdown. The machine (nproc, CPU model, load average at start
 and end) is recorded, and each figure's row shows the 1-minute load average at its start and end: on a
 shared two-core machine other processes move every figure, and the loopback figures also record how long
 the bot waited for a CPU. `--quick` (CI's smoke run, well under a minute of work)

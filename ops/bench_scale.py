@@ -97,6 +97,7 @@ class _BatchingJournal:
         self._pending: list[bytes] = []
         self._token = trio.lowlevel.current_trio_token()
         self.batches = 0
+        self.lines = 0
 
     def write(self, kind: str, **fields: Any) -> None:
         import orjson
@@ -108,6 +109,7 @@ class _BatchingJournal:
         if not self._pending:
             self._token.run_sync_soon(self._flush)
         self._pending.append(line)
+        self.lines += 1
 
     def _flush(self) -> None:
         import os
@@ -115,6 +117,9 @@ class _BatchingJournal:
         data, self._pending = b"".join(self._pending), []
         os.write(self._inner._fd, data)
         self.batches += 1
+
+    def statistics(self) -> dict[str, Any]:
+        return {"lines_written": self.lines, "batches": self.batches}
 
 
 async def _measure(markets: int, duration_s: float, variant: str = "baseline",
@@ -213,7 +218,7 @@ async def _measure(markets: int, duration_s: float, variant: str = "baseline",
     return {
         "markets": markets,
         "variant": variant,
-        "journal": journal_lines if variant != "journal-batch" else {"batches": journal.batches},
+        "journal": journal_lines if variant != "journal-batch" else journal.statistics(),
         "duration_s": duration_s,
         "startup_to_all_quoting_s": round(all_quoting - started, 3),
         "lag_samples": len(steady),
