@@ -278,10 +278,10 @@ class ScriptedRest:
         req.done.set()
 
     # --- the surface ---------------------------------------------------------------------------------
-    async def post_order(self, wire: dict[str, Any]) -> PostResult:
+    async def post_order(self, wire: dict[str, Any], *, on_sent: Any = None) -> PostResult:
         return (await self._call("post", [wire]))[0]
 
-    async def post_orders(self, wires: list[dict[str, Any]]) -> list[PostResult]:
+    async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return await self._call("post", list(wires))
 
     async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
