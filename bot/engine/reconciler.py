@@ -20,7 +20,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -236,15 +238,17 @@ class Reconciler:
         report.lost.append(order.order_id)
         manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue")
 
-    async def _listing_before_cutoff(self) -> list[Any] | None:
+    async def _until_cutoff(self, request: Callable[[], Awaitable[Any]], what: str) -> Any | None:
+        """`request()` retried with doubling pauses (as the cancel-all's) until it answers; None if the
+        cutoff comes first. A transient 5xx or timeout while seeding is not a crash."""
         r = self._r
         pause_s = r.settings.cancel_all_retry_base_s
         with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
             while True:
                 try:
-                    return await r.gateway.open_orders(r.info.condition_id)
+                    return await request()
                 except VenueError as exc:
-                    log.warning("seeding %s: open orders not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
+                    log.warning("seeding %s: %s not listed (retry in %.1f s): %s", r.info.slug, what, pause_s, exc)
                 await trio.sleep(pause_s)
                 pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
         return None
@@ -271,17 +275,7 @@ class Reconciler:
         ours whichever order they filled (orders since cancelled or filled, a previous process's)."""
         r = self._r
         info = r.info
-        trades = None
-        pause_s = r.settings.cancel_all_retry_base_s
-        with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
-            while True:
-                try:
-                    trades = await r.gateway.trades(info.condition_id)
-                    break
-                except VenueError as exc:
-                    log.warning("seeding %s: trades not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
-                await trio.sleep(pause_s)
-                pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
+        trades = await self._until_cutoff(functools.partial(r.gateway.trades, info.condition_id), "trades")
         if trades is None:
             return None
         found: dict[tuple[str, str], Any] = {}
@@ -337,7 +331,7 @@ class Reconciler:
         seeded and the caller goes straight to the cutoff's cancel-all."""
         r = self._r
         info = r.info
-        venue = await self._listing_before_cutoff()
+        venue = await self._until_cutoff(functools.partial(r.gateway.open_orders, info.condition_id), "open orders")
         if venue is None:
             return
         now = r.clock.now_s()
