@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 _LATENCY_SAMPLES = 4096
 # The exit cancel-all bounds itself; this much more is the outer, last-resort bound of the shielded scope.
 _SHUTDOWN_SLACK_S = 1.0
+_EXIT_FILLS_TIMEOUT_S = 5.0  # the venue answered the exit cancel-all: its trade listing is a quick read
 
 # The block reason each non-quoting state shows (while quoting, the strategy's own reason).
 _STATE_BLOCK: dict[MarketState, BlockReason] = {
@@ -295,6 +296,18 @@ class MarketRunner:
             log.error("cancel-all of %s did not finish within %.1f s", self.info.slug, timeout)
             self.cancel_all_unverified = True
             self.stats.cancel_all_runs.append(("exit", timeout, False))
+        if not self.cancel_all_unverified:
+            # An order may fill in the moment before its cancel lands, and that trade's event may still be on
+            # its way when the user stream stops being read: the venue's trade records of the market settle
+            # the inventory and the journal (each key counted once, as from its event). Bounded on its own.
+            with trio.move_on_after(_EXIT_FILLS_TIMEOUT_S, shield=True) as fills_scope:
+                try:
+                    await self.reconciler.catch_up_fills()
+                except Exception:  # the orders are gone; a fault here must not turn the exit into a crash
+                    log.exception("the exit's fill check of %s failed", self.info.slug)
+            if fills_scope.cancelled_caught:
+                log.warning("the exit's fill check of %s did not finish within %.0f s", self.info.slug,
+                            _EXIT_FILLS_TIMEOUT_S)
         if self.machine.state is MarketState.SHUTTING_DOWN:
             self.transition(MarketTrigger.CANCEL_ALL_DONE, "cancel-all done")
         self.notify()

@@ -121,6 +121,7 @@ def test_a_verified_cancel_all_ends_the_orders_whose_cancel_was_refused_on_the_w
         assert len(refused.args) == resting
         await _answer(world, "cancel_market")
         await _answer(world, "orders")  # empty: verified
+        await _answer(world, "trades")  # the exit's fill check: fills matched as the cancels landed
         await trio.testing.wait_all_tasks_blocked()
         assert not world.running
 
