@@ -22,6 +22,7 @@ from bot.protocol.constants import ROUNDING_CONFIG, TOKEN_UNIT, RoundConfig
 
 __all__ = [
     "MICRO",
+    "MicroMemo",
     "TickGrid",
     "micro_from_float",
     "micro_text",
@@ -67,6 +68,37 @@ def parse_micro(value: Any) -> int:
         # "1e999999999" would be an exact integer of a billion digits: refuse before building it.
         raise ValueError(f"amount out of range: {value[:40]!r}")
     return int((exact * MICRO).to_integral_value())  # ROUND_HALF_EVEN, the decimal default
+
+
+class MicroMemo(dict[str, int]):
+    """`parse_micro` with a memory: the exact micro-units of each decimal text seen, checked against a range.
+
+    Why: the market channel repeats a few texts (every price sits on a tick grid; sizes recur), and a dict
+    lookup costs what `float()` does, where parsing the digits costs several times more (measured in
+    `ops/bench_marketdata.py`). Rejected: floats converted later (not exact past a few decimals, and the
+    conversion is a round trip the reader must trust) and `Decimal` (slower than parsing the digits).
+
+    `memo[text]` is the integer, or ValueError for anything `parse_micro` refuses or outside
+    [0, `limit_micro`]. Only `str` keys are remembered, at most `max_items` of them: garbage cannot grow
+    the memory, and past the bound a new text is parsed each time (still exact).
+    """
+
+    __slots__ = ("limit_micro", "max_items")
+
+    def __init__(self, limit_micro: int, max_items: int) -> None:
+        super().__init__()
+        self.limit_micro = limit_micro
+        self.max_items = max_items
+
+    def __missing__(self, text: str) -> int:
+        if type(text) is bool:
+            raise ValueError("not a decimal amount: bool")
+        units = parse_micro(text)
+        if not 0 <= units <= self.limit_micro:
+            raise ValueError(f"amount outside [0, {micro_text(self.limit_micro)}]: {text!r}"[:80])
+        if type(text) is str and len(self) < self.max_items:
+            self[text] = units
+        return units
 
 
 def micro_from_float(value: float) -> int:
