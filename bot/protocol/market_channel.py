@@ -135,7 +135,7 @@ class PriceChangeEvent(msgspec.Struct, frozen=True, gc=False):
 
 @dataclass(frozen=True, slots=True)
 class TickSizeChangeEvent:
-    """The token's minimum tick changed (price beyond 0.96 or 0.04); new orders must use `new_tick_size`."""
+    """The token's minimum tick changed (price beyond 0.96 or 0.04); new orders must use `new_tick_size_micro`."""
 
     asset_id: str
     market: str
