@@ -153,7 +153,10 @@ def run_child(script: str, args: Sequence[str], *, timeout_s: float) -> dict[str
         raise ChildFailed(f"{script} timed out after {timeout_s:.0f} s: {tail!r}") from None
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode != 0 or not lines:
-        raise ChildFailed(f"{script} exited {done.returncode}: {done.stderr[-_STDERR_TAIL_CHARS:]}")
+        # The child's traceback if it printed one (log lines after it would push it out of a plain tail).
+        start = done.stderr.rfind("Traceback (most recent call last)")
+        shown = done.stderr[start:] if start >= 0 else done.stderr
+        raise ChildFailed(f"{script} exited {done.returncode}: {shown[-_STDERR_TAIL_CHARS:]}")
     try:
         result = json.loads(lines[-1])
     except ValueError:

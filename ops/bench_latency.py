@@ -1,48 +1,59 @@
-"""Benchmark: tick-to-order latency on loopback, from a market frame received to the order request sent.
+"""Benchmark: market frame → order requests on loopback, measured by the venue, status display off and on.
 
 Usage: `.venv/bin/python ops/bench_latency.py [--quick]` (prints JSON; the work runs in a child process).
 
-Setup: the simulator in its own process (`bench_simserver.py`, quiet wide book), the real bot in another:
-supervisor, market runner, strategy, order manager, signer, REST client on httpx over real sockets on
-127.0.0.1, market and user WebSockets, wall clock. Ladder: 2 tokens x 5 levels (10 live orders).
+Setup: the simulator in its own process (`bench_simserver.py --stamps`, quiet wide book), the real bot in
+another: supervisor, market runner, strategy, order manager, signer, REST client on httpx over real sockets
+on 127.0.0.1, market and user WebSockets, wall clock. Production settings: the journal ON (a real file, one
+`os.write` per line), the bot's own logging set up as `main` does (INFO, text, secret redaction), metrics
+off. Ladder: 2 tokens x 5 levels (10 live orders).
 
 One event: the simulator moves a trader's Down bid between 0.53 and 0.45 (one `price_change` frame; the
 trader also rests 0.45 bids on both tokens, above the makers' 0.40). The bot runs with `min_pair_edge`
 0.2, so its pair guard (bid_up + bid_down ≤ 0.80) binds: the ladder tops go (0.40, 0.40) ↔ (0.36, 0.44),
 4 ticks on BOTH tokens, and all 10 orders reprice: one DELETE /orders (10 ids), then, once answered, one
-POST /orders (10 newly signed orders). Why the guard and not a plain bid move: the ladder is pegged one
-tick behind the best bid *including our own orders*, so once the trader's bid drops below ours we are
-the best bid and the ladder only walks down by 1 tick, under the reprice threshold; with the guard
-binding our bids never top the book. Between events the bot settles (all 10 orders live again, no
-request in flight, then 30 ms).
+POST /orders with 10 newly signed orders (today's sequential re-price). Why the guard and not a plain bid
+move: with the guard binding, every event moves both tokens' ladders by more than the reprice threshold. Between events the bot settles (all 10 orders live again, no request in flight, then 30 ms).
 
-Measured per event, on the bot's monotonic clock (see `bench_loopback` for the probes):
-- frame → first order request: the `price_change` frame enters `MarketStream._handle_frame` (socket read
-  done; network excluded) → the first order request is handed to the httpx transport (the DELETE). This
-  is the figure. Target: p50 ≤ 1 ms, p99 ≤ 3 ms.
-- frame → first POST: the same, to the POST of the new orders (includes the cancel's round trip and the
-  signing of 10 orders).
-- the engine's own `RunnerStats.tick_to_order_s` (book-change wake-up → first request), for comparison.
-p50/p99 are over all events; the spread is the min-max of the per-block (50 events) values.
+Events rotate in blocks over two configurations of the same bot, so a busy machine moves both alike:
+- `status_off`: the bot as measured by every other figure;
+- `status_on`: the status display on (plain lines every interval, to a sink, as under systemd) and the
+  loop-lag monitor running, as `python -m bot` runs them.
+
+Headline, measured by the venue on its own clock (`bot/sim/bench_stamps.py`): from the moment the venue
+wrote the `price_change` frame to the moment it read the first bytes of
+- the first cancel (DELETE /orders): *frame → first cancel on the wire*; target p50 ≤ 1 ms, p99 ≤ 3 ms;
+- the POST /orders carrying the re-priced orders: *frame → new quotes on the wire*; target p50 ≤ 2 ms,
+  p99 ≤ 5 ms (issue 14's targets, set for a concurrent re-price that signs while the cancel is in flight;
+  today's path waits for the cancel's answer first).
+p50/p99 are over ALL events: an event whose requests did not arrive within 5 s counts as a failure, with
+an infinite latency (so more than 1% failures makes p99 "timeout").
+
+Second table, the bot's own probes (`bench_loopback`; the socket read and the network excluded): the frame
+entering `MarketStream._handle_frame` → the DELETE / the POST handed to the httpx transport, and the engine's
+exported `tick_to_order` (the frame handled → the POST of the new quotes written, after signing).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import sys
 from collections import Counter
 from typing import Any, Final
 
-from bench_common import percentile, run_child, spread
+from bench_common import percentile, run_child
 
-__all__ = ["TARGET_P50_MS", "TARGET_P99_MS", "run"]
+__all__ = ["CONFIGS", "TARGETS_MS", "meets", "run"]
 
-TARGET_P50_MS: Final = 1.0
-TARGET_P99_MS: Final = 3.0
+# (p50, p99) targets in ms of the venue-side figures (issue 14, judged on `status_off`).
+TARGETS_MS: Final = {"frame_to_first_cancel": (1.0, 3.0), "frame_to_new_quotes": (2.0, 5.0)}
+CONFIGS: Final = ("status_off", "status_on")
 _LADDER_ORDERS: Final = 10  # 2 tokens x 5 levels
-_BLOCK_EVENTS: Final = 50  # events per block for the spread
-_WARMUP_EVENTS: Final = 5
+_BLOCK_EVENTS: Final = 10  # events per configuration before rotating to the next
+_WARMUP_EVENTS: Final = 6
 _SETTLE_S: Final = 0.03  # after the reprice's answers: our own placements' frames arrive within this
 _EVENT_TIMEOUT_S: Final = 5.0
 _START_TIMEOUT_S: Final = 30.0
@@ -50,24 +61,51 @@ _MS: Final = 1e3
 _PAIR_EDGE: Final = 0.2  # makes the pair guard bind on the simulator's moves (see the module docstring)
 
 
-def _stats_ms(values_s: list[float]) -> dict[str, Any]:
-    if not values_s:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None, "n": 0}
-    ms = [v * _MS for v in values_s]
-    blocks = [ms[i : i + _BLOCK_EVENTS] for i in range(0, len(ms), _BLOCK_EVENTS)]
-    blocks = [b for b in blocks if len(b) >= _BLOCK_EVENTS // 2] or [ms]
+def _stats_ms(values_s: list[float], failures: int = 0) -> dict[str, Any]:
+    """p50/p99/max over every event; a failure counts as an infinite latency ("timeout" in the figures)."""
+    n = len(values_s) + failures
+    if n == 0:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None, "n": 0, "failures": 0}
+    ms = [v * _MS for v in values_s] + [math.inf] * failures
+
+    def show(x: float) -> float | str:
+        return "timeout" if math.isinf(x) else round(x, 3)
+
     return {
-        "p50_ms": round(percentile(ms, 0.50), 3),
-        "p99_ms": round(percentile(ms, 0.99), 3),
-        "max_ms": round(max(ms), 3),
-        "min_ms": round(min(ms), 3),
-        "n": len(ms),
-        "p50_blocks_ms": spread([percentile(b, 0.50) for b in blocks]),
-        "p99_blocks_ms": spread([percentile(b, 0.99) for b in blocks]),
+        "p50_ms": show(percentile(ms, 0.50)),
+        "p99_ms": show(percentile(ms, 0.99)),
+        "max_ms": show(max(ms)),
+        "min_ms": show(min(ms)),
+        "n": n,
+        "failures": failures,
     }
 
 
-async def _measure(events: int) -> dict[str, Any]:
+class _Discard(io.TextIOBase):
+    """A text sink (the status display's screen): formats everything, keeps nothing."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _venue_figures(stamps: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(frame → first DELETE /orders, frame → first POST /orders) in seconds, from one event's stamps."""
+    frame_t = next((t for t, price_change in stamps["frames"] if price_change), None)
+    if frame_t is None:
+        return None, None
+    cancel = next((t for t, method, path in stamps["requests"]
+                   if t >= frame_t and method == "DELETE" and path == "/orders"), None)
+    post = next((t for t, method, path in stamps["requests"]
+                 if t >= frame_t and method == "POST" and path == "/orders"), None)
+    return (None if cancel is None else cancel - frame_t), (None if post is None else post - frame_t)
+
+
+async def _measure(events: int, journal_dir: str) -> dict[str, Any]:
+    from pathlib import Path
+
     import trio
     from bench_loopback import (
         ORDER_PATHS,
@@ -79,31 +117,59 @@ async def _measure(events: int) -> dict[str, Any]:
         wait_until,
     )
 
+    from bot.engine.clock import VenueClock
+    from bot.engine.journal import open_journal
+    from bot.observability.loop_lag import LoopLagMonitor
+    from bot.observability.status import StatusDisplay
+    from bot.status_snapshot import snapshot
     from statemachines.market import ExitReason
 
-    async with open_sim_process(["--markets", "1", "--flow", "quiet"]) as sim:
+    journal_path = Path(journal_dir) / "journal.jsonl"
+    async with open_sim_process(["--markets", "1", "--flow", "quiet", "--stamps"]) as sim:
         # A quiet book changes only when we move it: do not let the staleness guard pull the ladder.
-        settings = bench_settings(stale_book_s=600.0, min_pair_edge=_PAIR_EDGE)
+        settings = bench_settings(stale_book_s=600.0, min_pair_edge=_PAIR_EDGE, journal_path=journal_path)
+        clock = VenueClock()
+        journal = open_journal(journal_path, clock.now_s)
         async with trio.open_nursery() as nursery:
-            bot = await start_bot(nursery, market_infos(sim.ready), sim.ready["urls"], settings)
+            bot = await start_bot(nursery, market_infos(sim.ready), sim.ready["urls"], settings, clock=clock,
+                                  journal=journal)
             records = bot.transport.records
             await wait_until(lambda: bot.runners and live_orders(bot.runners[0]) == _LADDER_ORDERS,
                              timeout_s=_START_TIMEOUT_S, what="the first ladder")
             runner = bot.runners[0]
-            to_request: list[float] = []
-            to_post: list[float] = []
-            cancel_rtt: list[float] = []
-            missed = 0
-            engine_mark = 0
+            lag = LoopLagMonitor()
+            display = StatusDisplay(lambda: snapshot(bot.supervisor, clock, "paper", lag), out=_Discard(),
+                                    tty=False)
+            status_scope: trio.CancelScope | None = None
+
+            async def observe(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+                with trio.CancelScope() as scope:
+                    task_status.started(scope)
+                    async with trio.open_nursery() as inner:
+                        inner.start_soon(lag.run)
+                        inner.start_soon(display.run)
+
+            venue: dict[str, dict[str, list[float]]] = {c: {"cancel": [], "post": []} for c in CONFIGS}
+            inproc: dict[str, dict[str, list[float]]] = {c: {"cancel": [], "post": []} for c in CONFIGS}
+            failures: Counter[str] = Counter()
+            engine: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            config = CONFIGS[0]
             for index in range(_WARMUP_EVENTS + events):
+                config = CONFIGS[(index // _BLOCK_EVENTS) % len(CONFIGS)]
+                want_status = config == "status_on"
+                if want_status and status_scope is None:
+                    status_scope = await nursery.start(observe)
+                elif not want_status and status_scope is not None:
+                    status_scope.cancel()
+                    status_scope = None
                 await wait_until(
                     lambda: live_orders(runner) == _LADDER_ORDERS and all(r.t_end is not None for r in records),
                     timeout_s=_EVENT_TIMEOUT_S, what="the ladder to settle",
                 )
                 await trio.sleep(_SETTLE_S)
+                await sim.command("stamps")  # forget what came before this event
                 frame_mark, request_mark = len(bot.frames), len(records)
-                if index == _WARMUP_EVENTS:
-                    engine_mark = runner.stats.tick_to_order_samples
+                engine_mark = runner.stats.tick_to_order_samples
                 await sim.command("toggle 0")
 
                 def reprice_done(request_mark: int = request_mark) -> bool:
@@ -113,54 +179,85 @@ async def _measure(events: int) -> dict[str, Any]:
                 try:
                     await wait_until(reprice_done, timeout_s=_EVENT_TIMEOUT_S, what="the reprice")
                 except TimeoutError:
-                    missed += 1
+                    if index >= _WARMUP_EVENTS:
+                        failures[config] += 1
                     continue
+                stamps = json.loads(await sim.command("stamps"))
                 if index < _WARMUP_EVENTS:
                     continue
-                frame_t = next((t for t, is_price_change in bot.frames[frame_mark:] if is_price_change), None)
-                if frame_t is None:  # cannot happen with one simulator command per event; never guess
-                    missed += 1
+                to_cancel, to_post = _venue_figures(stamps)
+                if to_cancel is None or to_post is None:  # the venue did not see both: a failure, never a guess
+                    failures[config] += 1
                     continue
+                venue[config]["cancel"].append(to_cancel)
+                venue[config]["post"].append(to_post)
+                frame_t = next((t for t, is_price_change in bot.frames[frame_mark:] if is_price_change), None)
                 orders = [r for r in records[request_mark:] if r.path in ORDER_PATHS]
-                first = orders[0]
-                post = next(r for r in orders if r.method == "POST")
-                to_request.append(first.t_start - frame_t)
-                to_post.append(post.t_start - frame_t)
-                if first.t_end is not None:
-                    cancel_rtt.append(first.t_end - first.t_start)
-            await wait_until(lambda: live_orders(runner) == _LADDER_ORDERS, timeout_s=_EVENT_TIMEOUT_S,
-                             what="the last reprice")
-            # The engine appends its sample once the whole diff is done (after the POST's answer is applied).
-            new_samples = runner.stats.tick_to_order_samples - engine_mark
-            engine = list(runner.stats.tick_to_order_s)[-new_samples:] if new_samples > 0 else []
+                post = next((r for r in orders if r.method == "POST"), None)
+                first_cancel = next((r for r in orders if r.method == "DELETE"), None)
+                if frame_t is not None and post is not None and first_cancel is not None:
+                    inproc[config]["cancel"].append(first_cancel.t_start - frame_t)
+                    inproc[config]["post"].append(post.t_start - frame_t)
+                # The engine appends its sample once the whole diff is done (after the POST's answer).
+                try:
+                    await wait_until(lambda mark=engine_mark: runner.stats.tick_to_order_samples > mark,
+                                     timeout_s=_EVENT_TIMEOUT_S, what="the engine's sample")
+                    engine[config].append(runner.stats.tick_to_order_s[-1])
+                except TimeoutError:
+                    pass
+            if status_scope is not None:
+                status_scope.cancel()
             statuses = Counter(f"{r.method} {r.path} {r.status}" for r in records)
+            journal_lines = journal.statistics()
             bot.supervisor.stop(ExitReason.OPERATOR, "benchmark done")
             with trio.move_on_after(_START_TIMEOUT_S):
                 await bot.done.wait()
+            journal.close()
     return {
         "events": events,
-        "missed_events": missed,
-        "frame_to_first_request": _stats_ms(to_request),
-        "frame_to_first_post": _stats_ms(to_post),
-        "engine_tick_to_order": _stats_ms(engine),
-        "cancel_round_trip": _stats_ms(cancel_rtt),
+        "venue_side": {
+            c: {
+                "frame_to_first_cancel": _stats_ms(venue[c]["cancel"], failures[c]),
+                "frame_to_new_quotes": _stats_ms(venue[c]["post"], failures[c]),
+            }
+            for c in CONFIGS
+        },
+        "in_process": {
+            c: {
+                "frame_received_to_cancel_handed": _stats_ms(inproc[c]["cancel"]),
+                "frame_received_to_post_handed": _stats_ms(inproc[c]["post"]),
+                "engine_tick_to_order": _stats_ms(engine[c]),
+            }
+            for c in CONFIGS
+        },
+        "journal": journal_lines,
         "requests_by_status": dict(sorted(statuses.items())),
     }
 
 
+def meets(figure: dict[str, Any], targets: tuple[float, float]) -> bool:
+    p50, p99 = figure["p50_ms"], figure["p99_ms"]
+    return (figure["n"] > 0 and isinstance(p50, float) and isinstance(p99, float)
+            and p50 <= targets[0] and p99 <= targets[1])
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    """Measure in a child process; return p50/p99 and the verdict."""
-    events = 40 if quick else 200
-    result = run_child("bench_latency.py", ["--events", str(events)], timeout_s=120 if quick else 600)
-    main_figure = result["frame_to_first_request"]
+    """Measure in a child process; return the venue-side and in-process figures and the verdicts."""
+    import tempfile
+
+    events = 60 if quick else 300
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as journal_dir:
+        result = run_child("bench_latency.py", ["--events", str(events), "--journal-dir", journal_dir],
+                           timeout_s=180 if quick else 900)
+    headline = result["venue_side"]["status_off"]
     result.update(
         {
-            "benchmark": "tick-to-order on loopback: market frame received -> first order request handed to httpx",
-            "ladder": "2 tokens x 5 levels, reprice by 3 ticks (DELETE 10 ids, then POST 10 orders)",
-            "targets": {"p50_ms_max": TARGET_P50_MS, "p99_ms_max": TARGET_P99_MS},
-            "meets_target": main_figure["n"] > 0
-            and main_figure["p50_ms"] <= TARGET_P50_MS
-            and main_figure["p99_ms"] <= TARGET_P99_MS,
+            "benchmark": "venue-side: price_change frame written -> first cancel / new quotes read by the venue",
+            "ladder": "2 tokens x 5 levels, every level re-priced by 4 ticks (DELETE 10 ids, then POST 10 orders)",
+            "production_settings": "journal on (file), logging as main sets it up (INFO, text), metrics off; "
+                                   "status display off, and on in status_on",
+            "targets_ms": {k: {"p50": v[0], "p99": v[1]} for k, v in TARGETS_MS.items()},
+            "meets_target": all(meets(headline[k], v) for k, v in TARGETS_MS.items()),
         }
     )
     return result
@@ -168,17 +265,26 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 events instead of 200")
+    parser.add_argument("--quick", action="store_true", help="60 events instead of 300")
     parser.add_argument("--child", action="store_true", help="(internal) measure in this process")
-    parser.add_argument("--events", type=int, default=200, help="(with --child) events to measure")
+    parser.add_argument("--events", type=int, default=300, help="(with --child) events to measure")
+    parser.add_argument("--journal-dir", default=None, help="(with --child) where the journal file goes")
     args = parser.parse_args(argv)
     if args.child:
-        import logging
+        import tempfile
 
         import trio
+        from bench_common import ensure_repo_on_path
 
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        print(json.dumps(trio.run(_measure, args.events)))
+        ensure_repo_on_path()
+        from bot.observability.logs import setup_logging
+
+        setup_logging("INFO", False, [])  # as `main` does with the default settings
+        if args.journal_dir is None:
+            with tempfile.TemporaryDirectory(prefix="bench-latency-") as journal_dir:
+                print(json.dumps(trio.run(_measure, args.events, journal_dir)))
+        else:
+            print(json.dumps(trio.run(_measure, args.events, args.journal_dir)))
         return 0
     print(json.dumps(run(quick=args.quick), indent=2))
     return 0

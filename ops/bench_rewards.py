@@ -9,7 +9,9 @@ liquidity rewards as the simulator accrued them (its own ledger: what the venue 
 $1 payout floor), and the total. The flow reacts to our orders (takers meet ours instead of the flow's),
 so the two runs share the seed and the flow's parameters, not every order.
 
-Only markets that ran to their end in both modes are compared.
+Both runs start paper time at the same fixed instant (not the wall clock's next window), so they trade
+the same markets with the same flow seeds, and a rerun gives the same figures. Only markets that ran to
+their end in both modes are compared.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sys
 from typing import Any
 
@@ -26,12 +29,14 @@ from bench_common import ensure_repo_on_path
 
 ensure_repo_on_path()
 
+import bot.main_job as main_job  # noqa: E402
 import bot.sim.venue as sim_venue  # noqa: E402
 from bot.main_job import run_bot  # noqa: E402
 from bot.sim.model import MarketData  # noqa: E402
 from settings import BotSettings  # noqa: E402
 
 UNIT = 1_000_000
+_PAPER_START_S = 1_800_000_000  # paper time's first instant in both runs (rounded up to a window)
 
 
 async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[dict[str, Any]]:
@@ -49,6 +54,8 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[d
         self.exchange.subscribe(on_event)
 
     sim_venue.SimVenue.__init__ = init  # type: ignore[method-assign]
+    wall_epoch = main_job._paper_epoch_s
+    main_job._paper_epoch_s = lambda w: math.ceil(_PAPER_START_S / w) * w - trio.current_time()
     try:
         settings = BotSettings(mode="paper", paper_window_s=window_s, quote_cutoff_s=30, paper_seed=seed,
                                rewards_mode=mode)
@@ -56,6 +63,7 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[d
                                          show_status=False)
     finally:
         sim_venue.SimVenue.__init__ = original  # type: ignore[method-assign]
+        main_job._paper_epoch_s = wall_epoch
     exchange = seen["venue"].exchange
     [address] = [a for key, a in exchange._api_keys.items() if not key.startswith("flow-")]
     rows = []
@@ -76,7 +84,7 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[d
             "rewards": rewards, "rewards_estimated": m["rewards_estimated_pusd"],
             "total": spread - fees + rebates + rewards,
         })
-    return rows[:markets]
+    return rows
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -91,10 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-s", type=float, default=150.0, help="paper window (a compressed 15 minutes)")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = parser.parse_args(argv)
-    results = {}
+    runs = {}
     for mode in ("off", "on"):
-        rows = trio.run(functools.partial(_run, mode, seed=args.seed, markets=args.markets, window_s=args.window_s),
-                        clock=trio.testing.MockClock(autojump_threshold=0))
+        runs[mode] = trio.run(functools.partial(_run, mode, seed=args.seed, markets=args.markets,
+                                                window_s=args.window_s),
+                              clock=trio.testing.MockClock(autojump_threshold=0))
+    both = [r["market"] for r in runs["off"] if r["market"] in {o["market"] for o in runs["on"]}][:args.markets]
+    results = {}
+    for mode, rows in runs.items():
+        rows = [r for r in rows if r["market"] in both]
         results[mode] = {"rows": rows, "totals": _totals(rows)}
     if args.json:
         print(json.dumps(results))

@@ -16,7 +16,16 @@ WebSocket whose 1024-frame queue overflows: "slow consumer"), the engine's own t
 load, and what the loop spent its time on (`bench_loopback.LoopProfile`: CPU per scheduler batch, the
 tasks behind long steps, garbage-collector pauses). Beside the lag stand the bot's CPU time and its wait
 for a CPU (/proc schedstat): lag that the machine caused shows as wait, lag our code caused as CPU.
-Targets: lag p99 ≤ 10 ms, resident memory ≤ 200 MB.
+Production settings: the journal ON (a real file), the bot's logging as `main` sets it up (INFO, text).
+Targets: lag p99 ≤ 5 ms at 100 markets (issue 14; 10 ms before), resident memory ≤ 200 MB.
+
+The curve (`run_curve`, `--curve`): the same run at growing market counts, each in a fresh pair of
+processes, reporting markets → lag p99, the bot's CPU (% of one core over the measured window), peak RSS
+and the load average, until a count's p99 exceeds 10 ms; the largest count that held is reported.
+
+Variants (`--variant`, measured, not adopted by the engine): `drain` handles every frame already queued on
+a market-data connection before yielding to the scheduler (one wake-up per burst instead of one per frame);
+`journal-batch` buffers journal lines and writes them with one `os.write` per scheduler pass.
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ from typing import Any, Final
 
 from bench_common import percentile, run_child, spread
 
-__all__ = ["TARGET_LAG_P99_MS", "TARGET_RSS_MB", "run"]
+__all__ = ["CURVE_STOP_MS", "TARGET_LAG_P99_MS", "TARGET_RSS_MB", "VARIANTS", "run", "run_curve"]
 
-TARGET_LAG_P99_MS: Final = 10.0
+TARGET_LAG_P99_MS: Final = 5.0
+CURVE_STOP_MS: Final = 10.0  # the curve grows the market count until the lag p99 exceeds this
+VARIANTS: Final = ("baseline", "drain", "journal-batch")
 TARGET_RSS_MB: Final = 200.0
 _WINDOW_S: Final = 10.0  # the lag's spread: p99 of each window this long
 _LAG_PERIOD_S: Final = 0.1  # the main job's monitor period
@@ -41,9 +52,82 @@ _END_MARGIN_S: Final = 60.0  # the windows outlast the measurement by this (star
 _MS: Final = 1e3
 
 
-async def _measure(markets: int, duration_s: float) -> dict[str, Any]:
+def _apply_variant(variant: str) -> None:
+    """Bench-only: patch the engine in this child process to measure a proposal (see the docstring)."""
+    if variant == "drain":
+        import trio
+        from trio_websocket import ConnectionClosed
+
+        from bot.protocol.ws import MarketStream
+
+        original = MarketStream._handle_frame
+
+        async def read_loop(self: Any, ws: Any) -> bool:
+            first = True
+            while True:
+                with trio.move_on_after(self._dead_after_s) as silence:
+                    try:
+                        raw = await ws.get_message()
+                    except ConnectionClosed:
+                        return False
+                if silence.cancelled_caught:
+                    return True
+                self._last_frame_at_s = trio.current_time()
+                if first:
+                    first = False
+                    self._backoff.reset()
+                await original(self, raw)
+                while True:  # the frames already queued, before the next scheduler pass
+                    try:
+                        raw = ws._recv_channel.receive_nowait()
+                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                        break
+                    await original(self, raw)
+
+        MarketStream._read_loop = read_loop  # type: ignore[method-assign]
+
+
+class _BatchingJournal:
+    """Bench variant: lines collected during one scheduler pass, written with one `os.write` after it."""
+
+    def __init__(self, inner: Any) -> None:
+        import trio
+
+        self._inner = inner
+        self._pending: list[bytes] = []
+        self._token = trio.lowlevel.current_trio_token()
+        self.batches = 0
+        self.lines = 0
+
+    def write(self, kind: str, **fields: Any) -> None:
+        import orjson
+
+        from bot.engine.journal import _scrub
+
+        line = orjson.dumps({"t": round(self._inner._clock_s(), 6), "kind": kind, **_scrub(fields)},
+                            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        if not self._pending:
+            self._token.run_sync_soon(self._flush)
+        self._pending.append(line)
+        self.lines += 1
+
+    def _flush(self) -> None:
+        import os
+
+        data, self._pending = b"".join(self._pending), []
+        os.write(self._inner._fd, data)
+        self.batches += 1
+
+    def statistics(self) -> dict[str, Any]:
+        return {"lines_written": self.lines, "batches": self.batches}
+
+
+async def _measure(markets: int, duration_s: float, variant: str = "baseline",
+                   journal_dir: str | None = None) -> dict[str, Any]:
     import gc
     import io
+    import tempfile
+    from pathlib import Path
 
     import httpx
     import trio
@@ -58,6 +142,7 @@ async def _measure(markets: int, duration_s: float) -> dict[str, Any]:
     )
 
     from bot.engine.clock import VenueClock
+    from bot.engine.journal import open_journal
     from bot.observability.loop_lag import LoopLagMonitor
     from bot.observability.status import StatusDisplay
     from bot.status_snapshot import snapshot
@@ -82,7 +167,12 @@ async def _measure(markets: int, duration_s: float) -> dict[str, Any]:
         gc.freeze()
         rss_before = rss_mb()
         started = trio.current_time()
-        bot = await start_bot(nursery, market_infos(sim.ready), sim.ready["urls"], settings, clock=clock)
+        workdir = tempfile.TemporaryDirectory(prefix="bench-scale-") if journal_dir is None else None
+        journal_path = Path(journal_dir or workdir.name) / "journal.jsonl"  # type: ignore[union-attr]
+        file_journal = open_journal(journal_path, clock.now_s)
+        journal: Any = _BatchingJournal(file_journal) if variant == "journal-batch" else file_journal
+        bot = await start_bot(nursery, market_infos(sim.ready), sim.ready["urls"], settings, clock=clock,
+                              journal=journal)
         display = StatusDisplay(lambda: snapshot(bot.supervisor, clock, "bench", lag), out=io.StringIO(),
                                 tty=False)
         nursery.start_soon(display.run)
@@ -110,10 +200,14 @@ async def _measure(markets: int, duration_s: float) -> dict[str, Any]:
         user_stats = bot.supervisor.user_hub.stream.statistics() if bot.supervisor.user_hub else None
         async with httpx.AsyncClient() as client:  # the simulator's own counters (slow consumers, limits)
             sim_stats = (await client.get(sim.ready["urls"]["admin"] + "/stats")).json()
+        journal_lines = file_journal.statistics()
         bot.supervisor.stop(ExitReason.OPERATOR, "benchmark done")
         with trio.move_on_after(_END_MARGIN_S):
             await bot.done.wait()
         nursery.cancel_scope.cancel()
+    file_journal.close()
+    if workdir is not None:
+        workdir.cleanup()
     steady = [lag_s for t, lag_s in lag_samples if all_quoting <= t <= ended]
     startup = [lag_s for t, lag_s in lag_samples if t < all_quoting]
     windows = [
@@ -123,6 +217,8 @@ async def _measure(markets: int, duration_s: float) -> dict[str, Any]:
     window_p99_ms = [percentile(w, 0.99) * _MS for w in windows if w]
     return {
         "markets": markets,
+        "variant": variant,
+        "journal": journal_lines if variant != "journal-batch" else journal.statistics(),
         "duration_s": duration_s,
         "startup_to_all_quoting_s": round(all_quoting - started, 3),
         "lag_samples": len(steady),
@@ -170,13 +266,19 @@ def _process_sched_s(pid: int) -> dict[str, float]:
 _MIN_TICK_INTERVAL_S = 0.05
 
 
-def run(quick: bool = False, *, markets: int = 100, duration_s: float | None = None) -> dict[str, Any]:
+def run(quick: bool = False, *, markets: int = 100, duration_s: float | None = None,
+        variant: str = "baseline") -> dict[str, Any]:
     """Measure in a child process (its memory is the bot's alone); return lag, memory and the verdict."""
+    import os
+
     duration = duration_s if duration_s is not None else (15.0 if quick else 60.0)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     result = run_child(
-        "bench_scale.py", ["--markets", str(markets), "--duration-s", str(duration)],
+        "bench_scale.py", ["--markets", str(markets), "--duration-s", str(duration), "--variant", variant],
         timeout_s=duration + _STARTUP_TIMEOUT_S + 3 * _END_MARGIN_S,
     )
+    result["load_average"] = load_before
+    result["cpu_pct"] = round(100.0 * result["cpu_s"] / duration, 1)
     result.update(
         {
             "benchmark": f"{markets} concurrent markets in one process: loop lag and resident memory",
@@ -187,23 +289,55 @@ def run(quick: bool = False, *, markets: int = 100, duration_s: float | None = N
     return result
 
 
+def run_curve(quick: bool = False, *, counts: list[int] | None = None,
+              duration_s: float | None = None) -> dict[str, Any]:
+    """markets → lag p99, CPU, RSS, load; stops at the first count whose p99 exceeds `CURVE_STOP_MS`."""
+    duration = duration_s if duration_s is not None else (8.0 if quick else 30.0)
+    counts = counts or ([10, 25] if quick else [50, 100, 150, 200, 300, 400, 500])
+    points: list[dict[str, Any]] = []
+    largest: int | None = None
+    for markets in counts:
+        try:
+            r = run(quick, markets=markets, duration_s=duration)
+        except Exception as exc:  # a count the machine cannot start is the curve's end, not a crash
+            points.append({"markets": markets, "error": f"{type(exc).__name__}: {exc}"[:500]})
+            break
+        points.append({k: r[k] for k in ("markets", "lag_p99_ms", "lag_p50_ms", "cpu_s", "cpu_pct",
+                                         "runqueue_wait_s", "peak_rss_mb", "load_average",
+                                         "startup_to_all_quoting_s", "market_stream_reconnects")})
+        if r["lag_p99_ms"] > CURVE_STOP_MS:
+            break
+        largest = markets
+    return {"benchmark": "scale curve: markets -> loop lag p99, CPU, RSS (journal on)", "duration_s": duration,
+            "stop_above_ms": CURVE_STOP_MS, "points": points, "largest_holding": largest}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="15 s instead of 60 s")
     parser.add_argument("--child", action="store_true", help="(internal) measure in this process")
     parser.add_argument("--markets", type=int, default=100)
     parser.add_argument("--duration-s", type=float, default=None)
+    parser.add_argument("--variant", choices=VARIANTS, default="baseline", help="a measured proposal")
+    parser.add_argument("--curve", action="store_true", help="the markets -> lag curve instead of one count")
     args = parser.parse_args(argv)
     if args.child:
-        import logging
-
         import trio
+        from bench_common import ensure_repo_on_path
 
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        ensure_repo_on_path()
+        from bot.observability.logs import setup_logging
+
+        setup_logging("INFO", False, [])  # as `main` does with the default settings
+        _apply_variant(args.variant)
         duration = args.duration_s if args.duration_s is not None else 60.0
-        print(json.dumps(trio.run(_measure, args.markets, duration)))
+        print(json.dumps(trio.run(_measure, args.markets, duration, args.variant)))
         return 0
-    print(json.dumps(run(quick=args.quick, markets=args.markets, duration_s=args.duration_s), indent=2))
+    if args.curve:
+        print(json.dumps(run_curve(quick=args.quick, duration_s=args.duration_s), indent=2))
+        return 0
+    print(json.dumps(run(quick=args.quick, markets=args.markets, duration_s=args.duration_s,
+                         variant=args.variant), indent=2))
     return 0
 
 

@@ -13,6 +13,10 @@ is a command answered by one stdout line:
   With `--flow quiet` the makers sit 10 ticks from a fixed fair value (bids 0.40, asks 0.60), so the
   trader's bids are the best bids and never cross. Answers `ok X` (X the Down bid now). What this does to
   the bot's ladder depends on its settings; `bench_latency` explains the reprice it causes.
+- `stamps`: (with `--stamps`) the venue's own stamps since the last `stamps` command as one JSON line
+  `{"frames": [[t, is_price_change], ...], "requests": [[t, method, path], ...], "dropped": n}`, monotonic
+  seconds of this process: each market frame once written, each REST request at its first bytes read
+  (`bot/sim/bench_stamps.py`).
 - `quit` (or end of stdin): stop.
 
 Per-signer rate limits run in warning mode (`--signer-limits warn`, the venue's own mode since 2026-07-24,
@@ -154,12 +158,20 @@ async def _serve(args: argparse.Namespace) -> None:
         flow=bench_flow(args.flow),
     )
     toggler = _Toggler(venue.exchange)
+    stamps = None
+    if args.stamps:
+        from bot.sim.bench_stamps import VenueStamps, install_venue_stamps
+
+        stamps = VenueStamps()
+        install_venue_stamps(stamps)
     rest_config = RestConfig(rate_limits=VenueRateLimitConfig(signer_mode=SignerLimitMode(args.signer_limits)))
     out = sys.stdout
     async with trio.open_nursery() as nursery:
         server = await nursery.start(
             lambda task_status: serve_loopback(venue, seed=args.seed, rest_config=rest_config, task_status=task_status)
         )
+        if stamps is not None:
+            server.fronts.hub.on_frame_written = stamps.frame_written
         markets = [
             {
                 "condition_id": s.condition_id,
@@ -187,6 +199,8 @@ async def _serve(args: argparse.Namespace) -> None:
             if command == "toggle":
                 price = toggler.toggle(specs[int(arg)])
                 out.write(f"ok {price}\n")
+            elif command == "stamps" and stamps is not None:
+                out.write(orjson.dumps(stamps.take()).decode() + "\n")
             elif command == "quit":
                 break
             else:
@@ -205,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end-in-s", type=float, default=3600.0, help="market 0 ends this long from now")
     parser.add_argument("--end-step-s", type=float, default=0.0, help="market i ends i x this later than market 0")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stamps", action="store_true", help="stamp frames written and requests read")
     parser.add_argument("--nice", type=int, default=10, help="lower this process's priority by this much")
     parser.add_argument("--signer-limits", choices=("off", "warn", "enforce"), default="warn")
     args = parser.parse_args(argv)

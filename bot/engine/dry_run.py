@@ -8,7 +8,7 @@ heartbeat (the supervisor skips it), no user channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
@@ -30,7 +30,12 @@ class DryRunGateway(VenueGateway):
         for token in token_ids:
             self._market_of_token[token] = condition_id
 
-    async def post_orders(self, orders: Sequence[SignedOrder], *, order_type: str, post_only: bool) -> list[PostOutcome]:
+    async def post_orders(
+        self, orders: Sequence[SignedOrder], *, order_type: str, post_only: bool,
+        on_sent: Callable[[], None] | None = None,
+    ) -> list[PostOutcome]:
+        if on_sent is not None:  # nothing goes on a wire: "sent" is now
+            on_sent()
         outcomes = []
         for order in orders:
             self._journal.write("dry_run_post", order=order.to_wire(self.owner, order_type, post_only))

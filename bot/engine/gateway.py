@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,20 @@ from bot.protocol.signing import OrderSigner, Side, SignedOrder
 __all__ = ["CancelOutcome", "PostOutcome", "PostOutcomeKind", "VenueGateway"]
 
 log = logging.getLogger(__name__)
+
+class _Once:
+    """A callback called at most once, however often it is invoked (None: nothing to call)."""
+
+    __slots__ = ("_callback",)
+
+    def __init__(self, callback: Callable[[], None] | None) -> None:
+        self._callback = callback
+
+    def __call__(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
 
 class PostOutcomeKind(enum.StrEnum):
     LIVE = "live"
@@ -157,22 +171,33 @@ class VenueGateway:
         )
 
     # --- orders ------------------------------------------------------------------------------------
-    async def post_orders(self, orders: Sequence[SignedOrder], *, order_type: str, post_only: bool) -> list[PostOutcome]:
-        """Post in one batch (the caller chunks); one outcome per order, in order."""
+    async def post_orders(
+        self, orders: Sequence[SignedOrder], *, order_type: str, post_only: bool,
+        on_sent: Callable[[], None] | None = None,
+    ) -> list[PostOutcome]:
+        """Post in one batch (the caller chunks); one outcome per order, in order.
+
+        `on_sent` is called once: when the request's bytes were written, or, on a transport that cannot
+        tell (in-memory ones), when the call ends, whatever its outcome.
+        """
         wires = [o.to_wire(self.owner, order_type, post_only) for o in orders]
         for wire in wires:
             self._journal.write("post", order=wire)
+        sent = _Once(on_sent)
+        traced = None if on_sent is None else sent  # no trace hook on the request when nobody asks
         try:
             with venue_deadline(self._timeout_s, "POST /orders"):
                 if len(wires) == 1:
-                    results = [await self.rest.post_order(wires[0])]
+                    results = [await self.rest.post_order(wires[0], on_sent=traced)]
                 else:
-                    results = await self.rest.post_orders(wires)
+                    results = await self.rest.post_orders(wires, on_sent=traced)
         except VenueError as exc:
             outcome = _classify_error(exc)
             self._journal.write("post_error", order_ids=[o.order_id for o in orders], outcome=outcome.kind.value,
                                 message=outcome.message)
             return [outcome] * len(orders)
+        finally:
+            sent()
         outcomes = [_post_outcome(r) for r in results]
         if len(outcomes) != len(orders):
             # A venue answering with the wrong number of legs: we cannot tell which landed.

@@ -108,11 +108,18 @@ class Inventory:
     def position(self, token_id: str) -> TokenPosition:
         return self._positions[token_id]
 
-    def seed(self, token_id: str, shares_micro: int, cost_micro: int) -> None:
-        """Start from balances found on the venue (restart with seeding): pre-restart fills enter here, once."""
+    def seed(self, token_id: str, shares_micro: int, cost_micro: int,
+             listed: frozenset[tuple[str, str]] = frozenset()) -> None:
+        """Start from a balance found on the venue (restart with seeding): pre-restart fills enter here, once.
+
+        `listed` are the fills (trade id, order id) the balance holds. A fill already counted from a user
+        event and not among them came after the balance was read: it stays on top of it."""
         pos = self._positions[token_id]
         pos.shares_micro = shares_micro
         pos.cost_micro = cost_micro
+        for key, record in self._fills.items():
+            if record.counted and key not in listed and record.fill.token_id == token_id:
+                self._book(record.fill, +1)
 
     def seen_before_seed(self, fill: Fill) -> bool:
         """Record a fill from before the seed as seen, not counted: the seeded balances already hold it, so

@@ -227,12 +227,12 @@ class MarketRunner:
             nursery.start_soon(self.user_handler.consume)
             nursery.start_soon(self.quoting.pump_book_changes)
             await self._startup()
+            if self.incentives.terms.has_pool:  # the book is watched to the market's end (the estimate needs it)
+                nursery.start_soon(self.incentives.run, self.clock.to_trio(self.info.end_s))
             with trio.CancelScope(deadline=self.clock.to_trio(self.cutoff_s)):
                 async with trio.open_nursery() as quoting:
                     quoting.start_soon(self.quoting.run)
                     quoting.start_soon(self.reconciler.run)
-                    if self.incentives.terms.has_pool:
-                        quoting.start_soon(self.incentives.run)
             # The cutoff instant (or the quoting tasks ended, which they never do on their own).
             self.transition(MarketTrigger.REACH_CUTOFF, "cutoff")
             end = self.clock.to_trio(self.info.end_s)

@@ -20,6 +20,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import trio
+
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.strategy import Ladder, Quote, params_from_settings
@@ -50,7 +52,11 @@ class ManagerParams:
 
 @dataclass(slots=True)
 class SyncReport:
-    """What one diff did, for metrics and tests."""
+    """What one diff did, for metrics and tests.
+
+    `first_request_at_s`: the clock's time (unix s) as the first request was started. `quotes_sent_at`: trio
+    time once the first POST of new orders was written (after signing); None if none was sent.
+    """
 
     cancels_sent: int = 0
     posts_sent: int = 0
@@ -59,6 +65,12 @@ class SyncReport:
     unexpected_failures: int = 0
     outcome_unknown: int = 0
     first_request_at_s: float | None = None
+    quotes_sent_at: float | None = None
+
+    def quotes_sent(self) -> None:
+        """The gateway's `on_sent` for a POST of new quotes: the first one written sets `quotes_sent_at`."""
+        if self.quotes_sent_at is None:
+            self.quotes_sent_at = trio.current_time()
 
 
 class OrderManager:
@@ -347,7 +359,7 @@ class OrderManager:
         for start in range(0, len(signed), self._p.max_post_batch):
             chunk = signed[start : start + self._p.max_post_batch]
             outcomes = await self._gateway.post_orders(
-                [so for _, so in chunk], order_type=order_type, post_only=True
+                [so for _, so in chunk], order_type=order_type, post_only=True, on_sent=report.quotes_sent
             )
             for (order, _), outcome in zip(chunk, outcomes, strict=True):
                 self.apply_post_outcome(order, outcome, report)

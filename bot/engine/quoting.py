@@ -44,11 +44,20 @@ class QuotingLoop:
 
     async def pump_book_changes(self) -> None:
         r = self._r
+        fresh_at = getattr(r.books, "book_fresh_at", None)
+        woke_at = -math.inf
         while True:
             await r.books.changed()
+            now = trio.current_time()
             r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
             if self._changed_at is None:
-                self._changed_at = trio.current_time()
+                # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not
+                # this wake-up a scheduler pass later; a change that stamped no book since the last
+                # wake-up (a reconnect's invalidation) is timed by the wake-up.
+                stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
+                handled = max((s for s in stamps if s is not None), default=now)
+                self._changed_at = handled if woke_at < handled <= now else now
+            woke_at = now
             r.wake()
 
     async def run(self) -> None:
@@ -84,8 +93,10 @@ class QuotingLoop:
         await r.manager.sync(ladder, tick_size=tick, neg_risk=r.info.neg_risk, expiration_s=expiration_s,
                              report=report)
         stats = r.stats
-        if report.first_request_at_s is not None and changed_at is not None:
-            stats.tick_to_order_s.append(r.clock.to_trio(report.first_request_at_s) - changed_at)
+        if report.quotes_sent_at is not None and changed_at is not None:
+            # Tick-to-order as named: the book change handled → the POST of the new quotes written (after
+            # signing), not the first request started.
+            stats.tick_to_order_s.append(report.quotes_sent_at - changed_at)
             stats.tick_to_order_samples += 1
         if report.posts_sent and stats.first_quote_at_s is None and report.accepted:
             stats.first_quote_at_s = now

@@ -20,7 +20,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["ReconcileReport", "Reconciler"]
 
 log = logging.getLogger(__name__)
+
+_SNAPSHOT_TRIES = 5  # listings around the balance reads before the seed settles for the last reads
 
 
 
@@ -235,15 +239,17 @@ class Reconciler:
         report.lost.append(order.order_id)
         manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason="missing on venue")
 
-    async def _listing_before_cutoff(self) -> list[Any] | None:
+    async def _until_cutoff(self, request: Callable[[], Awaitable[Any]], what: str) -> Any | None:
+        """`request()` retried with doubling pauses (as the cancel-all's) until it answers; None if the
+        cutoff comes first. A transient 5xx or timeout while seeding is not a crash."""
         r = self._r
         pause_s = r.settings.cancel_all_retry_base_s
         with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
             while True:
                 try:
-                    return await r.gateway.open_orders(r.info.condition_id)
+                    return await request()
                 except VenueError as exc:
-                    log.warning("seeding %s: open orders not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
+                    log.warning("seeding %s: %s not listed (retry in %.1f s): %s", r.info.slug, what, pause_s, exc)
                 await trio.sleep(pause_s)
                 pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
         return None
@@ -264,30 +270,16 @@ class Reconciler:
         for trade in trades:
             r.user_handler.on_trade_event(trade)
 
-    async def _fills_before_seed(self) -> dict[str, tuple[int, int]] | None:
-        """Record every fill of our key in the market before the seed as seen, and journal it once: the
-        balances read next hold it, so it reaches the inventory through the seed, and its late
-        MINED/CONFIRMED re-send is a repeat. Orders since cancelled or filled count too (the key's trades
-        are ours, whichever order they filled): their cost explains part of the balance, and without them
-        the seeded life's ledger would miss fills the venue holds. Per token, (shares, cost) they bought."""
+    async def _listed_fills(self) -> list[Any] | None:
+        """Every fill of our key in the market, from the venue's trades listing (FAILED trades left out),
+        retried with doubling pauses until the cutoff; None if the cutoff came first. The key's trades are
+        ours whichever order they filled (orders since cancelled or filled, a previous process's)."""
         r = self._r
         info = r.info
-        trades = None
-        pause_s = r.settings.cancel_all_retry_base_s
-        # Retried until the cutoff, as the listing: without the trades the seed falls back to the balance,
-        # whose fills cannot be told from the ones still to be reported (they would count twice).
-        with trio.move_on_at(r.clock.to_trio(r.cutoff_s)):
-            while True:
-                try:
-                    trades = await r.gateway.trades(info.condition_id)
-                    break
-                except VenueError as exc:
-                    log.warning("seeding %s: trades not listed (retry in %.1f s): %s", r.info.slug, pause_s, exc)
-                await trio.sleep(pause_s)
-                pause_s = min(2 * pause_s, r.settings.cancel_all_retry_max_s)
+        trades = await self._until_cutoff(functools.partial(r.gateway.trades, info.condition_id), "trades")
         if trades is None:
             return None
-        bought: dict[str, tuple[int, int]] = {}
+        found: dict[tuple[str, str], Any] = {}
         for trade in trades:
             if trade.status.value == "FAILED":
                 continue
@@ -296,15 +288,41 @@ class Reconciler:
             fills += fills_in_trade(trade, our_order_ids=r.manager.by_id, tokens=info.token_ids,
                                     fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
             for fill in fills:
-                if not r.inventory.seen_before_seed(fill):
-                    continue  # one fill found both ways
-                r.journal.write("fill", market=info.condition_id, trade_id=fill.trade_id, order_id=fill.order_id,
-                                token_id=fill.token_id, side=fill.side, shares=fill.shares, price=fill.price,
-                                fee=fill.fee_pusd, status=fill.status.value, taker=fill.taker, before_seed=True)
-                if fill.side == "BUY":
-                    shares, cost = bought.get(fill.token_id, (0, 0))
-                    bought[fill.token_id] = (shares + fill.shares_micro, cost + fill.cost_micro + fill.fee_micro)
-        return bought
+                found.setdefault((fill.trade_id, fill.order_id), fill)  # one fill found both ways
+        return list(found.values())
+
+    async def _balances(self) -> dict[str, int | None]:
+        """Shares × 10⁶ of each outcome token in the maker wallet; None where the venue did not say."""
+        r = self._r
+        balances: dict[str, int | None] = {}
+        for token in r.info.token_ids:
+            try:
+                balances[token] = await r.gateway.conditional_balance_micro(token)
+            except VenueError as exc:
+                log.warning("balance of %s unknown: %s", token[:12], exc)
+                balances[token] = None
+        return balances
+
+    async def _fills_and_balances(self) -> tuple[list[Any], dict[str, int | None]] | None:
+        """Our fills and the balances at one moment: the trades listed, the balances read, the trades
+        listed again, until two listings around the balance reads agree (a fill between them would be in
+        the balance or not, nobody can tell which). After `_SNAPSHOT_TRIES` disagreements the last reads
+        are used, with a warning. None if the cutoff came before a listing."""
+        r = self._r
+        fills = await self._listed_fills()
+        if fills is None:
+            return None
+        for _ in range(_SNAPSHOT_TRIES):
+            balances = await self._balances()
+            again = await self._listed_fills()
+            if again is None:
+                return None
+            if {(f.trade_id, f.order_id) for f in again} == {(f.trade_id, f.order_id) for f in fills}:
+                return again, balances
+            fills = again
+        log.warning("seeding %s: our fills kept changing around the balance reads (%d tries); seeding from the "
+                    "last reads: a fill between them may be counted twice or missed", r.info.slug, _SNAPSHOT_TRIES)
+        return fills, balances
 
     async def seed(self) -> None:
         """Restart without cancelling: adopt our resting BUYs as ladder levels, cancel the rest.
@@ -314,7 +332,7 @@ class Reconciler:
         seeded and the caller goes straight to the cutoff's cancel-all."""
         r = self._r
         info = r.info
-        venue = await self._listing_before_cutoff()
+        venue = await self._until_cutoff(functools.partial(r.gateway.open_orders, info.condition_id), "open orders")
         if venue is None:
             return
         now = r.clock.now_s()
@@ -334,18 +352,30 @@ class Reconciler:
                 if o.size_matched_micro > 0:
                     order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=o.size_matched_micro, at_s=now)
                 r.manager.adopt(order)
-        # Fills before the seed are in the balances read below: each is recorded as seen (its cost
-        # basis explains part of the balance), so its late MINED/CONFIRMED re-send is a repeat, not a fill.
-        # (Open: a fill landing between the trades listing and the balance read is in the balance and is
-        # counted again when its event arrives; the interleaving property's seeding case shows it.)
-        before = await self._fills_before_seed() or {}
+        # One consistent moment (`_fills_and_balances`): the balances hold exactly the listed fills. Each
+        # listed fill is recorded as seen, so its late MINED/CONFIRMED re-send is a repeat; a fill that
+        # user events counted meanwhile and the listing does not hold came after it, so it is added on top
+        # of the balance (`Inventory.seed`). (Premise: the venue's balance moves with its trades listing.
+        # If it lagged them until settlement, a fill listed but not yet settled would be missing from the
+        # seed; the venue's documentation does not say.)
+        snapshot = await self._fills_and_balances()
+        # Without a listing by the cutoff, the balance alone (its cost basis unknown).
+        fills, balances = snapshot if snapshot is not None else ([], await self._balances())
+        bought: dict[str, tuple[int, int]] = {}
+        for fill in fills:
+            if r.inventory.seen_before_seed(fill):
+                r.journal.write("fill", market=info.condition_id, trade_id=fill.trade_id, order_id=fill.order_id,
+                                token_id=fill.token_id, side=fill.side, shares=fill.shares, price=fill.price,
+                                fee=fill.fee_pusd, status=fill.status.value, taker=fill.taker, before_seed=True)
+            if fill.side == "BUY":
+                shares, cost = bought.get(fill.token_id, (0, 0))
+                bought[fill.token_id] = (shares + fill.shares_micro, cost + fill.cost_micro + fill.fee_micro)
+        listed = frozenset((f.trade_id, f.order_id) for f in fills)
         for token in by_token:
-            try:
-                shares = await r.gateway.conditional_balance_micro(token)
-            except VenueError as exc:
-                log.warning("balance of %s unknown: %s", token[:12], exc)
-                shares = before.get(token, (0, 0))[0]  # what our fills say
-            explained_shares, explained_cost = before.get(token, (0, 0))
+            explained_shares, explained_cost = bought.get(token, (0, 0))
+            shares = balances.get(token)
+            if shares is None:
+                shares = explained_shares  # what our fills say
             if explained_shares > shares:  # some were sold or merged since: their cost left with them
                 explained_cost = explained_cost * shares // explained_shares
                 explained_shares = shares
@@ -356,7 +386,7 @@ class Reconciler:
             # unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
             # conservatively.
             unexplained = shares - explained_shares
-            r.inventory.seed(token, shares, explained_cost + -(-unexplained * mark // MICRO))
+            r.inventory.seed(token, shares, explained_cost + -(-unexplained * mark // MICRO), listed=listed)
         self.seeded = True
         r.journal.write("seeded", market=info.condition_id,
                         orders={t: [o.id for o in v] for t, v in by_token.items()}, unrelated=unrelated)

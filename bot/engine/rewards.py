@@ -7,11 +7,16 @@ Guarantees:
   normalises per maker, and Σ min(Q_one_j, Q_two_j) ≤ min(Σ Q_one_j, Σ Q_two_j), so this slightly
   overstates the others' total and understates our share when the others quote lopsidedly; it is the
   best the aggregated public book allows.
-- The others' orders score only after the minimum rest too: a level whose size (net of ours) changed
-  is taken as freshly re-quoted and left out until it has rested, as makers replace whole orders.
+- The others' orders score only after the minimum rest too: each level (net of ours) is kept as chunks
+  of size with the time they appeared; growth is a new chunk, a shrink takes from the oldest first (fills
+  are first in, first out), and a chunk scores once it has rested.
 - The expected accrual integrates share × pool over time: a sample every venue minute pays 1/1440 of
   the market's daily rate, so `dt / sample_period_s` samples' worth accrue per step. The venue's samples
   are at random moments; the integral is their expectation.
+- The venue normalises twice: per sample across makers, then the epoch's sums again, so a sample in
+  which nobody scored pays nobody and its part of the pool goes to the samples in which someone did
+  (spec 12.2). The estimate scales the integral by watched time / time in which anyone scored (the book
+  is watched to the market's end, our orders or not); before the first look counts as scored.
 
 Prices and sizes enter as the book and the order cache hold them, integer micro-units (10⁻⁶), and the
 arithmetic is exact throughout.
@@ -94,12 +99,14 @@ class RewardEstimator:
     up_token_id: str
     sample_period_s: float
     min_rest_s: float
-    estimated_pusd: Fraction = Fraction(0)
+    accrued_pusd: Fraction = Fraction(0)  # Σ share × pool per sample, before the second normalisation
+    watched_s: Fraction = Fraction(0)
+    scored_s: Fraction = Fraction(0)  # of which someone (we or the others) scored
     last: RewardEstimate | None = None
     evaluations: int = 0
     _last_at_s: float | None = field(default=None, repr=False)
-    # (is Yes-space bid, price units) -> (others' size there, when it last changed)
-    _levels: dict[tuple[bool, int], tuple[int, float]] = field(default_factory=dict, repr=False)
+    # (is Yes-space bid, price units) -> the others' size there as chunks [size, since when]
+    _levels: dict[tuple[bool, int], list[list[float]]] = field(default_factory=dict, repr=False)
     _looked_at_s: float | None = field(default=None, repr=False)
 
     def evaluate(
@@ -142,36 +149,61 @@ class RewardEstimator:
         return self.last
 
     def _rested_others(self, now_s: float, bids: dict[int, int], asks: dict[int, int]) -> list[ScoredOrder]:
-        first = not self._levels
-        levels: dict[tuple[bool, int], tuple[int, float]] = {}
+        """The others' size that has rested, per level. A level is kept as chunks (size, since): growth is
+        a new chunk placed now (half-way since our previous look: the unbiased guess), a shrink takes size
+        from the oldest chunks first (fills are first in, first out), and a level that vanished is gone.
+        What we saw at our first look counts as rested (its history is unknown)."""
+        first = not self._levels and self._looked_at_s is None
+        changed_at = now_s if self._looked_at_s is None else (self._looked_at_s + now_s) / 2
+        levels: dict[tuple[bool, int], list[list[float]]] = {}
         out = []
         for is_bid, side in ((True, bids), (False, asks)):
             for price, size in side.items():
                 if size <= 0:
                     continue
                 key = (is_bid, price)
-                seen = self._levels.get(key)
-                # Unknown history (our first look) counts as rested; a changed size as re-quoted now.
-                # The change happened since our previous look: half-way is the unbiased guess.
-                changed_at = now_s if self._looked_at_s is None else (self._looked_at_s + now_s) / 2
-                since = (-math.inf if first else changed_at) if seen is None or seen[0] != size else seen[1]
-                levels[key] = (size, since)
-                if now_s - since >= self.min_rest_s:
-                    out.append(ScoredOrder(price, is_bid, size))
+                chunks = [list(c) for c in self._levels.get(key, ())]
+                held = sum(int(c[0]) for c in chunks)
+                if size > held:
+                    chunks.append([size - held, -math.inf if first else changed_at])
+                else:
+                    excess = held - size
+                    while excess > 0 and chunks:
+                        take = min(excess, int(chunks[0][0]))
+                        chunks[0][0] -= take
+                        excess -= take
+                        if chunks[0][0] <= 0:
+                            chunks.pop(0)
+                levels[key] = chunks
+                rested = sum(int(c[0]) for c in chunks if now_s - c[1] >= self.min_rest_s)
+                if rested > 0:
+                    out.append(ScoredOrder(price, is_bid, rested))
         self._levels = levels
         self._looked_at_s = now_s
         return out
 
     def accrue(self, now_s: float, estimate: RewardEstimate) -> Fraction:
-        """Add the expected reward since the previous call at `estimate`'s share; returns the increment."""
+        """Add the expected reward since the previous call at `estimate`'s share; returns the increment
+        (before the second normalisation, `estimated_pusd`)."""
         previous, self._last_at_s = self._last_at_s, now_s
         if previous is None or now_s <= previous or not self.terms.has_pool:
             return Fraction(0)
-        samples = Fraction(now_s - previous) / Fraction(self.sample_period_s)
+        dt = Fraction(now_s - previous)
+        self.watched_s += dt
+        if estimate.ours.q_min + estimate.others_q_min > 0:
+            self.scored_s += dt
         per_sample = Fraction(str(self.terms.rate_per_day_pusd)) / SAMPLES_PER_DAY
-        increment = estimate.share * per_sample * samples
-        self.estimated_pusd += increment
+        increment = estimate.share * per_sample * dt / Fraction(self.sample_period_s)
+        self.accrued_pusd += increment
         return increment
+
+    @property
+    def estimated_pusd(self) -> Fraction:
+        """Our expected reward so far: the accrual, with the pool of the samples nobody scored spread over
+        the ones somebody did (the venue's second normalisation)."""
+        if self.scored_s <= 0:
+            return self.accrued_pusd
+        return self.accrued_pusd * self.watched_s / self.scored_s
 
     def reset_clock(self) -> None:
         """Forget the last accrual time (after a gap in which we held no scoring orders)."""

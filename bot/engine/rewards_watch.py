@@ -1,8 +1,9 @@
 """A market's incentives task: our reward estimate over time, the venue's scoring check, and the P&L split.
 
 Guarantees:
-- While quoting, our share of the reward sample is evaluated every `rewards_estimate_interval_s` from
-  our open orders and the Up book (`bot.engine.rewards`), and the expected accrual integrated; the last
+- From the start to the market's end (past the cutoff: the others' scoring then still shapes the pool),
+  our share of the reward sample is evaluated every `rewards_estimate_interval_s` from our open orders
+  and the Up book (`bot.engine.rewards`), and the expected accrual integrated; the last
   estimate (Q_one, Q_two, Q_min, share, midpoint) is what the status view and metrics show.
 - Every `rewards_check_interval_s`, the orders our estimate says score (rested, inside the max spread,
   at least the min size) are checked with `POST /orders-scoring`; each one the venue says does not score
@@ -189,8 +190,14 @@ class IncentivesWatch:
                         ", ".join(oid[:12] for oid in missing))
             r.journal.write("rewards_not_scoring", market=r.info.condition_id, order_ids=missing)
 
-    async def run(self) -> None:
-        """Runs in the quoting nursery (it ends at the cutoff)."""
+    async def run(self, until_trio_s: float) -> None:
+        """Runs beside the market's tasks until `until_trio_s` (the market's end, on Trio's clock): after
+        the cutoff our orders are gone, and the others' scoring still decides how the venue spreads the
+        pool of the samples nobody scored (`RewardEstimator.estimated_pusd`)."""
+        with trio.move_on_at(until_trio_s):
+            await self._run()
+
+    async def _run(self) -> None:
         settings = self._r.settings
         next_check = self._r.clock.now_s() + settings.rewards_check_interval_s
         while True:

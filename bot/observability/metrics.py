@@ -197,7 +197,7 @@ class Metrics:
         )
         self.tick_to_order = Histogram(
             f"{p}_tick_to_order_seconds",
-            "Market-data change to the first order request",
+            "Market-data change handled to the POST of the new quotes written (after signing)",
             buckets=_TICK_TO_ORDER_BUCKETS_S,
             registry=r,
         )

@@ -159,6 +159,20 @@ class RestStatistics:
     leg_errors: Mapping[str, int]
 
 
+# httpcore's trace names for "the request's last byte was written" (HTTP/1.1 and HTTP/2).
+_SENT_TRACE_EVENTS: Final = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+
+
+def _sent_tracer(on_sent: Callable[[], None]) -> Callable[[str, dict[str, Any]], Any]:
+    """An httpcore `trace` extension that calls `on_sent` once the request was written."""
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        if name in _SENT_TRACE_EVENTS:
+            on_sent()
+
+    return trace
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -254,8 +268,14 @@ class ClobRestClient:
         l2: bool = False,
         l1_signer: OrderSigner | None = None,
         l1_nonce: int = 0,
+        on_sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """One request; returns a 2xx response or raises the mapped VenueError."""
+        """One request; returns a 2xx response or raises the mapped VenueError.
+
+        `on_sent` is called once the request's bytes were written to the connection (httpcore's `trace`
+        extension); transports that do not trace (in-memory ones) never call it: the caller's fallback is
+        when the call returns.
+        """
         try:
             content = b"" if body is _NO_BODY else dumps_body(body)
             headers: dict[str, str] = {"Content-Type": "application/json"} if content else {}
@@ -274,7 +294,8 @@ class ClobRestClient:
                 # Built directly (not `client.request`, which merges client defaults and cookies on every
                 # call): about 60 µs less on the tick-to-order path.
                 request = httpx.Request(
-                    method, self._url_prefix + path, content=content or None, params=params, headers=headers
+                    method, self._url_prefix + path, content=content or None, params=params, headers=headers,
+                    extensions=None if on_sent is None else {"trace": _sent_tracer(on_sent)},
                 )
                 response = await self._http.send(request)
             except httpx.TimeoutException as exc:
@@ -356,24 +377,29 @@ class ClobRestClient:
         self._count_leg_error(error)
         return PostResult(ok=False, order_id=order_id, status=status, error=error, response=response)
 
-    async def post_order(self, wire: Mapping[str, Any]) -> PostResult:
-        """POST /order with one wire body (`SignedOrder.to_wire`). Never raises VenueError: see PostResult."""
+    async def post_order(self, wire: Mapping[str, Any], *, on_sent: Callable[[], None] | None = None) -> PostResult:
+        """POST /order with one wire body (`SignedOrder.to_wire`). Never raises VenueError: see PostResult.
+
+        `on_sent`: called once the request was written (see `_send`)."""
         endpoint = f"POST {_POST_ORDER}"
         try:
             body = await self._json(
-                "POST", _POST_ORDER, endpoint=endpoint, family=EndpointFamily.POST_ORDER, body=wire, l2=True
+                "POST", _POST_ORDER, endpoint=endpoint, family=EndpointFamily.POST_ORDER, body=wire, l2=True,
+                on_sent=on_sent,
             )
         except VenueError as error:
             self._count_leg_error(error)
             return PostResult(ok=False, order_id=error.order_id, error=error)
         return self._leg_result(body, endpoint)
 
-    async def post_orders(self, wires: Sequence[Mapping[str, Any]]) -> list[PostResult]:
+    async def post_orders(
+        self, wires: Sequence[Mapping[str, Any]], *, on_sent: Callable[[], None] | None = None
+    ) -> list[PostResult]:
         """POST /orders in chunks of ≤ max_post_batch; one PostResult per wire, in order.
 
         A chunk that fails as a whole gives its error to each of its legs; a chunk answer whose length
         differs from the chunk cannot be matched to legs and reads as OutcomeUnknown for each.
-        Never raises VenueError.
+        Never raises VenueError. `on_sent`: called once the first chunk was written (see `_send`).
         """
         endpoint = f"POST {_POST_ORDERS}"
         results: list[PostResult] = []
@@ -386,10 +412,13 @@ class ClobRestClient:
                     family=EndpointFamily.POST_ORDERS,
                     body=list(chunk),
                     l2=True,
+                    on_sent=on_sent,
                 )
             except VenueError as error:
                 results.extend(self._failed_legs(error, len(chunk)))
                 continue
+            finally:
+                on_sent = None
             if not isinstance(body, list) or len(body) != len(chunk):
                 malformed = self._malformed(endpoint, f"expected a list of {len(chunk)} order responses")
                 results.extend(self._failed_legs(malformed, len(chunk)))

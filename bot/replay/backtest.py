@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,11 +241,14 @@ def _seed_everything(seed: int) -> None:
         trio_random.seed(seed)
 
 
-def run_backtest(cfg: BacktestConfig, recording: Recording | None = None) -> BacktestResult:
-    """Run one backtest to the end (blocking; its own Trio run on a fake clock)."""
+def run_backtest(cfg: BacktestConfig, recording: Recording | None = None, *,
+                 instruments: Sequence[trio.abc.Instrument] = ()) -> BacktestResult:
+    """Run one backtest to the end (blocking; its own Trio run on a fake clock). `instruments` observe
+    the run (the benchmark's CPU time per task); they do not change it."""
     recording = recording or load_recording(cfg.data, market=cfg.market, from_ms=cfg.from_ms, to_ms=cfg.to_ms)
     started = time.perf_counter()
     _seed_everything(cfg.seed)
-    result = trio.run(_run, cfg, recording, clock=trio.testing.MockClock(autojump_threshold=0))
+    result = trio.run(_run, cfg, recording, clock=trio.testing.MockClock(autojump_threshold=0),
+                      instruments=instruments)
     result.wall_s = time.perf_counter() - started
     return result

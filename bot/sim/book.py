@@ -162,12 +162,26 @@ class MirroredBook:
         for price in list(ordered):
             yield price, self._levels[side][price]
 
+    def has_level(self, side: str, yes_price: int) -> bool:
+        """Whether any order rests at the level (it is in `depth`, even with 0 open shares)."""
+        return yes_price in self._levels[side]
+
     def level_shares(self, side: str, yes_price: int) -> int:
         return sum(order.open_shares() for order in self._levels[side].get(yes_price, ()))
 
     def depth(self, side: str) -> list[tuple[int, int]]:
         """(Yes-space price, aggregate shares) per level, ascending price."""
-        return [(price, self.level_shares(side, price)) for price in self._prices[side]]
+        # Every book change publishes both tokens' hashes, so this walk runs per recorded event in a
+        # replay: one loop, no generator per level (sizes are not kept per level, because fills change
+        # orders' budgets in place and a stale aggregate would be a silent wrong book).
+        levels = self._levels[side]
+        out = []
+        for price in self._prices[side]:
+            shares = 0
+            for order in levels[price]:
+                shares += order.open_shares()
+            out.append((price, shares))
+        return out
 
     def orders(self) -> Iterator[SimOrder]:
         for side in (BID, ASK):

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sim.book import ASK, BID, Fill, MirroredBook, SimOrder
+from bot.sim.book_text import BookText
 from bot.sim.model import MarketSpec
 from bot.sim.orders_wire import book_summary, top_of_book
 from bot.sim.rules import tick_units
-from bot.sim.wire import UNIT, fmt_units, ms_string, units_from_decimal
+from bot.sim.wire import UNIT, book_hash_of_text, fmt_units, ms_string, units_from_decimal
 
 __all__ = ["SimMarket"]
 
@@ -55,6 +56,7 @@ class SimMarket:
     auto_tick: bool = False
 
     def __post_init__(self) -> None:
+        self._text = BookText(self.book)  # the hashes' level text, updated from `dirty` (see changes)
         self.tick = self.tick or self.spec.tick_size
         self.tick_units = tick_units(self.tick)
         self.min_size_units = units_from_decimal(self.spec.min_order_size)
@@ -85,18 +87,30 @@ class SimMarket:
 
     def summary(self, token_id: str, now_s: float) -> dict[str, Any]:
         """`GET /book` of one token (spec 1.3)."""
+        return book_summary(self.book, yes=self.is_yes(token_id), now_s=now_s, **self._summary_fields(token_id))
+
+    def _summary_fields(self, token_id: str) -> dict[str, Any]:
         last = self.last_trade_units.get(token_id)
-        return book_summary(
-            self.book,
-            market=self.condition_id,
-            asset_id=token_id,
-            yes=self.is_yes(token_id),
-            now_s=now_s,
-            min_order_size=fmt_units(self.min_size_units),
-            tick_size=self.tick,
-            neg_risk=self.spec.neg_risk,
-            last_trade_price="" if last is None else fmt_units(last),
-        )
+        return {
+            "market": self.condition_id,
+            "asset_id": token_id,
+            "min_order_size": fmt_units(self.min_size_units),
+            "tick_size": self.tick,
+            "neg_risk": self.spec.neg_risk,
+            "last_trade_price": "" if last is None else fmt_units(last),
+        }
+
+    def book_hashes(self, now_s: float) -> dict[str, str]:
+        """Each token's `summary(token, now_s)["hash"]`, without a summary or a walk of the book: the
+        level text is brought up to date from `dirty` (every level changed since the last call)."""
+        self._text.update(self.dirty)
+        timestamp = ms_string(now_s)
+        hashes = {}
+        for token in self.tokens():
+            bids_json, asks_json = self._text.levels_json(yes=self.is_yes(token))
+            hashes[token] = book_hash_of_text(timestamp=timestamp, bids_json=bids_json, asks_json=asks_json,
+                                              **self._summary_fields(token))
+        return hashes
 
     def snapshot(self, token_id: str, now_s: float) -> dict[str, Any]:
         """The market channel's `book` on subscribe: `tick_size` and `last_trade_price`, but neither
@@ -172,11 +186,13 @@ class SimMarket:
         """
         out: list[tuple[tuple[str, ...], dict[str, Any]]] = []
         tokens = self.tokens()
+        # The book does not change while it is summarised: every price_change carries the same hashes.
+        hashes = self.book_hashes(now_s) if self.dirty else {}
         if self.traded:
-            out.extend((tokens, self._price_change(now_s, [level])) for level in sorted(self.dirty))
+            out.extend((tokens, self._price_change(now_s, [level], hashes)) for level in sorted(self.dirty))
             out.extend(((token,), self.post_trade_book(token, now_s)) for token in tokens)
         elif self.dirty:
-            out.append((tokens, self._price_change(now_s, sorted(self.dirty))))
+            out.append((tokens, self._price_change(now_s, sorted(self.dirty), hashes)))
         self.dirty.clear()
         self.traded = False
         for token in tokens:
@@ -218,9 +234,8 @@ class SimMarket:
         extreme = price > _TICK_HIGH_UNITS or price < _TICK_LOW_UNITS
         return _FINE_TICK if extreme else base
 
-    def _price_change(self, now_s: float, levels: list[tuple[str, int]]) -> dict[str, Any]:
+    def _price_change(self, now_s: float, levels: list[tuple[str, int]], hashes: dict[str, str]) -> dict[str, Any]:
         tokens = self.tokens()
-        hashes = {token: self.summary(token, now_s)["hash"] for token in tokens}
         tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
         entries = []
         for side, yes_price in levels:

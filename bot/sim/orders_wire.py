@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.sim.book import ASK, BID, MirroredBook, SimOrder
-from bot.sim.wire import UNIT, book_hash, fmt_fixed, fmt_units, ms_string
+from bot.sim.wire import UNIT, book_hash_of, fmt_fixed, fmt_units, ms_string
 
 __all__ = [
     "EMPTY_BEST_ASK",
@@ -20,6 +20,7 @@ __all__ = [
     "ORDER_UPDATE",
     "book_levels",
     "book_summary",
+    "mirror_levels",
     "order_event",
     "order_rest",
     "top_of_book",
@@ -107,13 +108,17 @@ def book_levels(book: MirroredBook, *, yes: bool) -> tuple[list[tuple[int, int]]
 
     The No token's bids are the Yes asks at 1 − p and its asks the Yes bids at 1 − p (mirror).
     """
+    return mirror_levels(book.depth(BID), book.depth(ASK), yes=yes)
+
+
+def mirror_levels(
+    yes_bids: list[tuple[int, int]], yes_asks: list[tuple[int, int]], *, yes: bool
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """`book_levels` of one token from the Yes-space depth (`MirroredBook.depth`, ascending), so both
+    tokens' levels come from one walk of the book."""
     if yes:
-        bids = book.depth(BID)
-        asks = list(reversed(book.depth(ASK)))
-    else:
-        bids = [(UNIT - price, size) for price, size in reversed(book.depth(ASK))]
-        asks = [(UNIT - price, size) for price, size in book.depth(BID)]
-    return bids, asks
+        return yes_bids, yes_asks[::-1]
+    return [(UNIT - price, size) for price, size in reversed(yes_asks)], [(UNIT - price, size) for price, size in yes_bids]
 
 
 def top_of_book(book: MirroredBook, *, yes: bool) -> tuple[int, int]:
@@ -138,11 +143,14 @@ def book_summary(
 ) -> dict[str, Any]:
     """The `OrderBookSummary` of one token (spec 1.3), hash included."""
     bids, asks = book_levels(book, yes=yes)
-    summary: dict[str, Any] = {
+    timestamp = ms_string(now_s)
+    return {
         "market": market,
         "asset_id": asset_id,
-        "timestamp": ms_string(now_s),
-        "hash": "",
+        "timestamp": timestamp,
+        "hash": book_hash_of(market=market, asset_id=asset_id, timestamp=timestamp, bids=bids, asks=asks,
+                             min_order_size=min_order_size, tick_size=tick_size, neg_risk=neg_risk,
+                             last_trade_price=last_trade_price),
         "bids": [{"price": fmt_units(price), "size": fmt_units(size)} for price, size in bids],
         "asks": [{"price": fmt_units(price), "size": fmt_units(size)} for price, size in asks],
         "min_order_size": min_order_size,
@@ -150,5 +158,3 @@ def book_summary(
         "neg_risk": neg_risk,
         "last_trade_price": last_trade_price,
     }
-    summary["hash"] = book_hash(summary)
-    return summary

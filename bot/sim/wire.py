@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Iterable
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from bot.protocol.constants import TOKEN_DECIMALS, TOKEN_UNIT
@@ -18,8 +20,11 @@ from bot.protocol.constants import TOKEN_DECIMALS, TOKEN_UNIT
 __all__ = [
     "UNIT",
     "book_hash",
+    "book_hash_of",
+    "book_hash_of_text",
     "fmt_fixed",
     "fmt_units",
+    "level_json",
     "ms_string",
     "units_from_decimal",
 ]
@@ -79,3 +84,68 @@ def book_hash(summary: dict[str, Any]) -> str:
     }
     serialized = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha1(serialized.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a market's levels repeat endlessly
+def level_json(price_units: int, size_units: int) -> str:
+    """One summary level as `book_hash` serialises it: `{"price":"0.48","size":"100"}`."""
+    return f'{{"price":{encode_basestring(fmt_units(price_units))},"size":{encode_basestring(fmt_units(size_units))}}}'
+
+
+def _json_value(value: Any) -> str:
+    """What `json.dumps(value, ensure_ascii=False)` writes."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is bool:
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def book_hash_of(
+    *,
+    market: str,
+    asset_id: str,
+    timestamp: str,
+    bids: Iterable[tuple[int, int]],
+    asks: Iterable[tuple[int, int]],
+    min_order_size: str,
+    tick_size: str,
+    neg_risk: bool,
+    last_trade_price: str,
+) -> str:
+    """`book_hash` of the summary these fields make (levels as (price, shares) in 1e6 units, best LAST),
+    without building the summary: the same bytes, written directly.
+
+    Every book change of the simulator publishes both tokens' hashes, so this runs per recorded event in
+    a replay; `json.dumps` of the whole summary was a tenth of a backtest. Level strings are cached per
+    (price, size); `SimMarket` keeps them per level (`bot.sim.book_text`) and calls `book_hash_of_text`.
+    """
+    return book_hash_of_text(
+        market=market, asset_id=asset_id, timestamp=timestamp,
+        bids_json=",".join([level_json(price, size) for price, size in bids]),
+        asks_json=",".join([level_json(price, size) for price, size in asks]),
+        min_order_size=min_order_size, tick_size=tick_size, neg_risk=neg_risk, last_trade_price=last_trade_price,
+    )
+
+
+def book_hash_of_text(
+    *,
+    market: str,
+    asset_id: str,
+    timestamp: str,
+    bids_json: str,
+    asks_json: str,
+    min_order_size: str,
+    tick_size: str,
+    neg_risk: bool,
+    last_trade_price: str,
+) -> str:
+    """`book_hash_of` with the levels already written: the comma-joined `level_json` of each side."""
+    text = "".join((
+        '{"market":', _json_value(market), ',"asset_id":', _json_value(asset_id),
+        ',"timestamp":', _json_value(timestamp), ',"hash":"","bids":[', bids_json, '],"asks":[', asks_json,
+        '],"min_order_size":', _json_value(min_order_size), ',"tick_size":', _json_value(tick_size),
+        ',"neg_risk":', _json_value(neg_risk), ',"last_trade_price":', _json_value(last_trade_price), "}",
+    ))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()

@@ -224,6 +224,8 @@ class WsHub:
         self._connections: dict[str, set[_Connection]] = {"market": set(), "user": set()}
         self._held: dict[str, UserData] = {}  # owner → a user event held back by a `reorder` fault
         self._stats: Counter[str] = Counter()
+        # Bench hook (`bot/sim/bench_stamps.py`): told (channel, frame) as each frame is written.
+        self.on_frame_written: Callable[[str, str], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -375,6 +377,8 @@ class WsHub:
     async def _writer(self, conn: _Connection) -> None:
         try:
             async for frame in conn.recv:
+                if self.on_frame_written is not None:
+                    self.on_frame_written(conn.channel, frame)
                 await conn.ws.send_message(frame)
                 # Counted on frames actually sent, so "drop after N frames" means N arrive.
                 if self.plan.ws_frame_decision(conn.channel):

@@ -278,10 +278,10 @@ class ScriptedRest:
         req.done.set()
 
     # --- the surface ---------------------------------------------------------------------------------
-    async def post_order(self, wire: dict[str, Any]) -> PostResult:
+    async def post_order(self, wire: dict[str, Any], *, on_sent: Any = None) -> PostResult:
         return (await self._call("post", [wire]))[0]
 
-    async def post_orders(self, wires: list[dict[str, Any]]) -> list[PostResult]:
+    async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return await self._call("post", list(wires))
 
     async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
@@ -392,11 +392,12 @@ class World:
         self.seed_shares = {_UP: 0.0, _DOWN: 0.0}
         inventory, seed = self.runner.inventory, self.runner.inventory.seed
 
-        def recording_seed(token_id: str, shares_micro: int, cost_micro: int) -> None:
-            counted = sum(f.shares if f.side == "BUY" else -f.shares
-                          for f in inventory.counted_fills() if f.token_id == token_id)
-            self.seed_shares[token_id] = shares_micro / 1_000_000 - counted
-            seed(token_id, shares_micro, cost_micro)
+        def recording_seed(token_id: str, shares_micro: int, cost_micro: int,
+                           listed: frozenset[tuple[str, str]] = frozenset()) -> None:
+            held = sum(f.shares if f.side == "BUY" else -f.shares for f in inventory.counted_fills()
+                       if f.token_id == token_id and (f.trade_id, f.order_id) in listed)
+            self.seed_shares[token_id] = shares_micro / 1_000_000 - held
+            seed(token_id, shares_micro, cost_micro, listed)
 
         inventory.seed = recording_seed  # type: ignore[method-assign]
         self.runner.cancel_all._rng = random.Random(0)  # its jitter, reproducible per example

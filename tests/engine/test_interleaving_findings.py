@@ -223,3 +223,35 @@ def test_a_completion_called_lost_then_reported_killed_or_filled_is_no_refused_t
         assert world.runner.machine.state is not MarketState.SHUTTING_DOWN and completion.state is OrderState.FAILED
 
     _scripted(Options(), script)
+
+
+def test_a_fill_between_the_seeds_trades_listing_and_its_balance_read_is_counted_once():
+    # A restart that seeds: our order from before it rests at 0.30. A taker fills it after the seed listed
+    # our trades and before it read the balance; the balance holds the fill, and its user event arrives
+    # after the seed. Counted from the balance and again from the event, the inventory held 10 against
+    # the venue's 5 (the interleaving property's seeding case). The seed now lists the trades again around
+    # the balance reads until two listings agree, and records the listed fills as seen.
+    from tests.reliability.lifecycle import _UP
+
+    async def script(world: World) -> None:
+        await _answer(world, "tick")
+        await _answer(world, "orders")
+        await _answer(world, "trades")  # nothing of ours traded yet
+        await _next(world, "balance")
+        with world.exchange.batch():
+            world.other.sell(_UP, 10)  # the other maker's 5 at 0.47, then our 5 at 0.30
+        assert world.queue  # the fill's events wait in the user channel
+        for _ in range(50):
+            await trio.testing.wait_all_tasks_blocked()
+            if world.runner.reconciler.seeded:
+                break
+            world.rest.answer([r for r in world.rest.pending if not r.orphan][0], "ok")
+        assert world.runner.reconciler.seeded
+        while world.queue:
+            world.deliver(world.queue.popleft()[1])
+        await trio.testing.wait_all_tasks_blocked()
+        venue = int(world.exchange.balance(world.signer.address, "CONDITIONAL", _UP)["balance"])
+        assert venue == 5_000_000
+        assert world.runner.inventory.position(_UP).shares_micro == venue
+
+    _scripted(Options(startup_cancel_all=False, resting_before_start=1), script)

@@ -53,14 +53,21 @@ def test_orders_below_the_min_size_beyond_the_spread_or_not_yet_rested_do_not_sc
     assert e.ours.q_one == 0 and e.ours.q_two == 0 and e.scoring_orders == 0
 
 
-def test_a_level_the_others_just_changed_waits_the_minimum_rest() -> None:
+def test_the_others_size_scores_once_it_has_rested_and_fills_take_the_oldest_first() -> None:
     est = estimator()
-    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]
-    assert est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100
-    # At 11 the others' bid grew to 120: re-quoted somewhere in (10, 11], taken as 10.5; it scores from 14.
-    assert est.evaluate(11.0, [(490_000, 170 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100 / 3
-    assert est.evaluate(13.9, [(490_000, 170 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100 / 3
-    assert est.evaluate(14.0, [(490_000, 170 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]  # 50 of each level is ours
+    assert est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100  # first look: rested
+    # At 11 the others' bid grew from 100 to 120: the 20 arrived somewhere in (10, 11], taken as 10.5; the
+    # 100 that were there keep their rest (a whole-level re-quote guess dropped them to Q_two / 3).
+    assert est.evaluate(11.0, [(490_000, 170 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100
+    # At 12 it shrank to 80: the 40 went from the oldest (a fill takes the front of the queue).
+    assert est.evaluate(12.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
+    assert est.evaluate(13.9, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
+    assert est.evaluate(14.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80  # the 20 rested
+    # A level that vanished and came back is new: one-sided (Q_one / 3) until it has rested.
+    assert est.evaluate(15.0, [(490_000, 130 * M)], [(510_000, 50 * M)], ours).others_q_min == S1 * 80 / 3
+    assert est.evaluate(16.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80 / 3
+    assert est.evaluate(19.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80
 
 
 def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapsed() -> None:
@@ -70,6 +77,23 @@ def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapse
     assert est.accrue(10.0, e) == 0  # the first look starts the clock
     assert est.accrue(40.0, e) == Fraction(1, 3) * Fraction(144, 1440) * Fraction(1, 2)
     assert est.estimated_pusd == Fraction(1, 60)
+
+
+def test_the_pool_of_the_samples_nobody_scored_goes_to_the_samples_somebody_did() -> None:
+    # The venue normalises the epoch's per-sample shares again, so a sample in which nobody scored pays
+    # nobody and the whole pool goes to the scored ones. Half the watched time without any scoring order
+    # doubles what our scored half earns. (Without it, a paper run's estimate was 0.67–0.93 of the
+    # simulator's expected accrual: the first seconds of a market, before any order has rested, count.)
+    est = estimator()
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]
+    e = est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours)
+    est.accrue(10.0, e)
+    est.accrue(40.0, e)
+    nobody = est.evaluate(70.0, [], [], [])  # an empty book: no midpoint, nothing scores
+    assert est.accrue(70.0, nobody) == 0
+    assert est.accrued_pusd == Fraction(1, 60)
+    assert (est.watched_s, est.scored_s) == (60, 30)
+    assert est.estimated_pusd == Fraction(1, 30)
 
 
 # --- the rewards-aware ladder ------------------------------------------------------------------------------

@@ -9,11 +9,13 @@ ladder's orders score.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import pytest
 import trio
 
+import bot.main_job as main_job
 import bot.sim.model as sim_model
 import bot.sim.venue as sim_venue
 from bot.main_job import run_bot
@@ -36,6 +38,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["venue"] = self
 
     monkeypatch.setattr(sim_venue.SimVenue, "__init__", init)
+    # Paper time from a fixed instant (not the wall clock's next window): the same markets every run.
+    monkeypatch.setattr(main_job, "_paper_epoch_s", lambda w: math.ceil(1_800_000_000 / w) * w - trio.current_time())
     return seen
 
 
@@ -66,9 +70,11 @@ async def test_the_estimate_agrees_with_the_simulators_accrual_over_a_full_marke
         if expected > 0.01:  # a market the flow took away from our ladder early earns too little to compare
             ratios.append(estimate / expected)
     assert ratios, "no full market earned enough to compare the estimate with"
-    # Measured (seeds 3, 7, 11): estimate / expected 0.67–0.93. The issue asks for 5 %; the remaining
-    # gap is the others' side: the public book aggregates makers, and Σ min(Q_one_j, Q_two_j) of the
-    # flow's makers is below min(Σ Q_one, Σ Q_two) of the aggregate (bot/engine/rewards.py). Our own
-    # Q_min is exact (tests/engine/test_rewards_estimator.py). The bounds catch a new bias either way
-    # (a fixed evaluation grid aliasing with the flow measured +25 %).
-    assert all(0.6 < r < 1.1 for r in ratios), ratios
+    # Measured (seeds 3, 7, 11; paper time pinned, so the same every run): estimate / expected 0.906 and
+    # 1.020, 0.918, 1.044 and 1.015 (seed 7's first market earned 0.007, too little to compare). Issue 18
+    # asks for 5 %; three of five are inside it. The rest of the gap is the others' side: the public book
+    # aggregates makers, so Σ min(Q_one_j, Q_two_j) and per-order minimum sizes cannot be told from it
+    # (bot/engine/rewards.py). Our own Q_min is exact (tests/engine/test_rewards_estimator.py). The bounds
+    # catch a new bias either way (before the venue's second normalisation was modelled: 0.67–0.93; a fixed
+    # evaluation grid aliasing with the flow measured +25 %).
+    assert all(0.85 < r < 1.1 for r in ratios), ratios

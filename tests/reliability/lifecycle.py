@@ -260,10 +260,10 @@ class _ModelRest:
             error = OutcomeUnknown("POST: no answer within the deadline", kind=RejectKind.TIMEOUT)
         return [PostResult(ok=False, order_id=n.order_id, error=error) for n in news]
 
-    async def post_order(self, wire: dict[str, Any]) -> PostResult:
+    async def post_order(self, wire: dict[str, Any], *, on_sent: Any = None) -> PostResult:
         return self._post([wire])[0]
 
-    async def post_orders(self, wires: list[dict[str, Any]]) -> list[PostResult]:
+    async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return self._post(list(wires))
 
     async def cancel_orders(self, order_ids: list[str]) -> CancelResult:

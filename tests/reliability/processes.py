@@ -15,8 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,27 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update(extra)
     return env
+
+
+@contextmanager
+def spawned_sim(*, window_s: int, seed: int) -> Iterator[dict[str, Any]]:
+    """`python -m bot sim --window-s W --seed S` for a synchronous fixture: its ready line (URLs, markets),
+    then SIGTERM (SIGKILL after 10 s) when the scope ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sim", "--window-s", str(window_s), "--seed", str(seed)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, "the simulator printed nothing"
+        yield json.loads(line)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @asynccontextmanager

@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +30,7 @@ import trio
 
 from bot.protocol.rest import ClobRestClient
 from bot.protocol.signing import OrderSigner, Side
+from tests.reliability.processes import spawned_sim
 
 pytestmark = pytest.mark.slow
 
@@ -46,21 +46,8 @@ _HEARTBEAT_CLEAR_S = 10.0 + 5.0 + 1.0
 @pytest.fixture(scope="module")
 def sim() -> Iterator[dict[str, Any]]:
     """`python -m bot sim --window-s 100`: its JSON line (URLs), for the whole module."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "sim", "--window-s", str(WINDOW_S), "--seed", "11"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line, "the simulator printed nothing"
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with spawned_sim(window_s=WINDOW_S, seed=11) as line:
+        yield line
 
 
 def _pick_market(sim: dict[str, Any], min_left_s: float) -> dict[str, Any]:

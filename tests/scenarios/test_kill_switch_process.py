@@ -9,11 +9,9 @@ series with the nominal 15-minute window and cancelled in markets the bot was no
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import trio
 
 from bot.protocol.rest import ClobRestClient
 from bot.protocol.signing import OrderSigner
+from tests.reliability.processes import spawned_sim
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +34,8 @@ _HEARTBEAT_TIMEOUT_S = 10.0  # the venue cancels a silent key's orders this long
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "sim", "--window-s", str(WINDOW_S), "--seed", "17"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line, "the simulator printed nothing"
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with spawned_sim(window_s=WINDOW_S, seed=17) as line:
+        yield line
 
 
 def _env(sim: dict[str, Any], key: str, tmp: Path) -> dict[str, str]:

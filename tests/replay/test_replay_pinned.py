@@ -1,0 +1,82 @@
+"""Backtests of a small synthetic busy market pinned to their full results, bit for bit.
+
+The replay is tuned for speed (issue "record, replay, backtest", item 5); an optimisation may change
+how fast a result comes, never the result. Each case pins what the JSON report is made of: every fill
+(time, token, side, price, shares, maker, fee), the sampled top of book, the order counts, the quoting
+time and the P&L, as a digest plus the few figures a reader checks first. The pinned values were taken
+from the replay before any speed work; a change that moves them is a change of behaviour, to be made
+on purpose (and the pins updated with the reason) or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bot.replay.backtest import BacktestConfig, BacktestResult, run_backtest
+from bot.replay.latency import FixedLatency
+from bot.replay.report import summarise
+from bot.replay.synthetic import write_busy_market
+from settings import BotSettings
+
+# The benchmark's settings: caps far above what the fills need, so the bot quotes the whole stretch.
+SETTINGS = BotSettings(mode="paper", ladder_levels=3, size_per_level_shares=10.0, quote_cutoff_s=60.0,
+                       max_notional_per_market_pusd=1_000_000.0, max_total_notional_pusd=1_000_000.0,
+                       paper_balance_pusd=10_000_000.0)
+
+CASES = {
+    "exact": {},
+    "conflated_250ms": {"conflate_ms": 250},
+    "probabilistic_with_latency": {"queue": "probabilistic", "order_latency": FixedLatency(0.02),
+                                   "feed_latency": FixedLatency(0.005), "taker_delay_s": 0.05, "seed": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def busy_market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pinned") / "busy.parquet"
+    write_busy_market(path, seconds=150, rate=20.0, seed=5)
+    return path
+
+
+def fingerprint(result: BacktestResult) -> dict[str, object]:
+    """The figures a reader checks first, and a digest of everything the report is computed from."""
+    summary = summarise(result)
+    content = {
+        "fill_list": summary["fill_list"],
+        "top": result.top,
+        "series": summary["series"],
+        "figures": {k: summary[k] for k in ("events", "fills", "maker_fills", "taker_fills", "volume_shares",
+                                            "pnl_pusd", "pnl_split", "inventory_shares", "pair_cost",
+                                            "markouts_per_share", "quote_uptime", "orders_placed",
+                                            "orders_cancelled", "exit_reason")},
+        "quoting_ms": result.quoting_ms,
+    }
+    return {
+        "fills": summary["fills"],
+        "orders_placed": result.orders_placed,
+        "orders_cancelled": result.orders_cancelled,
+        "pnl_pusd": repr(summary["pnl_pusd"]),
+        "digest": hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16],
+    }
+
+
+# Taken from the replay before the speed work (commit 538b0f8), and the same under any PYTHONHASHSEED.
+PINNED: dict[str, dict[str, object]] = {
+    "conflated_250ms": {"fills": 19, "orders_placed": 31, "orders_cancelled": 16, "pnl_pusd": "2.1112426000000206",
+                        "digest": "71aa693a94b41f37"},
+    "exact": {"fills": 21, "orders_placed": 34, "orders_cancelled": 17, "pnl_pusd": "2.1606236000000156",
+              "digest": "1ccf53804804cb46"},
+    "probabilistic_with_latency": {"fills": 21, "orders_placed": 34, "orders_cancelled": 17,
+                                   "pnl_pusd": "2.1606236000000156", "digest": "e6d7960cca8e7719"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_backtest_of_the_busy_market_gives_its_pinned_result(busy_market: Path, case: str) -> None:
+    result = run_backtest(BacktestConfig(data=busy_market, settings=SETTINGS, **CASES[case]))
+    assert result.exit_reason == "market_end"
+    assert fingerprint(result) == PINNED[case]
