@@ -89,8 +89,10 @@ class TokenPosition:
 @dataclass(slots=True)
 class _FillRecord:
     fill: Fill
-    counted: bool
-    final: bool
+    counted: bool  # a fill of this run, in the positions
+    final: bool  # CONFIRMED or FAILED seen: later sightings change nothing
+    seeded: bool = False  # held by the seed's balances (a fill from before the seed), not this run's
+    failed: bool = False  # a FAILED sighting was seen
 
 
 class Inventory:
@@ -104,6 +106,7 @@ class Inventory:
         self.fills_counted = 0
         self.fills_reversed = 0
         self.realised_pnl_micro = 0
+        self.seed_reversals: list[Fill] = []  # fills the seed's balance held whose trade FAILED after the seed
 
     def position(self, token_id: str) -> TokenPosition:
         return self._positions[token_id]
@@ -118,16 +121,25 @@ class Inventory:
         pos.shares_micro = shares_micro
         pos.cost_micro = cost_micro
         for key, record in self._fills.items():
-            if record.counted and key not in listed and record.fill.token_id == token_id:
-                self._book(record.fill, +1)
+            if record.fill.token_id != token_id:
+                continue
+            if key not in listed:
+                if record.counted:
+                    self._book(record.fill, +1)
+            elif record.failed:
+                # Listed and held by the balance read, but its FAILED arrived since: the venue takes it back.
+                self._book(record.fill, -1)
+            elif not record.counted and not record.final:
+                record.seeded = True  # a FAILED still to come reverses what the balance holds
 
     def seen_before_seed(self, fill: Fill) -> bool:
-        """Record a fill from before the seed as seen, not counted: the seeded balances already hold it, so
-        its later sightings (MINED, CONFIRMED) are repeats. True if the key was new."""
+        """Record a fill from before the seed as seen, not counted as this run's: the seeded balances hold
+        it, so its later MINED and CONFIRMED are repeats, and a later FAILED takes it out of the position
+        (the venue takes the shares back). True if the key was new."""
         key = (fill.trade_id, fill.order_id)
         if key in self._fills:
             return False
-        self._fills[key] = _FillRecord(fill, counted=False, final=True)
+        self._fills[key] = _FillRecord(fill, counted=False, final=fill.status is FillStatus.CONFIRMED)
         return True
 
     def apply(self, fill: Fill) -> bool:
@@ -137,19 +149,23 @@ class Inventory:
         key = (fill.trade_id, fill.order_id)
         record = self._fills.get(key)
         if record is None:
-            counted = fill.status is not FillStatus.FAILED
-            self._fills[key] = _FillRecord(fill, counted, fill.status in (FillStatus.CONFIRMED, FillStatus.FAILED))
-            if counted:
+            failed = fill.status is FillStatus.FAILED
+            self._fills[key] = _FillRecord(fill, not failed, failed or fill.status is FillStatus.CONFIRMED,
+                                           failed=failed)
+            if not failed:
                 self._book(fill, +1)
                 self.fills_counted += 1
-            return counted
+            return not failed
         if record.final:
             return False
         if fill.status is FillStatus.FAILED:
             record.final = True
-            if record.counted:
+            record.failed = True
+            if record.counted or record.seeded:
                 self._book(record.fill, -1)
-                record.counted = False
+                if record.seeded:
+                    self.seed_reversals.append(record.fill)
+                record.counted = record.seeded = False
                 self.fills_reversed += 1
                 return True
             return False

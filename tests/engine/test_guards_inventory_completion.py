@@ -128,6 +128,35 @@ def test_a_fill_from_before_the_seed_is_a_repeat_not_a_second_fill():
     assert inv.up.shares_micro == 10_000_000 and inv.fills_counted == 0
 
 
+def test_a_fill_from_before_the_seed_whose_trade_fails_later_leaves_the_position():
+    # Found by the lifecycle property (kill -9, then a seeding restart): the balance the seed read held a
+    # MATCHED fill whose trade FAILED afterwards. The venue took the shares back; the inventory, which had
+    # recorded the fill as a final repeat, kept them (1 share ours against a venue balance of 0).
+    inv = Inventory(UP, DOWN)
+    assert inv.seen_before_seed(fill("MATCHED"))
+    inv.seed(UP, 10_000_000, 4_500_000, listed=frozenset({("t1", "o1")}))
+    assert inv.apply(fill("FAILED"))
+    assert not inv.apply(fill("FAILED")) and not inv.apply(fill("MATCHED"))
+    assert inv.up.shares_micro == 0 and inv.up.cost_micro == 0 and inv.fills_counted == 0
+
+
+def test_a_failed_trade_seen_between_the_seeds_balance_read_and_the_seed_is_taken_out_of_the_balance():
+    # The listing and the balance both held the fill; its FAILED arrived before the seed was applied.
+    inv = Inventory(UP, DOWN)
+    assert not inv.apply(fill("FAILED"))
+    assert not inv.seen_before_seed(fill("MATCHED"))  # already known (as failed)
+    inv.seed(UP, 10_000_000, 4_500_000, listed=frozenset({("t1", "o1")}))
+    assert inv.up.shares_micro == 0 and inv.up.cost_micro == 0
+
+
+def test_a_confirmed_fill_from_before_the_seed_is_final():
+    inv = Inventory(UP, DOWN)
+    assert inv.seen_before_seed(fill("CONFIRMED"))
+    inv.seed(UP, 10_000_000, 4_500_000, listed=frozenset({("t1", "o1")}))
+    assert not inv.apply(fill("FAILED"))
+    assert inv.up.shares_micro == 10_000_000
+
+
 def _plan(**kw):
     args = dict(lagging_token_id=DOWN, imbalance_micro=10_000_000, leading_cost_micro=4_500_000,
                 leading_shares_micro=10_000_000, grid=tick_grid("0.01"), min_edge_micro=20_000,

@@ -698,6 +698,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         for fill in inv.counted_fills():
             assert (fill.trade_id, fill.order_id) in venue_keys, f"a counted fill the venue never made: {fill}"
             totals[fill.token_id] = totals.get(fill.token_id, 0.0) + (fill.shares if fill.side == "BUY" else -fill.shares)
+        failed_keys = _venue_keys([t for t in self.exchange.trades(self.owner) if t.get("status") == "FAILED"], self.owner)
+        for fill in inv.seed_reversals:  # a fill the seed's balance held, taken back when its trade failed
+            assert (fill.trade_id, fill.order_id) in failed_keys, f"a seeded fill reversed without a FAILED trade: {fill}"
+            totals[fill.token_id] = totals.get(fill.token_id, 0.0) - (fill.shares if fill.side == "BUY" else -fill.shares)
         for token in (_UP, _DOWN):
             assert abs(inv.position(token).shares - totals.get(token, 0.0)) < _EPS, (
                 f"{token[:6]}: inventory {inv.position(token).shares} != seed + counted fills {totals.get(token)}"

@@ -63,3 +63,19 @@ async def test_a_late_placement_of_an_order_called_lost_does_not_revive_it():
 
 async def _null_record(order_id: str) -> None:
     return None
+
+
+async def test_a_fill_the_seed_found_whose_trade_fails_after_a_restart_leaves_the_inventory():
+    # A taker's trade against our ladder is MATCHED (its FAILED still to come), the process dies (kill -9)
+    # and restarts seeding from the venue: the balance it reads holds the fill. The trade then FAILS and the
+    # venue takes the shares back. The inventory must follow (it kept 1 share against a balance of 0).
+    machine = LifecycleMachine()
+    machine.advance(deliver=False, dt=0.1)
+    machine.fail_next_trade()
+    machine.reconcile_racing_events(n=0, pick=0, race="taker_up", shares=6)
+    machine.restart(clean=False, startup_cancel_all=False)
+    machine.advance(deliver=False, dt=5.0)
+    machine.reconcile_racing_events(n=8, pick=0, race="none", shares=1)
+    machine.drained_inventory_equals_the_venue()
+    machine.inventory_is_the_seed_plus_counted_fills_all_real()
+    machine.orders_in_legal_states_and_levels_consistent()
