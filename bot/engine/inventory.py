@@ -142,6 +142,10 @@ class Inventory:
         self._fills[key] = _FillRecord(fill, counted=False, final=fill.status is FillStatus.CONFIRMED)
         return True
 
+    def knows(self, fill: Fill) -> bool:
+        """Whether this fill's key (trade id, order id) was seen: counted, seeded or failed."""
+        return (fill.trade_id, fill.order_id) in self._fills
+
     def apply(self, fill: Fill) -> bool:
         """Apply one sighting of a fill. Returns True when inventory changed."""
         if fill.token_id not in self._positions:

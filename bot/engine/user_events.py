@@ -113,16 +113,19 @@ class UserEventHandler:
             fee_rate=info.fee_rate,
             fee_exponent=info.fee_exponent,
         )
-        if event.match_time_ms >= r.started_at_s * 1000:
-            # Matched during this run, of an order of our key this run never knew: one a previous process
-            # left that filled before the startup cancel-all or the seed reached it. It moved this run's
-            # inventory, so it counts; the seed adds only the listed fills not counted yet.
-            fills += [
-                fill
-                for fill in key_fills_in_trade(event, our_owner=r.gateway.owner, tokens=info.token_ids,
-                                               fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
-                if fill.order_id not in r.manager.by_id
-            ]
+        # Fills of our key on orders this run never knew (`by_id`) count in two cases:
+        # - matched during this run: an order a previous process left filled before the startup cancel-all or
+        #   the seed reached it. It moved this run's inventory; the seed adds only the listed fills not
+        #   counted yet;
+        # - a fill the inventory already holds (the seed's balance held it): its later FAILED takes it back,
+        #   even when its order was cancelled before the seed and so is not ours to know.
+        recent = event.match_time_ms >= r.started_at_s * 1000
+        fills += [
+            fill
+            for fill in key_fills_in_trade(event, our_owner=r.gateway.owner, tokens=info.token_ids,
+                                           fee_rate=info.fee_rate, fee_exponent=info.fee_exponent)
+            if fill.order_id not in r.manager.by_id and (recent or r.inventory.knows(fill))
+        ]
         changed = False
         for fill in fills:
             if r.inventory.apply(fill):

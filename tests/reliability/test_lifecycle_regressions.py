@@ -79,3 +79,17 @@ async def test_a_fill_the_seed_found_whose_trade_fails_after_a_restart_leaves_th
     machine.drained_inventory_equals_the_venue()
     machine.inventory_is_the_seed_plus_counted_fills_all_real()
     machine.orders_in_legal_states_and_levels_consistent()
+
+
+async def test_a_seeded_fill_of_an_order_cancelled_before_the_restart_is_reversed_when_its_trade_fails():
+    # As above, but a clean restart: the exit cancel-all ended the partly filled orders, so the seeding
+    # process never knows their ids. The FAILED of a trade the seed's balance held must still reach the
+    # inventory (it was dropped as another process's trade: 5.09 shares ours against a balance of 0).
+    machine = LifecycleMachine()
+    machine.fail_next_trade()
+    machine.advance(deliver=False, dt=0.1)
+    machine.requote_others(price="0.55", react=False, shares="5")
+    machine.restart(clean=True, startup_cancel_all=False)
+    machine.advance(deliver=True, dt=5.0)
+    machine.drained_inventory_equals_the_venue()
+    machine.inventory_is_the_seed_plus_counted_fills_all_real()
