@@ -185,8 +185,8 @@ def own_size(supervisor: Any) -> OwnSize:
     own: dict[tuple[str, str, int], int] = {}
     for runner in list(supervisor.runners.values()):
         for order in runner.manager.open_orders():
-            key = (order.token_id, order.side, round(float(order.price) * 1_000_000))
-            left = round((float(order.size_shares) - float(order.matched_shares)) * 1_000_000)
+            key = (order.token_id, order.side, order.price_micro)
+            left = order.size_micro - order.matched_micro
             own[key] = own.get(key, 0) + max(0, left)
     return own
 

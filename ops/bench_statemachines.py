@@ -42,8 +42,8 @@ def _new_order(index: int) -> Order:
         f"0x{index:064x}",
         "token-up",
         side="BUY",
-        price=0.45,
-        size_shares=10.0,
+        price_micro=450_000,
+        size_micro=10_000_000,
         order_type="GTC",
         created_at_s=1.0,
         level=0,
@@ -53,7 +53,7 @@ def _new_order(index: int) -> Order:
 def _cancel_lifecycle(index: int) -> None:
     order = _new_order(index)
     order.trigger(_T.ACCEPTED, at_s=1.1)
-    order.trigger(_T.PARTIALLY_FILLED, matched_shares=4.0, at_s=1.2)
+    order.trigger(_T.PARTIALLY_FILLED, matched_micro=4_000_000, at_s=1.2)
     order.trigger(_T.CANCEL_REQUESTED, at_s=1.3)
     order.trigger(_T.CANCEL_CONFIRMED, at_s=1.4)
 
@@ -61,7 +61,7 @@ def _cancel_lifecycle(index: int) -> None:
 def _fill_lifecycle(index: int) -> None:
     order = _new_order(index)
     order.trigger(_T.ACCEPTED, at_s=1.1)
-    order.trigger(_T.FILLED, matched_shares=10.0, at_s=1.2)
+    order.trigger(_T.FILLED, matched_micro=10_000_000, at_s=1.2)
 
 
 class _BoundOrder:
@@ -72,11 +72,11 @@ class _BoundOrder:
         self.token_id = "token-up"
         self.level = 0
         self.side = "BUY"
-        self.price = 0.45
-        self.size_shares = 10.0
+        self.price_micro = 450_000
+        self.size_micro = 10_000_000
         self.order_type = "GTC"
         self.created_at_s = 1.0
-        self.matched_shares = 0.0
+        self.matched_micro = 0
         self.last_reason = None
 
 
@@ -95,7 +95,7 @@ def _cancel_lifecycle_add_model(index: int) -> None:
     order: Any = _BoundOrder(f"0x{index:064x}")
     _ADD_MODEL_MACHINE.add_model(order)
     order.accepted()
-    order.matched_shares = 4.0
+    order.matched_micro = 4_000_000
     order.partially_filled()
     order.cancel_requested()
     order.cancel_confirmed()

@@ -28,6 +28,7 @@ __all__ = [
     "allowed_table",
     "build_machine",
     "check_finite_non_negative",
+    "check_micro",
     "short_id",
 ]
 
@@ -54,6 +55,13 @@ def check_finite_non_negative(name: str, value: float) -> float:
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
+
+
+def check_micro(name: str, value: int) -> int:
+    """Return `value`, an amount in integer micro-units; ValueError for a float, a bool or a negative."""
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name} must be an int >= 0 (micro-units), got {value!r}")
+    return value
 
 
 class TransitionRow(NamedTuple):

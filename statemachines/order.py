@@ -25,6 +25,10 @@ answer naming its id; a cancel by id sent meanwhile does not (a "not found" answ
 the POST may still land), so `cancel_requested` keeps it `unknown`. Reconciliation calls it `lost`
 once it is absent from the venue past the grace window.
 
+Money is integers (house style 14): price, size and matched size are micro-units (10⁻⁶ pUSD per share,
+10⁻⁶ shares), exactly what was signed and what the venue reports; the float views (`price`,
+`size_shares`, `matched_shares`, `remaining_shares`) are for display and journals only.
+
 Spec: docs/protocol/polymarket-clob.md sections 5.3-5.4 (responses, cancel results) and 6.3
 (user channel order events).
 """
@@ -41,7 +45,7 @@ from statemachines._core import (
     TransitionRow,
     allowed_table,
     build_machine,
-    check_finite_non_negative,
+    check_micro,
     short_id,
 )
 
@@ -142,6 +146,8 @@ ORDER_ALLOWED: Final = allowed_table(ORDER_TRANSITIONS)
 
 _MACHINE, _EVENTS = build_machine("order", OrderState, OrderState.PENDING, ORDER_TRANSITIONS)
 
+_MICRO: Final = 10**6  # micro-units per share or pUSD (the venue's 6 decimals; bot.protocol.money.MICRO)
+
 
 class Order:
     """One order of ours and its lifecycle; every state change goes through the shared machine.
@@ -154,12 +160,12 @@ class Order:
         "created_at_s",
         "last_reason",
         "level",
-        "matched_shares",
+        "matched_micro",
         "order_id",
         "order_type",
-        "price",
+        "price_micro",
         "side",
-        "size_shares",
+        "size_micro",
         "state",
         "token_id",
         "updated_at_s",
@@ -169,11 +175,11 @@ class Order:
     token_id: str
     level: int | None
     side: str
-    price: float
-    size_shares: float
+    price_micro: int
+    size_micro: int
     order_type: str
     created_at_s: float
-    matched_shares: float
+    matched_micro: int
     state: OrderState
     last_reason: str | None
     updated_at_s: float
@@ -184,21 +190,22 @@ class Order:
         token_id: str,
         *,
         side: str,
-        price: float,
-        size_shares: float,
+        price_micro: int,
+        size_micro: int,
         order_type: str,
         created_at_s: float,
         level: int | None = None,
     ) -> None:
+        """ValueError when the price or size is not an integer amount (a float is refused, not rounded)."""
         self.order_id = order_id
         self.token_id = token_id
         self.level = level
         self.side = side
-        self.price = price
-        self.size_shares = size_shares
+        self.price_micro = check_micro("price_micro", price_micro)
+        self.size_micro = check_micro("size_micro", size_micro)
         self.order_type = order_type
         self.created_at_s = created_at_s
-        self.matched_shares = 0.0
+        self.matched_micro = 0
         self.state = OrderState.PENDING
         self.last_reason = None
         self.updated_at_s = created_at_s
@@ -207,13 +214,13 @@ class Order:
         self,
         trigger: OrderTrigger,
         *,
-        matched_shares: float | None = None,
+        matched_micro: int | None = None,
         reason: str | None = None,
         at_s: float | None = None,
     ) -> OrderState:
         """Apply `trigger` and return the new state.
 
-        `matched_shares` is the venue's cumulative matched size (`size_matched`), not an increment;
+        `matched_micro` is the venue's cumulative matched size (`size_matched`, micro-shares), not an increment;
         it is required with `partially_filled`, optional elsewhere, and a value below the recorded
         one (a stale report) is ignored: the matched size never shrinks. `filled` without it means
         the whole size. `reason` (venue text, never a secret) becomes `last_reason`, except that the
@@ -221,12 +228,13 @@ class Order:
         `updated_at_s`.
 
         Raises `IllegalTransition` (the order unchanged) when the table does not allow `trigger`
-        from the current state, and ValueError for a bad `matched_shares` or an unknown trigger.
+        from the current state, and ValueError for a bad `matched_micro` (not an int ≥ 0) or an unknown
+        trigger.
         """
-        if matched_shares is not None:
-            matched_shares = check_finite_non_negative("matched_shares", matched_shares)
+        if matched_micro is not None:
+            check_micro("matched_micro", matched_micro)
         elif trigger == OrderTrigger.PARTIALLY_FILLED:
-            raise ValueError("partially_filled needs matched_shares (the cumulative matched size)")
+            raise ValueError("partially_filled needs matched_micro (the cumulative matched size)")
         event: Event | None = _EVENTS.get(trigger)
         if event is None:
             raise ValueError(f"unknown order trigger {trigger!r}")
@@ -236,10 +244,10 @@ class Order:
         except MachineError:
             # The library's "can't trigger event X from state Y": same fact, with the order named.
             raise IllegalTransition("order", self.order_id, self.state, trigger) from None
-        if matched_shares is None and trigger == OrderTrigger.FILLED:
-            matched_shares = float(self.size_shares)
-        if matched_shares is not None and matched_shares > self.matched_shares:
-            self.matched_shares = matched_shares
+        if matched_micro is None and trigger == OrderTrigger.FILLED:
+            matched_micro = self.size_micro
+        if matched_micro is not None and matched_micro > self.matched_micro:
+            self.matched_micro = matched_micro
         if reason is not None and not was_terminal:
             self.last_reason = reason
         if at_s is not None:
@@ -257,11 +265,28 @@ class Order:
         return self.state in _OPEN_ORDER_STATES
 
     @property
-    def remaining_shares(self) -> float:
-        """Shares that still rest or may rest: size minus matched while open, 0 once terminal."""
+    def remaining_micro(self) -> int:
+        """Micro-shares that still rest or may rest: size minus matched while open, 0 once terminal."""
         if self.state in TERMINAL_ORDER_STATES:
-            return 0.0
-        return max(0.0, self.size_shares - self.matched_shares)
+            return 0
+        return max(0, self.size_micro - self.matched_micro)
+
+    # Display views (journal, screen, status): never feed them back into money arithmetic.
+    @property
+    def price(self) -> float:
+        return self.price_micro / _MICRO
+
+    @property
+    def size_shares(self) -> float:
+        return self.size_micro / _MICRO
+
+    @property
+    def matched_shares(self) -> float:
+        return self.matched_micro / _MICRO
+
+    @property
+    def remaining_shares(self) -> float:
+        return self.remaining_micro / _MICRO
 
     def __repr__(self) -> str:
         return (

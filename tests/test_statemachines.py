@@ -38,7 +38,7 @@ from statemachines.order import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ORDER_ID = "0xab12" + "cd" * 31
 CONDITION_ID = "0xcd34" + "ef" * 31
-SIZE_SHARES = 10.0
+SIZE_MICRO = 10_000_000  # 10 shares
 
 
 def new_order() -> Order:
@@ -46,8 +46,8 @@ def new_order() -> Order:
         ORDER_ID,
         "token-up",
         side="BUY",
-        price=0.45,
-        size_shares=SIZE_SHARES,
+        price_micro=450_000,
+        size_micro=SIZE_MICRO,
         order_type="GTC",
         created_at_s=100.0,
         level=0,
@@ -56,7 +56,7 @@ def new_order() -> Order:
 
 def order_kwargs(trigger: OrderTrigger) -> dict[str, object]:
     if trigger is OrderTrigger.PARTIALLY_FILLED:
-        return {"matched_shares": 2.0}
+        return {"matched_micro": 2_000_000}
     return {}
 
 
@@ -110,7 +110,7 @@ def test_every_state_is_reachable_from_the_initial_one() -> None:
 @pytest.mark.parametrize("state", list(OrderState), ids=str)
 def test_order_state_trigger_pair_follows_the_table(state: OrderState, trigger: OrderTrigger) -> None:
     order = order_in(state)
-    before = (order.state, order.matched_shares, order.last_reason, order.updated_at_s)
+    before = (order.state, order.matched_micro, order.last_reason, order.updated_at_s)
     dest = ORDER_ALLOWED.get((state, trigger))
     if dest is not None:
         assert order.trigger(trigger, **order_kwargs(trigger)) is dest  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ def test_order_state_trigger_pair_follows_the_table(state: OrderState, trigger: 
         order.trigger(trigger, **order_kwargs(trigger), reason="x", at_s=999.0)  # type: ignore[arg-type]
     assert str(caught.value) == f"order 0xab12… in state '{state.value}' cannot '{trigger.value}'"
     assert (caught.value.state, caught.value.trigger, caught.value.kind) == (state, trigger.value, "order")
-    assert (order.state, order.matched_shares, order.last_reason, order.updated_at_s) == before
+    assert (order.state, order.matched_micro, order.last_reason, order.updated_at_s) == before
 
 
 @pytest.mark.parametrize("trigger", list(MarketTrigger), ids=str)
@@ -243,30 +243,31 @@ def test_illegal_transition_is_the_librarys_machine_error_without_quotes() -> No
 
 def test_matched_size_grows_and_a_stale_smaller_report_is_ignored() -> None:
     order = new_order()
-    order.trigger(OrderTrigger.ACCEPTED, matched_shares=0.0)
-    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0)
-    assert (order.matched_shares, order.remaining_shares) == (4.0, 6.0)
-    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=3.0)  # an older UPDATE arriving late
-    assert (order.state, order.matched_shares, order.remaining_shares) == (OrderState.LIVE, 4.0, 6.0)
-    order.trigger(OrderTrigger.ACCEPTED, matched_shares=0.0)  # a late PLACEMENT does not reset it
-    assert order.matched_shares == 4.0
+    order.trigger(OrderTrigger.ACCEPTED, matched_micro=0)
+    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=4_000_000)
+    assert (order.matched_micro, order.remaining_micro) == (4_000_000, 6_000_000)
+    assert (order.matched_shares, order.remaining_shares) == (4.0, 6.0)  # the display views
+    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=3_000_000)  # an older UPDATE arriving late
+    assert (order.state, order.matched_micro, order.remaining_micro) == (OrderState.LIVE, 4_000_000, 6_000_000)
+    order.trigger(OrderTrigger.ACCEPTED, matched_micro=0)  # a late PLACEMENT does not reset it
+    assert order.matched_micro == 4_000_000
 
 
-@given(st.lists(st.floats(min_value=0, max_value=SIZE_SHARES, allow_nan=False), min_size=1, max_size=20))
-def test_matched_size_is_the_running_maximum_of_the_reports(reports: list[float]) -> None:
+@given(st.lists(st.integers(min_value=0, max_value=SIZE_MICRO), min_size=1, max_size=20))
+def test_matched_size_is_the_running_maximum_of_the_reports(reports: list[int]) -> None:
     order = new_order()
     for matched in reports:
-        order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=matched)
-    assert order.matched_shares == max(reports)
-    assert order.remaining_shares == SIZE_SHARES - max(reports)
+        order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=matched)
+    assert order.matched_micro == max(reports)
+    assert order.remaining_micro == SIZE_MICRO - max(reports)
 
 
 def test_filled_without_a_size_means_the_whole_size_and_a_terminal_order_has_nothing_remaining() -> None:
     order = order_in(OrderState.LIVE)
     order.trigger(OrderTrigger.FILLED)
-    assert (order.matched_shares, order.remaining_shares, order.is_terminal, order.is_open) == (
-        SIZE_SHARES,
-        0.0,
+    assert (order.matched_micro, order.remaining_micro, order.is_terminal, order.is_open) == (
+        SIZE_MICRO,
+        0,
         True,
         False,
     )
@@ -274,26 +275,35 @@ def test_filled_without_a_size_means_the_whole_size_and_a_terminal_order_has_not
 
 def test_a_fak_partly_filled_then_killed_keeps_its_matched_size() -> None:
     order = Order(
-        ORDER_ID, "token-down", side="BUY", price=0.52, size_shares=8.0, order_type="FAK", created_at_s=10.0
+        ORDER_ID, "token-down", side="BUY", price_micro=520_000, size_micro=8_000_000, order_type="FAK",
+        created_at_s=10.0,
     )
     order.trigger(
-        OrderTrigger.VENUE_CANCELLED, matched_shares=3.0, reason="CANCELED_FAK remainder", at_s=10.2
+        OrderTrigger.VENUE_CANCELLED, matched_micro=3_000_000, reason="CANCELED_FAK remainder", at_s=10.2
     )
-    assert (order.state, order.matched_shares, order.remaining_shares) == (OrderState.CANCELLED, 3.0, 0.0)
+    assert (order.state, order.matched_micro, order.remaining_micro) == (OrderState.CANCELLED, 3_000_000, 0)
     assert (order.last_reason, order.updated_at_s) == ("CANCELED_FAK remainder", 10.2)
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [-1, -1.0, float("nan"), float("inf"), 4.0, 4_000_000.0, True])
 def test_a_bad_matched_size_is_refused_before_any_change(bad: float) -> None:
+    # Floats are refused outright, even whole ones: money in the machine is integer micro-units.
     order = order_in(OrderState.LIVE)
-    with pytest.raises(ValueError, match="matched_shares"):
-        order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=bad)
-    assert (order.state, order.matched_shares) == (OrderState.LIVE, 0.0)
+    with pytest.raises(ValueError, match="matched_micro"):
+        order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=bad)  # type: ignore[arg-type]
+    assert (order.state, order.matched_micro) == (OrderState.LIVE, 0)
+
+
+@pytest.mark.parametrize(("price", "size"), [(0.45, 10_000_000), (450_000, 10.0), (-1, 10_000_000), (450_000, False)])
+def test_an_order_with_a_float_or_negative_price_or_size_is_refused(price: object, size: object) -> None:
+    with pytest.raises(ValueError, match="_micro"):
+        Order(ORDER_ID, "token-up", side="BUY", price_micro=price, size_micro=size,  # type: ignore[arg-type]
+              order_type="GTC", created_at_s=0.0)
 
 
 def test_a_partial_fill_needs_its_cumulative_size_and_unknown_triggers_are_refused() -> None:
     order = order_in(OrderState.LIVE)
-    with pytest.raises(ValueError, match="partially_filled needs matched_shares"):
+    with pytest.raises(ValueError, match="partially_filled needs matched_micro"):
         order.trigger(OrderTrigger.PARTIALLY_FILLED)
     with pytest.raises(ValueError, match="unknown order trigger"):
         order.trigger("expired")  # type: ignore[arg-type]
@@ -305,14 +315,14 @@ def test_ladder_order_partly_filled_then_repriced_away() -> None:
     assert order.is_open and order.state is OrderState.PENDING
     order.trigger(OrderTrigger.ACCEPTED, at_s=100.1)  # POST answered `live`
     order.trigger(OrderTrigger.ACCEPTED, at_s=100.2)  # WS PLACEMENT repeats it
-    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0, at_s=101.0)  # WS UPDATE, LIVE
+    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=4_000_000, at_s=101.0)  # WS UPDATE, LIVE
     order.trigger(OrderTrigger.CANCEL_REQUESTED, at_s=102.0)  # price moved: DELETE /order
     order.trigger(OrderTrigger.CANCEL_CONFIRMED, at_s=102.1)  # REST `canceled`
     order.trigger(OrderTrigger.VENUE_CANCELLED, reason="CANCELED", at_s=102.2)  # WS CANCELLATION repeats it
     order.trigger(
-        OrderTrigger.PARTIALLY_FILLED, matched_shares=5.0, at_s=102.3
+        OrderTrigger.PARTIALLY_FILLED, matched_micro=5_000_000, at_s=102.3
     )  # a fill from before the cancel
-    assert (order.state, order.matched_shares, order.remaining_shares) == (OrderState.CANCELLED, 5.0, 0.0)
+    assert (order.state, order.matched_micro, order.remaining_micro) == (OrderState.CANCELLED, 5_000_000, 0)
     assert (order.is_terminal, order.is_open, order.updated_at_s, order.created_at_s) == (
         True,
         False,
@@ -330,9 +340,9 @@ def test_post_timed_out_cancel_by_id_then_the_order_turns_out_filled() -> None:
     order.trigger(OrderTrigger.CANCEL_REQUESTED, at_s=106.0)  # cancel by id (the id is the hash)
     order.trigger(OrderTrigger.ACCEPTED, at_s=106.1)  # the slow POST answer finally says `live`
     assert order.state is OrderState.CANCELLING
-    order.trigger(OrderTrigger.FILLED, matched_shares=SIZE_SHARES, at_s=106.2)  # it matched before the cancel
+    order.trigger(OrderTrigger.FILLED, matched_micro=SIZE_MICRO, at_s=106.2)  # it matched before the cancel
     order.trigger(OrderTrigger.FILLED, at_s=106.3)  # the trade's report repeats it
-    assert (order.state, order.matched_shares) == (OrderState.FILLED, SIZE_SHARES)
+    assert (order.state, order.matched_micro) == (OrderState.FILLED, SIZE_MICRO)
     with pytest.raises(IllegalTransition, match="cannot 'cancel_confirmed'"):
         order.trigger(OrderTrigger.CANCEL_CONFIRMED)  # the cancel answers `not_canceled`, never `canceled`
 

@@ -17,7 +17,7 @@ import trio
 from bot.engine.completion import CompletionPlan, plan_completion
 from bot.engine.gateway import PostOutcome, PostOutcomeKind
 from bot.engine.strategy import BlockReason, Ladder
-from bot.protocol.money import micro_from_float, micro_to_float, tick_grid
+from bot.protocol.money import micro_to_float, parse_micro, tick_grid
 from statemachines.market import MarketState, MarketTrigger
 from statemachines.order import Order, OrderState, OrderTrigger
 
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["CompletionExecutor"]
 
 
-def _float_or_none(text: str) -> float | None:
+def _micro_or_none(text: str) -> int | None:
+    """The venue's taking amount (decimal text) in micro-units, exact; None when absent or unreadable."""
     try:
-        return float(text) if text else None
+        return parse_micro(text) if text else None
     except ValueError:
         return None
 
@@ -63,7 +64,6 @@ class CompletionExecutor:
         book = r.books.book(lag)
         if lead_pos.shares_micro <= 0 or tick is None:
             return
-        best_ask = book.best_ask if book is not None else None
         plan = plan_completion(
             lagging_token_id=lag,
             imbalance_micro=abs(imbalance),
@@ -74,7 +74,7 @@ class CompletionExecutor:
             max_pair_cost_micro=money.completion_max_pair_cost_micro,
             fee_rate=info.fee_rate,
             fee_exponent=info.fee_exponent,
-            best_ask_micro=micro_from_float(best_ask) if best_ask is not None else None,
+            best_ask_micro=book.best_ask_micro if book is not None else None,
         )
         self.not_before_s = now + r.settings.completion_cooldown_s
         if plan is None:
@@ -98,9 +98,9 @@ class CompletionExecutor:
         tick = plan.grid.tick_size
         signed = r.gateway.sign_market_buy(token_id=plan.token_id, amount_micro=plan.amount_micro,
                                            price_cap_ticks=plan.price_ticks, tick_size=tick, neg_risk=r.info.neg_risk)
-        # The order machine keeps display floats; the signed integers above are the order.
-        order = Order(signed.order_id, plan.token_id, side="BUY", price=plan.price_cap, size_shares=plan.shares_needed,
-                      order_type=order_type, created_at_s=r.clock.now_s(), level=None)
+        # The order machine holds the signed integers: the cap and the shares the amount buys at it.
+        order = Order(signed.order_id, plan.token_id, side="BUY", price_micro=plan.price_micro,
+                      size_micro=plan.shares_micro, order_type=order_type, created_at_s=r.clock.now_s(), level=None)
         r.manager.register(order)  # before the POST leaves
         self.order = order
         r.stats.completions_sent += 1
@@ -124,11 +124,11 @@ class CompletionExecutor:
         kind = outcome.kind
         if kind is PostOutcomeKind.MATCHED:
             r.stats.completions_filled += 1
-            taking = _float_or_none(outcome.taking_amount)
+            taking = _micro_or_none(outcome.taking_amount)
             # A FAK's killed remainder may be reported (WS CANCELLATION) before this answer: the order has
             # ended either way, and its fills are counted from the trades.
             if manager.allows(order, OrderTrigger.FILLED):
-                manager.transition(order, OrderTrigger.FILLED, reason="matched", matched=taking)
+                manager.transition(order, OrderTrigger.FILLED, reason="matched", matched_micro=taking)
             r.backoff.record_success()
         elif kind is PostOutcomeKind.EXPECTED_REJECT:
             if manager.allows(order, OrderTrigger.REJECTED_EXPECTED):

@@ -238,12 +238,9 @@ class Inventory:
         a, b = self.up.avg_cost, self.down.avg_cost
         return None if a is None or b is None else a + b
 
-    def marked_pnl(self, up_mark: float | None, down_mark: float | None) -> float:
-        """Display form of `marked_pnl_micro` for marks read off a float book."""
-        def micro(mark: float | None) -> int | None:
-            return None if mark is None else round(mark * MICRO)
-
-        return micro_to_float(self.marked_pnl_micro(micro(up_mark), micro(down_mark)))
+    def marked_pnl(self, up_mark_micro: int | None, down_mark_micro: int | None) -> float:
+        """Display form of `marked_pnl_micro` (marks in micro-pUSD per share, as the book holds them)."""
+        return micro_to_float(self.marked_pnl_micro(up_mark_micro, down_mark_micro))
 
     def counted_fills(self) -> list[Fill]:
         return [r.fill for r in self._fills.values() if r.counted]

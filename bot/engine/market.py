@@ -56,7 +56,7 @@ from bot.engine.strategy import (
 from bot.engine.user_events import UserEventHandler
 from bot.protocol.book import OrderBook
 from bot.protocol.errors import VenueError
-from bot.protocol.money import MICRO, micro_from_float
+from bot.protocol.money import MICRO, micro_to_float
 from settings import BotSettings
 from statemachines.market import ExitReason, MarketMachine, MarketState, MarketTrigger
 from statemachines.order import OrderState, OrderTrigger
@@ -335,13 +335,9 @@ class MarketRunner:
         return self._account_budget(self) if self._account_budget is not None else None
 
     def resting_orders(self) -> tuple[RestingOrder, ...]:
-        """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers.
-
-        The order machine keeps display floats of prices and sizes that came from integers (ticks, micro
-        shares); `micro_from_float` gives those integers back exactly.
-        """
+        """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers."""
         return tuple(
-            RestingOrder(o.token_id, o.level, micro_from_float(o.price), micro_from_float(o.remaining_shares))
+            RestingOrder(o.token_id, o.level, o.price_micro, o.remaining_micro)
             for o in self.manager.open_orders() if o.side == "BUY"
         )
 
@@ -446,7 +442,7 @@ class MarketRunner:
         inv = self.inventory
         self.marks.observe(self.books)
         up, down = self.info.up_token_id, self.info.down_token_id
-        mid, bid = self.marks.mid, self.marks.bid
+        mid, bid = self.marks.mid_micro, self.marks.bid_micro
         return {
             "market": self.info.slug,
             "condition_id": self.info.condition_id,
@@ -465,8 +461,8 @@ class MarketRunner:
             # the last best bid for what selling them would fetch; until the market resolves they are open.
             "marked_pnl_pusd": inv.marked_pnl(mid[up], mid[down]),
             "liquidation_pnl_pusd": inv.marked_pnl(bid[up], bid[down]),
-            "mark_up": mid[up],
-            "mark_down": mid[down],
+            "mark_up": None if mid[up] is None else micro_to_float(mid[up]),
+            "mark_down": None if mid[down] is None else micro_to_float(mid[down]),
             "unresolved_up_shares": inv.up.shares - inv.paired_shares,
             "unresolved_down_shares": inv.down.shares - inv.paired_shares,
             "realised_pnl_pusd": inv.realised_pnl_pusd,

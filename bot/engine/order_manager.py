@@ -17,7 +17,6 @@ Guarantees:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -26,13 +25,14 @@ import trio
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.strategy import Ladder, Quote, params_from_settings
+from bot.protocol.money import tick_grid
 from statemachines.order import ORDER_ALLOWED, Order, OrderState, OrderTrigger
 
 __all__ = ["ManagerParams", "OrderManager", "SyncReport"]
 
 log = logging.getLogger(__name__)
 
-_EPS = 1e-9
+_PERCENT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +152,17 @@ class OrderManager:
         self.by_id[order.order_id] = order
         self.touch(order)
 
-    def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched: float | None = None) -> bool:
+    def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched_micro: int | None = None) -> bool:
         """Apply a trigger; log, journal and report. Returns True if applied.
+
+        `matched_micro` is the venue's cumulative matched size in micro-shares (see `Order.trigger`).
 
         A trigger the table refuses is loud (`report_illegal`: WARNING and a metric, an exception in
         tests): callers whose event may legitimately not apply ask `allows` first."""
         before = order.state
         self.touch(order)
         try:
-            order.trigger(trigger, matched_shares=matched, reason=reason, at_s=self._clock_s())
+            order.trigger(trigger, matched_micro=matched_micro, reason=reason, at_s=self._clock_s())
         except IllegalTransition as exc:
             report_illegal(exc, reason)
             return False
@@ -209,7 +211,7 @@ class OrderManager:
     def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:
         """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing."""
         desired = {(q.token_id, q.level): q for q in ladder.quotes}
-        tick = float(tick_size) if tick_size else None
+        tick_micro = tick_grid(tick_size).tick_micro if tick_size else None
         now = self._clock_s()
         cancels: list[Order] = []
         for key, order in self.slots.items():
@@ -224,7 +226,7 @@ class OrderManager:
             if order.state in (OrderState.PENDING, OrderState.UNKNOWN):
                 continue  # in flight or outcome unknown: decided by WS or reconciliation
             quote = desired.get(key)
-            if quote is None or self._needs_replace(order, quote, tick):
+            if quote is None or self._needs_replace(order, quote, tick_micro):
                 cancels.append(order)
         # Orders without a level (seeded extras) are never desired.
         cancels.extend(o for o in self.by_id.values() if o.level is None and o.state is OrderState.LIVE)
@@ -242,16 +244,19 @@ class OrderManager:
             posts.append(q)
         return cancels, posts
 
-    def _needs_replace(self, order: Order, quote: Quote, tick: float | None) -> bool:
-        if tick is not None:
-            moved_ticks = abs(order.price - quote.price) / tick
-            if moved_ticks > self._p.reprice_ticks + _EPS:
+    def _needs_replace(self, order: Order, quote: Quote, tick_micro: int | None) -> bool:
+        """Moved more than `reprice_ticks` ticks, or the remaining size drifted more than `resize_pct` %.
+
+        In integers: |Δprice| > reprice_ticks × tick and |Δsize| × 100 > resize_pct × size, so a move of
+        exactly the bound keeps the order (no epsilon needed)."""
+        moved_micro = abs(order.price_micro - quote.price_micro)
+        if tick_micro is not None:
+            if moved_micro > self._p.reprice_ticks * tick_micro:
                 return True
-        elif not math.isclose(order.price, quote.price):
+        elif moved_micro:
             return True
-        remaining = max(order.size_shares - order.matched_shares, 0.0)
-        drift_pct = abs(remaining - quote.size_shares) / quote.size_shares * 100.0
-        return drift_pct > self._p.resize_pct + _EPS
+        remaining = max(order.size_micro - order.matched_micro, 0)
+        return abs(remaining - quote.size_micro) * _PERCENT > self._p.resize_pct * quote.size_micro
 
     async def sync(
         self,
@@ -310,7 +315,7 @@ class OrderManager:
             order = self.by_id.get(oid)
             if order is None or order.is_terminal:
                 continue
-            if order.matched_shares >= order.size_shares - _EPS:
+            if order.matched_micro >= order.size_micro:
                 self.transition(order, OrderTrigger.FILLED, reason=why)
             else:
                 self.transition(order, OrderTrigger.VENUE_CANCELLED, reason=why)
@@ -341,7 +346,7 @@ class OrderManager:
         for q in quotes:
             so = self._gateway.sign_buy(token_id=q.token_id, price_ticks=q.price_ticks, size_micro=q.size_micro,
                                         tick_size=q.tick_size, neg_risk=neg_risk, expiration_s=expiration)
-            order = Order(so.order_id, q.token_id, side="BUY", price=q.price, size_shares=q.size_shares,
+            order = Order(so.order_id, q.token_id, side="BUY", price_micro=q.price_micro, size_micro=q.size_micro,
                           order_type=order_type, created_at_s=now, level=q.level)
             # Recorded before the POST leaves: a WS event or a timeout still maps to the level.
             self.register(order)

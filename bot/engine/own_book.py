@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 
 from bot.engine.strategy import RestingOrder
 from bot.protocol.book import OrderBook
-from bot.protocol.money import MICRO, micro_from_float
+from bot.protocol.money import MICRO
 
 __all__ = ["best_excluding_own", "own_size_by_price"]
 
@@ -57,14 +57,11 @@ def own_size_by_price(resting: Iterable[RestingOrder], token_id: str, complement
     return bids, asks
 
 
-def _best(levels: Iterable[tuple[float, float]], own: Mapping[int, int]) -> int | None:
-    for price, size in levels:  # best first
-        price_micro = micro_from_float(price)
-        size_micro = micro_from_float(size)
-        mine = own.get(price_micro, 0)
+def _best(levels: Iterable[tuple[int, int]], own: Mapping[int, int]) -> int | None:
+    for price_micro, size_micro in levels:  # best first
         # size > mine: somebody else rests here too. size < mine: the book does not hold our order yet
         # (it lags our own placement), so what it shows is somebody else's. Only size == mine is ours alone.
-        if size_micro != mine:
+        if size_micro != own.get(price_micro, 0):
             return price_micro
     return None
 
@@ -73,9 +70,7 @@ def best_excluding_own(book: OrderBook, own_bids: Mapping[int, int], own_asks: M
     int | None, int | None
 ]:
     """(best bid, best ask) in micro-pUSD of `book` without our size; None for a side with nobody else."""
-    best_bid, best_ask = book.best_bid, book.best_ask
-    bid = None if best_bid is None else micro_from_float(best_bid)
-    ask = None if best_ask is None else micro_from_float(best_ask)
+    bid, ask = book.best_bid_micro, book.best_ask_micro
     bid_mine = bid is not None and bid in own_bids
     ask_mine = ask is not None and ask in own_asks
     if not bid_mine and not ask_mine:

@@ -20,7 +20,7 @@ from bot.engine.order_manager import SyncReport
 from bot.engine.own_book import best_excluding_own, own_size_by_price
 from bot.engine.strategy import BlockReason, Ladder, MarketView, RestingOrder, TokenView
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
-from bot.protocol.money import micro_from_float
+from bot.protocol.money import micro_from_float, micro_text, parse_micro
 from statemachines.market import MarketState, MarketTrigger
 
 if TYPE_CHECKING:
@@ -32,11 +32,6 @@ __all__ = ["QuotingLoop"]
 # so a long market's id map stays bounded.
 _TERMINAL_KEEP_S = 300.0
 _FORGET_PERIOD_S = 10.0
-
-
-def _tick_str(tick: float) -> str:
-    text = f"{tick:.6f}".rstrip("0")
-    return text if not text.endswith(".") else text + "0"
 
 
 class QuotingLoop:
@@ -147,11 +142,11 @@ class QuotingLoop:
         ticks = [r.tick_size] if r.tick_size else []
         for token in r.info.token_ids:
             book = r.books.book(token)
-            if book is not None and book.tick_size:
-                ticks.append(_tick_str(book.tick_size))
+            if book is not None and book.tick_size_micro:
+                ticks.append(micro_text(book.tick_size_micro))
         if not ticks:
             return None
-        return max(ticks, key=float)
+        return max(ticks, key=parse_micro)
 
     def token_view(
         self, token_id: str, tick: str | None, resting: tuple[RestingOrder, ...] = (), *, complement_id: str = ""

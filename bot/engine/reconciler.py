@@ -31,7 +31,7 @@ from bot.engine.fills import fills_in_trade, key_fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.errors import VenueError
 from bot.protocol.messages import OrderStatus
-from bot.protocol.money import MICRO, micro_from_float, micro_to_float
+from bot.protocol.money import MICRO
 from settings import UnknownOrderAction
 from statemachines.market import ExitReason, MarketState, MarketTrigger
 from statemachines.order import Order, OrderState, OrderTrigger
@@ -138,9 +138,10 @@ class Reconciler:
                 continue
             if order.state in (OrderState.PENDING, OrderState.UNKNOWN):
                 manager.transition(order, OrderTrigger.ACCEPTED, reason="found on venue")
-            matched = micro_to_float(venue_order.size_matched_micro)  # the order machine's display float
-            if matched > order.matched_shares:
-                manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched", matched=matched)
+            matched = venue_order.size_matched_micro
+            if matched > order.matched_micro:
+                manager.transition(order, OrderTrigger.PARTIALLY_FILLED, reason="venue size_matched",
+                                   matched_micro=matched)
         absent_live: list[Order] = []
         absent_unsettled: list[Order] = []
         for order in manager.open_orders():
@@ -192,14 +193,14 @@ class Reconciler:
             manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
             self.declared_lost.add(order.order_id)
             return
-        matched = micro_to_float(record.size_matched_micro)  # the order machine's display float
+        matched = record.size_matched_micro
         if record.status is OrderStatus.MATCHED or record.size_matched_micro >= record.original_size_micro > 0:
-            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
+            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched_micro=matched or None)
         elif record.status in (OrderStatus.LIVE, OrderStatus.DELAYED):  # landed after the listing was taken
             manager.transition(order, OrderTrigger.ACCEPTED, reason=f"venue record: {record.status.value}")
         else:
             manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
-                               matched=matched or None)
+                               matched_micro=matched or None)
 
     async def _settle_absent(self, order: Order, report: ReconcileReport, snapshot_seq: int) -> None:
         """A live order the listing lacks: ask the venue for its record (filled or cancelled unseen).
@@ -217,17 +218,17 @@ class Reconciler:
             return  # judged again at the next reconciliation
         if order.is_terminal:
             return  # an event settled it during the lookup
-        matched = micro_to_float(record.size_matched_micro) if record is not None else 0.0
+        matched = record.size_matched_micro if record is not None else 0
         if record is not None and (
             record.status is OrderStatus.MATCHED or record.size_matched_micro >= record.original_size_micro > 0
         ):
             report.filled.append(order.order_id)
-            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched=matched or None)
+            manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched_micro=matched or None)
             return
         if record is not None:  # the venue ended it (heartbeat, GTD, resolution): told over REST first
             report.venue_cancelled.append(order.order_id)
             manager.transition(order, OrderTrigger.VENUE_CANCELLED, reason=f"venue record: {record.status.value}",
-                               matched=matched or None)
+                               matched_micro=matched or None)
             return
         first_seq = self._unknown_to_venue.get(order.order_id)
         if first_seq is None or manager.changed_since(order.order_id, first_seq):
@@ -345,13 +346,11 @@ class Reconciler:
         for token, orders in by_token.items():
             orders.sort(key=lambda o: o.price_micro, reverse=True)
             for level, o in enumerate(orders):
-                order = Order(o.id, token, side="BUY", price=micro_to_float(o.price_micro),
-                              size_shares=micro_to_float(o.original_size_micro),
+                order = Order(o.id, token, side="BUY", price_micro=o.price_micro, size_micro=o.original_size_micro,
                               order_type=o.order_type or "GTC", created_at_s=now, level=level)
                 order.trigger(OrderTrigger.ACCEPTED, reason="seeded", at_s=now)
                 if o.size_matched_micro > 0:
-                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=micro_to_float(o.size_matched_micro),
-                                  at_s=now)
+                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=o.size_matched_micro, at_s=now)
                 r.manager.adopt(order)
         # One consistent moment (`_fills_and_balances`): the balances hold exactly the listed fills. Each
         # listed fill is recorded as seen, so its late MINED/CONFIRMED re-send is a repeat; a fill that
@@ -381,7 +380,8 @@ class Reconciler:
                 explained_cost = explained_cost * shares // explained_shares
                 explained_shares = shares
             book = r.books.book(token)
-            mark = micro_from_float(book.best_bid) if book is not None and book.best_bid is not None else MICRO // 2
+            best_bid = None if book is None else book.best_bid_micro
+            mark = MICRO // 2 if best_bid is None else best_bid
             # The balance is the truth for the shares. The part our known fills do not explain has an
             # unknown cost basis: mark it at the bid (or 0.5), which the completion cap then treats
             # conservatively.

@@ -18,8 +18,8 @@ Guarantees:
   (spec 12.2). The estimate scales the integral by watched time / time in which anyone scored (the book
   is watched to the market's end, our orders or not); before the first look counts as scored.
 
-Prices and sizes enter as floats from the book and the order cache and are turned into 1e6 units at
-this edge; the arithmetic is exact from there.
+Prices and sizes enter as the book and the order cache hold them, integer micro-units (10⁻⁶), and the
+arithmetic is exact throughout.
 """
 
 from __future__ import annotations
@@ -39,14 +39,9 @@ from bot.protocol.rewards import (
     order_score,
 )
 
-__all__ = ["RewardEstimate", "RewardEstimator", "RewardTerms", "units"]
+__all__ = ["OurOrder", "RewardEstimate", "RewardEstimator", "RewardTerms"]
 
 _UNIT = 1_000_000
-
-
-def units(value: float) -> int:
-    """A price or size from the book or the cache as 1e6 units (the venue's grid is far coarser)."""
-    return round(value * _UNIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +65,11 @@ class RewardTerms:
 
 @dataclass(frozen=True, slots=True)
 class OurOrder:
-    """One of our open BUYs as the rule sees it."""
+    """One of our open BUYs as the rule sees it (price and remaining size in micro-units)."""
 
     token_id: str
-    price: float
-    remaining_shares: float
+    price_micro: int
+    remaining_micro: int
     created_at_s: float
 
 
@@ -117,22 +112,22 @@ class RewardEstimator:
     def evaluate(
         self,
         now_s: float,
-        up_bids: Iterable[tuple[float, float]],
-        up_asks: Iterable[tuple[float, float]],
+        up_bids: Iterable[tuple[int, int]],
+        up_asks: Iterable[tuple[int, int]],
         orders: Iterable[OurOrder],
     ) -> RewardEstimate:
-        """Our scores now from the Up token's book levels (price, size) and our open orders.
+        """Our scores now from the Up token's book levels (price_micro, size_micro) and our open orders.
 
         The Up book is the Yes space: our Up BUYs are bids there, our Down BUYs at q are asks at 1 − q."""
         rules = self.terms.rules
-        bids = {units(p): units(s) for p, s in up_bids}
-        asks = {units(p): units(s) for p, s in up_asks}
+        bids = dict(up_bids)
+        asks = dict(up_asks)
         mid = adjusted_midpoint(bids.items(), asks.items(), rules.min_size_units)
         ours: list[ScoredOrder] = []
         for order in orders:
             is_bid = order.token_id == self.up_token_id
-            price = units(order.price) if is_bid else _UNIT - units(order.price)
-            size = units(order.remaining_shares)
+            price = order.price_micro if is_bid else _UNIT - order.price_micro
+            size = order.remaining_micro
             side = bids if is_bid else asks
             if price in side:  # the book shows our own size too: take it out of "the others"
                 side[price] = max(0, side[price] - size)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from bot.engine.rewards import RewardTerms, units
+from bot.engine.rewards import RewardTerms
 from bot.engine.strategy import Ladder, MarketView, PairLadderParams, PairLadderStrategy, Quote, Strategy
 from bot.protocol.money import micro_from_float, tick_grid
 from bot.protocol.rewards import ScoredOrder, order_score
@@ -54,9 +54,11 @@ class RewardsAwareLadder:
         up_token_id: str,
         resize_pct: float,
         min_score_gain: float,
-        midpoint: Callable[[], float | None],
-        live_price: Callable[[str, int], float | None],
+        midpoint: Callable[[], Fraction | None],
+        live_price: Callable[[str, int], int | None],
     ) -> None:
+        """`midpoint()`: the adjusted midpoint in micro-units (exact); `live_price(token, level)`: the live
+        ladder order's price in micro-units, or None."""
         self._terms = terms
         self._rules = terms.rules
         self._up = up_token_id
@@ -84,7 +86,7 @@ class RewardsAwareLadder:
         ladder = self._inner.desired(sized)
         if not ladder.quotes or mid is None:
             return ladder
-        mid_units = Fraction(units(mid))
+        mid_units = mid
         plain_micro = max(micro_from_float(self._plain_size), view.min_order_size_micro)
         quotes: list[Quote] = []
         for q in ladder.quotes:
@@ -94,7 +96,7 @@ class RewardsAwareLadder:
             live = self._live_price(q.token_id, q.level)
             if live is not None:
                 grid = tick_grid(q.tick_size)
-                live_micro = micro_from_float(live)
+                live_micro = live
                 if grid.on_grid(live_micro) and live_micro < q.price_micro:
                     kept = self._score(q.token_id, live_micro, mid_units)
                     if kept > 0 and score - kept < self._min_score_gain * score:
@@ -121,9 +123,9 @@ def choose_strategy(runner: MarketRunner) -> Strategy:
     if not rewards_mode_applies(settings.rewards_mode, terms):
         return PairLadderStrategy(params)
 
-    def live_price(token_id: str, level: int) -> float | None:
+    def live_price(token_id: str, level: int) -> int | None:
         order = runner.manager.slots.get((token_id, level))
-        return order.price if order is not None and order.state is OrderState.LIVE else None
+        return order.price_micro if order is not None and order.state is OrderState.LIVE else None
 
     return RewardsAwareLadder(
         params,
@@ -131,6 +133,6 @@ def choose_strategy(runner: MarketRunner) -> Strategy:
         up_token_id=runner.info.up_token_id,
         resize_pct=settings.resize_pct,
         min_score_gain=settings.rewards_min_score_gain,
-        midpoint=runner.incentives.midpoint,
+        midpoint=runner.incentives.midpoint_micro,
         live_price=live_price,
     )

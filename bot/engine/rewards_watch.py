@@ -122,23 +122,17 @@ class IncentivesWatch:
         for token in r.info.token_ids:
             for order in r.manager.live_ladder(token):
                 if order.side == "BUY" and order.state.value == "live":
-                    remaining = max(order.size_shares - order.matched_shares, 0.0)
-                    out.append(OurOrder(token, order.price, remaining, order.created_at_s))
+                    remaining = max(order.size_micro - order.matched_micro, 0)
+                    out.append(OurOrder(token, order.price_micro, remaining, order.created_at_s))
         return out
 
-    def midpoint(self) -> float | None:
-        """The size-cutoff-adjusted midpoint of the market now (Up-token price), or None."""
+    def midpoint_micro(self) -> Fraction | None:
+        """The size-cutoff-adjusted midpoint of the market now (Up-token price, micro-units, exact), or None."""
         book = self._r.books.book(self._r.info.up_token_id)
         if book is None or book.needs_snapshot:
             return None
         bids, asks = book.depth()
-        rules = self.terms.rules
-        mid = adjusted_midpoint(
-            ((round(p * _UNIT), round(s * _UNIT)) for p, s in bids),
-            ((round(p * _UNIT), round(s * _UNIT)) for p, s in asks),
-            rules.min_size_units,
-        )
-        return None if mid is None else float(mid) / _UNIT
+        return adjusted_midpoint(bids, asks, self.terms.rules.min_size_units)
 
     def evaluate(self) -> None:
         """Estimate now and accrue since the previous evaluation."""
@@ -154,7 +148,7 @@ class IncentivesWatch:
 
     def _expected_scoring(self) -> list[str]:
         """Ids of our orders the rule says score now (rested, within the spread, at least the min size)."""
-        mid = self.midpoint()
+        mid = self.midpoint_micro()
         if mid is None:
             return []
         r = self._r
@@ -166,10 +160,10 @@ class IncentivesWatch:
                 if order.state.value != "live" or now - order.created_at_s < self.estimator.min_rest_s + 1.0:
                     continue  # the extra second: the venue's own clock of the order's rest may lag ours
                 is_bid = token == r.info.up_token_id
-                price = round(order.price * _UNIT)
+                price = order.price_micro
                 yes_price = price if is_bid else _UNIT - price
-                size = round(max(order.size_shares - order.matched_shares, 0.0) * _UNIT)
-                if order_score(rules, Fraction(round(mid * _UNIT)), ScoredOrder(yes_price, is_bid, size)) > 0:
+                size = max(order.size_micro - order.matched_micro, 0)
+                if order_score(rules, mid, ScoredOrder(yes_price, is_bid, size)) > 0:
                     ids.append(order.order_id)
         return ids
 
@@ -254,8 +248,8 @@ class IncentivesWatch:
                 p = fill.price
                 fee_equivalent += fill.shares * info.fee_rate * (p * (1 - p)) ** info.fee_exponent
         up_book, down_book = r.books.book(info.up_token_id), r.books.book(info.down_token_id)
-        marked = r.inventory.marked_pnl(up_book.best_bid if up_book else None,
-                                        down_book.best_bid if down_book else None)
+        marked = r.inventory.marked_pnl(up_book.best_bid_micro if up_book else None,
+                                        down_book.best_bid_micro if down_book else None)
         reported = self.reported or {}
         return PnlSplit(
             spread_pusd=marked + fees,

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from bot.engine.fills import fills_in_trade, key_fills_in_trade
 from bot.engine.stops import MarketStop
 from bot.protocol.messages import OrderEvent, OrderEventType, OrderStatus, TradeEvent
-from bot.protocol.money import micro_to_float
 from bot.protocol.ws import Resynced
 from settings import StormAction
 from statemachines.market import ExitReason
@@ -66,7 +65,7 @@ class UserEventHandler:
                 self._on_storm()
             return
         r.storm.record_known()
-        matched = micro_to_float(event.size_matched_micro)  # the order machine's display float
+        matched = event.size_matched_micro
         reason = f"ws {event.type.value} {event.status.value} {event.status_reason}".strip()
         if event.type is OrderEventType.PLACEMENT:
             trigger = OrderTrigger.ACCEPTED
@@ -100,9 +99,9 @@ class UserEventHandler:
             log.debug("late %s for %r", trigger, order)
             return
         if trigger is OrderTrigger.FILLED or trigger is OrderTrigger.PARTIALLY_FILLED:
-            manager.transition(order, trigger, reason=reason, matched=matched)
+            manager.transition(order, trigger, reason=reason, matched_micro=matched)
         else:
-            manager.transition(order, trigger, reason=reason, matched=matched or None)
+            manager.transition(order, trigger, reason=reason, matched_micro=matched or None)
 
     def on_trade_event(self, event: TradeEvent) -> None:
         r = self._r

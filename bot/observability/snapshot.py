@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.observability.incentives_view import IncentivesStatus, incentives_status
+from bot.protocol.money import micro_to_float
 
 if TYPE_CHECKING:  # only for the annotation: observability must not import the engine at run time
     from bot.engine.market import MarketRunner
@@ -111,6 +112,11 @@ class BotStatus:
     ws_market_tokens: int = 1
 
 
+def _price_or_none(price_micro: int | None) -> float | None:
+    """The book's integer price for display (the status is read by people and metrics)."""
+    return None if price_micro is None else micro_to_float(price_micro)
+
+
 def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenStatus:
     ladder = getattr(runner, "last_ladder", None)
     side_block = None if ladder is None else ladder.token_blocks.get(token_id)
@@ -131,8 +137,8 @@ def _token_status(runner: MarketRunner, token_id: str, outcome: str) -> TokenSta
     return TokenStatus(
         token_id=token_id,
         outcome=outcome,
-        best_bid=book.best_bid if usable and book is not None else None,
-        best_ask=book.best_ask if usable and book is not None else None,
+        best_bid=_price_or_none(book.best_bid_micro) if usable and book is not None else None,
+        best_ask=_price_or_none(book.best_ask_micro) if usable and book is not None else None,
         inventory_shares=position.shares,
         avg_cost=position.avg_cost,
         ladder=rows,

@@ -3,7 +3,10 @@
 Spec: docs/protocol/polymarket-clob.md 1.3 (snapshot, best level last on the wire, mirrored YES/NO books)
 and 6.2 (deltas carry the new aggregate size of a level; 0 removes it; tick_size_change).
 
-Representation: one dict price → size per side plus a cached best price. A delta is O(1) except when it
+Representation: one dict price → size per side plus a cached best price, all exact integers: prices in
+micro-pUSD per share (10⁻⁶), sizes in micro-shares, as the parse edge produced them (`*_micro`). A price is
+not in ticks here: the book holds whatever grid the venue's levels are on (old and new grids overlap after
+a tick change); the strategy turns prices into ticks of the grid it quotes on (`bot.protocol.money.TickGrid`). A delta is O(1) except when it
 removes the current best level, which costs one max()/min() over that side; nothing is sorted until someone
 asks for depth. Rejected: a sorted list (O(n) inserts on every delta) and a heap (stale entries on removal).
 
@@ -20,7 +23,6 @@ The book is pure data: no Trio, no I/O. Times come in from the caller (`received
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
 from bot.protocol.constants import Side
 from bot.protocol.messages import (
@@ -31,17 +33,14 @@ from bot.protocol.messages import (
     PriceLevelChange,
     TickSizeChangeEvent,
 )
+from bot.protocol.money import MICRO
 
 __all__ = ["OrderBook", "apply_price_change", "mirror_price"]
 
-# Finest price grid the venue uses is 0.0001 (spec 3.4 ROUNDING_CONFIG: at most 4 price decimals). Rounding a
-# complement 1 - p to this many places gives back the exact float the venue's decimal string parses to.
-_PRICE_DECIMALS_MAX: Final = 4
 
-
-def mirror_price(price: float) -> float:
-    """The complementary token's price for `price` (1 - p), snapped to the venue's finest grid."""
-    return round(1.0 - price, _PRICE_DECIMALS_MAX)
+def mirror_price(price_micro: int) -> int:
+    """The complementary token's price for `price_micro` (1 − p), exact."""
+    return MICRO - price_micro
 
 
 class OrderBook:
@@ -59,13 +58,13 @@ class OrderBook:
         "asset_id",
         "changes_applied",
         "hash",
-        "last_trade_price",
+        "last_trade_price_micro",
         "market",
-        "min_order_size",
+        "min_order_size_micro",
         "needs_snapshot",
         "neg_risk",
         "snapshots_applied",
-        "tick_size",
+        "tick_size_micro",
         "timestamp_ms",
         "updated_at_s",
     )
@@ -73,14 +72,14 @@ class OrderBook:
     def __init__(self, asset_id: str, market: str = "") -> None:
         self.asset_id = asset_id
         self.market = market
-        self._bids: dict[float, float] = {}
-        self._asks: dict[float, float] = {}
-        self._best_bid: float | None = None
-        self._best_ask: float | None = None
-        self.tick_size: float | None = None
-        self.min_order_size: float | None = None
+        self._bids: dict[int, int] = {}  # price_micro → size_micro
+        self._asks: dict[int, int] = {}
+        self._best_bid: int | None = None
+        self._best_ask: int | None = None
+        self.tick_size_micro: int | None = None
+        self.min_order_size_micro: int | None = None
         self.neg_risk: bool | None = None
-        self.last_trade_price: float | None = None
+        self.last_trade_price_micro: int | None = None
         self.hash = ""  # the venue's book hash after the last snapshot or delta
         self.timestamp_ms = 0  # venue time of the last snapshot or delta
         self.updated_at_s: float | None = None  # caller's clock when it last changed
@@ -97,20 +96,20 @@ class OrderBook:
         """
         if event.asset_id != self.asset_id:
             raise ValueError(f"snapshot for {event.asset_id!r} applied to the book of {self.asset_id!r}")
-        self._bids = {price: size for price, size in event.bids if size > 0.0}
-        self._asks = {price: size for price, size in event.asks if size > 0.0}
+        self._bids = {price: size for price, size in event.bids if size > 0}
+        self._asks = {price: size for price, size in event.asks if size > 0}
         self._best_bid = max(self._bids) if self._bids else None
         self._best_ask = min(self._asks) if self._asks else None
         if event.market:
             self.market = event.market
-        if event.tick_size is not None:
-            self.tick_size = event.tick_size
-        if event.min_order_size is not None:
-            self.min_order_size = event.min_order_size
+        if event.tick_size_micro is not None:
+            self.tick_size_micro = event.tick_size_micro
+        if event.min_order_size_micro is not None:
+            self.min_order_size_micro = event.min_order_size_micro
         if event.neg_risk is not None:
             self.neg_risk = event.neg_risk
-        if event.last_trade_price is not None:
-            self.last_trade_price = event.last_trade_price
+        if event.last_trade_price_micro is not None:
+            self.last_trade_price_micro = event.last_trade_price_micro
         self.hash = event.hash
         if event.timestamp_ms:
             self.timestamp_ms = event.timestamp_ms
@@ -119,14 +118,15 @@ class OrderBook:
         self.needs_snapshot = False
         self.snapshots_applied += 1
 
-    def set_level(self, side: Side | LevelSide, price: float, size: float) -> None:
+    def set_level(self, side: Side | LevelSide, price_micro: int, size_micro: int) -> None:
         """Set the aggregate size at one price (0 removes the level) and keep the cached best right.
 
         `side` BUY is the bid side, SELL the ask side (either enum: `Side` or the wire's `LevelSide`).
         """
+        price, size = price_micro, size_micro
         if side is Side.BUY or side is LevelSide.BUY:
             bids = self._bids
-            if size > 0.0:
+            if size > 0:
                 bids[price] = size
                 best = self._best_bid
                 if best is None or price > best:
@@ -135,7 +135,7 @@ class OrderBook:
                 self._best_bid = max(bids) if bids else None
         else:
             asks = self._asks
-            if size > 0.0:
+            if size > 0:
                 asks[price] = size
                 best = self._best_ask
                 if best is None or price < best:
@@ -147,7 +147,7 @@ class OrderBook:
         self, change: PriceLevelChange, *, timestamp_ms: int = 0, received_at_s: float | None = None
     ) -> None:
         """Apply one level change for this token (the caller routes by `change.asset_id`)."""
-        self.set_level(change.side, change.price, change.size)
+        self.set_level(change.side, change.price_micro, change.size_micro)
         if change.hash:
             self.hash = change.hash
         if timestamp_ms:
@@ -170,7 +170,7 @@ class OrderBook:
         """Adopt the new tick and mark the book as needing a fresh snapshot (see the module rule)."""
         if event.asset_id != self.asset_id:
             raise ValueError(f"tick change for {event.asset_id!r} applied to the book of {self.asset_id!r}")
-        self.tick_size = event.new_tick_size
+        self.tick_size_micro = event.new_tick_size_micro
         self.needs_snapshot = True
         if event.timestamp_ms:
             self.timestamp_ms = event.timestamp_ms
@@ -184,29 +184,29 @@ class OrderBook:
     # --- reads ---------------------------------------------------------------------------------------
 
     @property
-    def best_bid(self) -> float | None:
-        """Highest bid price, or None for an empty bid side."""
+    def best_bid_micro(self) -> int | None:
+        """Highest bid price (micro-pUSD per share), or None for an empty bid side."""
         return self._best_bid
 
     @property
-    def best_ask(self) -> float | None:
-        """Lowest ask price, or None for an empty ask side."""
+    def best_ask_micro(self) -> int | None:
+        """Lowest ask price (micro-pUSD per share), or None for an empty ask side."""
         return self._best_ask
 
     @property
     def best_bid_level(self) -> Level | None:
-        """(price, size) of the best bid, or None."""
+        """(price_micro, size_micro) of the best bid, or None."""
         best = self._best_bid
         return None if best is None else (best, self._bids[best])
 
     @property
     def best_ask_level(self) -> Level | None:
-        """(price, size) of the best ask, or None."""
+        """(price_micro, size_micro) of the best ask, or None."""
         best = self._best_ask
         return None if best is None else (best, self._asks[best])
 
     @property
-    def spread(self) -> float | None:
+    def spread_micro(self) -> int | None:
         """Best ask minus best bid; None when a side is empty (negative while the book is crossed)."""
         if self._best_bid is None or self._best_ask is None:
             return None
@@ -218,7 +218,7 @@ class OrderBook:
         return self._best_bid is not None and self._best_ask is not None and self._best_bid >= self._best_ask
 
     def depth(self, levels: int | None = None) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        """(bids, asks), each best FIRST, cut to `levels` per side (all when None)."""
+        """(bids, asks) of (price_micro, size_micro), each best FIRST, cut to `levels` per side (all when None)."""
         bids = sorted(self._bids.items(), reverse=True)
         asks = sorted(self._asks.items())
         if levels is not None:
@@ -226,9 +226,9 @@ class OrderBook:
             asks = asks[:levels]
         return tuple(bids), tuple(asks)
 
-    def size_at(self, side: Side | LevelSide, price: float) -> float:
-        """Aggregate size resting at `price` on `side` (0.0 when there is no such level)."""
-        return (self._bids if side is Side.BUY or side is LevelSide.BUY else self._asks).get(price, 0.0)
+    def size_at(self, side: Side | LevelSide, price_micro: int) -> int:
+        """Aggregate size (micro-shares) resting at `price_micro` on `side` (0 when there is no such level)."""
+        return (self._bids if side is Side.BUY or side is LevelSide.BUY else self._asks).get(price_micro, 0)
 
     @property
     def bid_count(self) -> int:
@@ -248,8 +248,8 @@ class OrderBook:
         other._asks = {mirror_price(price): size for price, size in self._bids.items()}
         other._best_bid = None if self._best_ask is None else mirror_price(self._best_ask)
         other._best_ask = None if self._best_bid is None else mirror_price(self._best_bid)
-        other.tick_size = self.tick_size
-        other.min_order_size = self.min_order_size
+        other.tick_size_micro = self.tick_size_micro
+        other.min_order_size_micro = self.min_order_size_micro
         other.neg_risk = self.neg_risk
         other.timestamp_ms = self.timestamp_ms
         other.updated_at_s = self.updated_at_s
@@ -259,7 +259,7 @@ class OrderBook:
     def __repr__(self) -> str:
         return (
             f"<OrderBook {self.asset_id[:12]}… bid={self._best_bid} ask={self._best_ask} "
-            f"levels={len(self._bids)}/{len(self._asks)} tick={self.tick_size} "
+            f"levels={len(self._bids)}/{len(self._asks)} tick_micro={self.tick_size_micro} "
             f"needs_snapshot={self.needs_snapshot} snapshots={self.snapshots_applied} "
             f"changes={self.changes_applied}>"
         )
@@ -286,11 +286,11 @@ def apply_price_change(
         book = get_book(change.asset_id)
         if book is None:
             continue
-        price = change.price
-        size = change.size
+        price = change.price_micro
+        size = change.size_micro
         if change.side is buy:
             levels = book._bids
-            if size > 0.0:
+            if size > 0:
                 levels[price] = size
                 best = book._best_bid
                 if best is None or price > best:
@@ -299,7 +299,7 @@ def apply_price_change(
                 book._best_bid = max(levels) if levels else None
         else:
             levels = book._asks
-            if size > 0.0:
+            if size > 0:
                 levels[price] = size
                 best = book._best_ask
                 if best is None or price < best:

@@ -3,7 +3,7 @@
 Why integers: the venue's amounts are 6-decimal on-chain units and its prices sit on a decimal tick grid;
 binary floats cannot hold 0.29 or 0.57, and a float floor of `0.57 * 100` is 56 (one tick low). Every
 money value the engine computes with is an `int` here; the wire's decimal strings are parsed exactly at
-the edge (`parse_micro`), the signature takes the integers (`bot.protocol.amounts.limit_order_units`),
+the edge (`parse_micro`, memoised for the market stream by `MicroMemo`), the signature takes the integers (`bot.protocol.amounts.limit_order_units`),
 and floats appear only where a human reads a number (`micro_to_float`, `TickGrid.price_float`).
 
 - `MICRO` = 10⁶ units per share or per pUSD (the venue's and the token contracts' 6 decimals).
@@ -22,6 +22,7 @@ from bot.protocol.constants import ROUNDING_CONFIG, TOKEN_UNIT, RoundConfig
 
 __all__ = [
     "MICRO",
+    "MicroMemo",
     "TickGrid",
     "micro_from_float",
     "micro_text",
@@ -32,6 +33,7 @@ __all__ = [
 
 MICRO: Final = TOKEN_UNIT  # 10**6: one share or one pUSD in the venue's units (spec 3.4)
 _MICRO_DECIMALS: Final = 6
+_PLACE_SCALE: Final = tuple(10 ** (_MICRO_DECIMALS - places) for places in range(_MICRO_DECIMALS + 1))
 _DIGITS_MAX: Final = 30  # integer digits beyond any amount or price (10**30): refused, not computed
 
 
@@ -69,8 +71,52 @@ def parse_micro(value: Any) -> int:
     return int((exact * MICRO).to_integral_value())  # ROUND_HALF_EVEN, the decimal default
 
 
+class MicroMemo(dict[str, int]):
+    """`parse_micro` with a memory: the exact micro-units of each decimal text seen, checked against a range.
+
+    Why: the market channel repeats a few texts (every price sits on a tick grid; sizes recur), and a dict
+    lookup costs what `float()` does, where parsing the digits costs several times more (measured in
+    `ops/bench_marketdata.py`). Rejected: floats converted later (not exact past a few decimals, and the
+    conversion is a round trip the reader must trust) and `Decimal` (slower than parsing the digits).
+
+    `memo[text]` is the integer, or ValueError for anything `parse_micro` refuses or outside
+    [0, `limit_micro`]. Only `str` keys are remembered, at most `max_items` of them: a new text past the
+    bound starts the memory afresh, so it holds the texts of the recent traffic and garbage cannot grow it.
+    """
+
+    __slots__ = ("limit_micro", "max_items")
+
+    def __init__(self, limit_micro: int, max_items: int) -> None:
+        super().__init__()
+        self.limit_micro = limit_micro
+        self.max_items = max_items
+
+    def __missing__(self, text: str) -> int:
+        if type(text) is str:
+            # The wire's shape ("12.5", "0.301", "100"): digits with at most 6 decimals, read in one int().
+            dot = text.find(".")
+            digits, places = (text, 0) if dot < 0 else (text[:dot] + text[dot + 1 :], len(text) - dot - 1)
+            if places <= _MICRO_DECIMALS and digits.isdigit():
+                units = int(digits) * _PLACE_SCALE[places]
+            else:
+                units = parse_micro(text)  # anything else: signs, exponents, more decimals, spaces, garbage
+        elif type(text) is bool:
+            raise ValueError("not a decimal amount: bool")
+        else:
+            units = parse_micro(text)
+        if not 0 <= units <= self.limit_micro:
+            raise ValueError(f"amount outside [0, {micro_text(self.limit_micro)}]: {text!r}"[:80])
+        if type(text) is str:
+            if len(self) >= self.max_items:
+                self.clear()  # once per `max_items` new texts: amortised O(1), and no stale texts kept
+            self[text] = units
+        return units
+
+
 def micro_from_float(value: float) -> int:
-    """Micro-units of a float parsed from a decimal string of at most 6 decimals (the market-data book).
+    """Micro-units of a float written as a decimal of at most 6 decimals (settings, Gamma's market metadata).
+
+    Not for wire money: market data and account data are parsed from their text (`parse_micro`, `MicroMemo`).
 
     Exact for every such value below 10**9 (a billion shares or pUSD): there a float's spacing is at most
     2**-23, so the parsed float is within 0.06 units of the decimal and the product's own rounding adds at

@@ -6,9 +6,11 @@ Spec: docs/protocol/polymarket-clob.md sections 1.2, 6.1-6.3. The message types 
 `MalformedMessage` (or KeyError/TypeError/ValueError, which `_checked` turns into one); `ParseStats`
 counts what the never-raising frame parsers skipped.
 
-Number types: market data (books, levels) is `float` on the hot path and becomes integers where the
-strategy reads it; account data (order sizes, fills, responses) leaves here as integer micro-units
-(`_micro`, `_price_micro`). Times are integer milliseconds (`*_ms`); a value below 10**11 is seconds.
+Number types: money leaves here as integer micro-units (10⁻⁶), exact from the decimal string: market data
+(book levels, price changes, ticks) through `PRICE_MICRO` / `SIZE_MICRO` (memoised parsers, the hot path),
+account data (order sizes, fills, responses) through `_micro` / `_price_micro`. Only display-only fields
+no order is priced from (a market's listed outcome price, the Data API's public trades) stay `float`
+(`_price`, `_size`). Times are integer milliseconds (`*_ms`); a value below 10**11 is seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 import orjson
 
 from bot.protocol.constants import Side
-from bot.protocol.money import MICRO, parse_micro
+from bot.protocol.money import MICRO, MicroMemo, parse_micro
 
 __all__ = [
     "CONTROL_FRAMES",
@@ -34,7 +36,9 @@ __all__ = [
     "MalformedMessage",
     "OrderEventType",
     "OrderStatus",
+    "PRICE_MICRO",
     "ParseStats",
+    "SIZE_MICRO",
     "TradeStatus",
     "TraderSide",
     "parse_order_status",
@@ -64,13 +68,22 @@ _INF: Final = float("inf")
 _AMOUNT_LIMIT_MICRO: Final = 10**18
 _DETAIL_MAX_CHARS: Final = 200  # ParseStats.last_error is for a human, not an archive
 
+# Market-data texts → exact micro-units. Bounds: every price of the finest grid (0.0001: 10**4 + 1 texts)
+# with room for other spellings ("0.5" and "0.50"); sizes recur less, and past the bound are parsed anew.
+_PRICE_TEXTS_MAX: Final = 2**15
+_SIZE_TEXTS_MAX: Final = 2**15
+PRICE_MICRO: Final = MicroMemo(MICRO, _PRICE_TEXTS_MAX)
+"""A price text → micro-pUSD per share in [0, 10**6]; ValueError otherwise."""
+SIZE_MICRO: Final = MicroMemo(_AMOUNT_LIMIT_MICRO - 1, _SIZE_TEXTS_MAX)
+"""A size text → micro-shares in [0, 10**18); ValueError otherwise."""
+
 
 class MalformedMessage(ValueError):
     """A message that does not have the shape the venue documents (missing field, wrong type, bad number)."""
 
 
-Level: TypeAlias = tuple[float, float]
-"""One book level: (price, size_shares)."""
+Level: TypeAlias = tuple[int, int]
+"""One book level: (price_micro, size_micro), both exact integers (10⁻⁶ pUSD per share, 10⁻⁶ shares)."""
 
 _T = TypeVar("_T")
 
@@ -79,9 +92,9 @@ def _slot_builder(cls: type[_T]) -> Callable[..., _T]:
     """A positional constructor for a frozen slots dataclass that stores each slot directly.
 
     Why: the generated frozen `__init__` routes every field through `object.__setattr__(self, "name", v)`,
-    which measured about 2-3x slower than a direct slot store for the 7-field `PriceLevelChange`, and the
-    market-data path builds several per frame. The object is identical (same slots, eq, repr, hash).
-    Rejected: mutable dataclasses (lose immutability) and NamedTuples (iterable and indexable by accident).
+    which measured about 2-3x slower than a direct slot store for a 7-field event (the book snapshot uses
+    it; the per-frame `PriceLevelChange` is a msgspec struct, whose C constructor is faster still). The
+    object is identical (same slots, eq, repr, hash). Rejected: mutable dataclasses (lose immutability) and NamedTuples (iterable and indexable by accident).
     Only for hot paths whose arguments are already validated; everything else uses the normal constructor.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
@@ -232,6 +245,19 @@ def _opt_size(value: Any) -> float | None:
     return _size(value)
 
 
+def _opt_price_micro(value: Any) -> int | None:
+    """A market-data price that may be absent, null or "" (e.g. `last_trade_price: ""` on a fresh book)."""
+    if value is None or value == "":
+        return None
+    return PRICE_MICRO[value]
+
+
+def _opt_size_micro(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return SIZE_MICRO[value]
+
+
 def _micro(value: Any, *, empty_is_zero: bool = True) -> int:
     """An exact non-negative amount in micro-units (10⁻⁶) from a decimal string or JSON number.
 
@@ -328,14 +354,17 @@ def _str_tuple(value: Any) -> tuple[str, ...]:
 def _levels(raw_levels: Any) -> tuple[Level, ...]:
     if type(raw_levels) is not list:
         raise MalformedMessage("book side is not a list")
-    out = []
-    for level in raw_levels:
-        price = float(level["price"])
-        size = float(level["size"])
-        if not (0.0 <= price <= 1.0 and 0.0 <= size < _INF):
-            raise MalformedMessage(f"bad level {level!r}")
-        out.append((price, size))
-    return tuple(out)
+    prices = PRICE_MICRO
+    sizes = SIZE_MICRO
+    try:
+        return tuple([(prices[level["price"]], sizes[level["size"]]) for level in raw_levels])
+    except ValueError:
+        for level in raw_levels:  # name the level that failed
+            try:
+                prices[level["price"]], sizes[level["size"]]
+            except ValueError:
+                raise MalformedMessage(f"bad level {level!r}"[:_DETAIL_MAX_CHARS]) from None
+        raise
 
 
 # --- public per-message parsers ---------------------------------------------------------------------------

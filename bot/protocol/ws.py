@@ -610,7 +610,7 @@ class MarketStream(_Stream):
             elif type(event) is LastTradePriceEvent:
                 book = books.get(event.asset_id)
                 if book is not None:
-                    book.last_trade_price = event.price
+                    book.last_trade_price_micro = event.price_micro
                     await self._deliver(self._notice_send, event)
             elif type(event) is MarketResolvedEvent or type(event) is NewMarketEvent:
                 await self._deliver(self._notice_send, event)

@@ -35,9 +35,9 @@ def _params() -> PairLadderParams:
 def _others() -> OrderBook:
     """Somebody else's Up book: bids 0.44 / 0.40, asks 0.60 / 0.65 (Down: bids 0.40 / 0.35, asks 0.56 / 0.60)."""
     book = OrderBook(UP)
-    for price, size in ((0.44, 50.0), (0.40, 80.0)):
+    for price, size in ((440_000, 50 * MICRO), (400_000, 80 * MICRO)):
         book.set_level(Side.BUY, price, size)
-    for price, size in ((0.60, 50.0), (0.65, 80.0)):
+    for price, size in ((600_000, 50 * MICRO), (650_000, 80 * MICRO)):
         book.set_level(Side.SELL, price, size)
     return book
 
@@ -52,8 +52,7 @@ def _place(others: OrderBook, resting: tuple[RestingOrder, ...]) -> OrderBook:
         book.set_level(Side.SELL, price, size)
     for o in resting:
         side, price = (Side.BUY, o.price_micro) if o.token_id == UP else (Side.SELL, MICRO - o.price_micro)
-        key = price / MICRO
-        book.set_level(side, key, book.size_at(side, key) + o.remaining_micro / MICRO)
+        book.set_level(side, price, book.size_at(side, price) + o.remaining_micro)
     return book
 
 
@@ -63,7 +62,7 @@ def _view(up_book: OrderBook, resting: tuple[RestingOrder, ...], *, exclude: boo
         if exclude:
             bid, ask = best_excluding_own(book, *own_size_by_price(resting, token_id, complement))
         else:  # the book as the venue sends it, our own orders included
-            bid, ask = round(book.best_bid * MICRO), round(book.best_ask * MICRO)
+            bid, ask = book.best_bid_micro, book.best_ask_micro
         views.append(TokenView(token_id, "0.01", bid, ask, 99.0))
     return MarketView(now_s=100.0, cutoff_s=1000.0, start_s=0.0, up=views[0], down=views[1],
                       min_order_size_micro=5 * MICRO, resting=resting)
@@ -82,7 +81,7 @@ def _run(ticks: int, *, exclude: bool) -> list[tuple[int, ...]]:
     tops = []
     for tick in range(ticks):
         if tick == 1:
-            others.set_level(Side.BUY, 0.44, 0.0)
+            others.set_level(Side.BUY, 440_000, 0)
         ladder = strategy.desired(_view(_place(others, resting), resting, exclude=exclude))
         resting = _resting(ladder)
         tops.append(tuple(q.price_ticks for q in ladder.quotes if q.level == 0))
@@ -101,7 +100,7 @@ def test_our_bid_of_one_token_is_taken_out_of_the_other_token_s_asks():
     # Our Down BUY at 0.45 rests on the Up book as an ask at 0.55, in front of somebody's 0.60.
     resting = (RestingOrder(DOWN, 0, 450_000, 10 * MICRO),)
     book = _place(_others(), resting)
-    assert book.best_ask == 0.55
+    assert book.best_ask_micro == 550_000
     bids_only = best_excluding_own(book, own_size_by_price(resting, UP, DOWN)[0], {})
     assert bids_only == (440_000, 550_000)  # our own Down bid would cap Up's post-only price
     assert best_excluding_own(book, *own_size_by_price(resting, UP, DOWN)) == (440_000, 600_000)
@@ -113,10 +112,10 @@ def test_a_level_the_book_shows_smaller_than_our_order_is_somebody_else_s():
     # out of the cache while the book caught up with it ... the flip every tick that made an earlier
     # exclusion oscillate. The 5 shown are somebody else's.
     book = OrderBook(UP)
-    book.set_level(Side.BUY, 0.44, 5.0)
-    book.set_level(Side.BUY, 0.40, 80.0)
+    book.set_level(Side.BUY, 440_000, 5 * MICRO)
+    book.set_level(Side.BUY, 400_000, 80 * MICRO)
     assert best_excluding_own(book, {440_000: 10 * MICRO}, {}) == (440_000, None)
-    book.set_level(Side.BUY, 0.44, 10.0)  # the book shows exactly our 10: ours alone
+    book.set_level(Side.BUY, 440_000, 10 * MICRO)  # the book shows exactly our 10: ours alone
     assert best_excluding_own(book, {440_000: 10 * MICRO}, {}) == (400_000, None)
-    book.set_level(Side.BUY, 0.44, 15.0)  # ours and somebody's 5
+    book.set_level(Side.BUY, 440_000, 15 * MICRO)  # ours and somebody's 5
     assert best_excluding_own(book, {440_000: 10 * MICRO}, {}) == (440_000, None)

@@ -16,6 +16,7 @@ from settings import RewardsMode
 from statemachines.order import OrderState
 
 UP, DOWN = "111", "222"
+M = 1_000_000  # micro-units per share
 TERMS = RewardTerms(max_spread_cents=3.5, min_size_shares=20, rate_per_day_pusd=144.0, rebate_share=0.2)
 S1 = Fraction(25, 49)  # S(3.5, 1 cent) = (2.5 / 3.5)²
 
@@ -26,9 +27,9 @@ def estimator() -> RewardEstimator:
 
 def test_our_q_min_and_share_are_exact_and_our_own_size_is_not_counted_as_the_others() -> None:
     est = estimator()
-    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]  # a bid at 0.49, an ask at 0.51
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]  # a bid at 0.49, an ask at 0.51
     # The Up book shows the others' 100 and our 50 on each side.
-    e = est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours)
+    e = est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours)
     assert e.midpoint == 0.5
     assert (e.ours.q_one, e.ours.q_two, e.ours.q_min) == (S1 * 50, S1 * 50, S1 * 50)
     assert e.others_q_min == S1 * 100
@@ -37,42 +38,42 @@ def test_our_q_min_and_share_are_exact_and_our_own_size_is_not_counted_as_the_ot
 
 
 def test_one_sided_at_mid_0_50_is_a_third_and_at_mid_0_05_is_nothing() -> None:
-    e = estimator().evaluate(10.0, [(0.49, 150)], [(0.51, 100)], [OurOrder(UP, 0.49, 50, 0.0)])
+    e = estimator().evaluate(10.0, [(490_000, 150 * M)], [(510_000, 100 * M)], [OurOrder(UP, 490_000, 50 * M, 0.0)])
     assert e.ours.q_min == S1 * 50 / 3
-    e = estimator().evaluate(10.0, [(0.04, 150)], [(0.06, 100)], [OurOrder(UP, 0.04, 50, 0.0)])
+    e = estimator().evaluate(10.0, [(40_000, 150 * M)], [(60_000, 100 * M)], [OurOrder(UP, 40_000, 50 * M, 0.0)])
     assert e.midpoint == 0.05 and e.ours.q_one == S1 * 50 and e.ours.q_min == 0
 
 
 def test_orders_below_the_min_size_beyond_the_spread_or_not_yet_rested_do_not_score() -> None:
-    book = ([(0.49, 100), (0.46, 50)], [(0.51, 100)])
-    small = OurOrder(UP, 0.49, 19.99, 0.0)
-    far = OurOrder(UP, 0.46, 50, 0.0)  # 4 cents from 0.50
-    young = OurOrder(DOWN, 0.49, 50, 9.0)  # rested 1 s of the 3.5 s minimum at t = 10
+    book = ([(490_000, 100 * M), (460_000, 50 * M)], [(510_000, 100 * M)])
+    small = OurOrder(UP, 490_000, 19_990_000, 0.0)
+    far = OurOrder(UP, 460_000, 50 * M, 0.0)  # 4 cents from 0.50
+    young = OurOrder(DOWN, 490_000, 50 * M, 9.0)  # rested 1 s of the 3.5 s minimum at t = 10
     e = estimator().evaluate(10.0, *book, [small, far, young])
     assert e.ours.q_one == 0 and e.ours.q_two == 0 and e.scoring_orders == 0
 
 
 def test_the_others_size_scores_once_it_has_rested_and_fills_take_the_oldest_first() -> None:
     est = estimator()
-    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]  # 50 of each level is ours
-    assert est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours).others_q_min == S1 * 100  # first look: rested
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]  # 50 of each level is ours
+    assert est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100  # first look: rested
     # At 11 the others' bid grew from 100 to 120: the 20 arrived somewhere in (10, 11], taken as 10.5; the
     # 100 that were there keep their rest (a whole-level re-quote guess dropped them to Q_two / 3).
-    assert est.evaluate(11.0, [(0.49, 170)], [(0.51, 150)], ours).others_q_min == S1 * 100
+    assert est.evaluate(11.0, [(490_000, 170 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 100
     # At 12 it shrank to 80: the 40 went from the oldest (a fill takes the front of the queue).
-    assert est.evaluate(12.0, [(0.49, 130)], [(0.51, 150)], ours).others_q_min == S1 * 60
-    assert est.evaluate(13.9, [(0.49, 130)], [(0.51, 150)], ours).others_q_min == S1 * 60
-    assert est.evaluate(14.0, [(0.49, 130)], [(0.51, 150)], ours).others_q_min == S1 * 80  # the 20 rested
+    assert est.evaluate(12.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
+    assert est.evaluate(13.9, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
+    assert est.evaluate(14.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80  # the 20 rested
     # A level that vanished and came back is new: one-sided (Q_one / 3) until it has rested.
-    assert est.evaluate(15.0, [(0.49, 130)], [(0.51, 50)], ours).others_q_min == S1 * 80 / 3
-    assert est.evaluate(16.0, [(0.49, 130)], [(0.51, 150)], ours).others_q_min == S1 * 80 / 3
-    assert est.evaluate(19.0, [(0.49, 130)], [(0.51, 150)], ours).others_q_min == S1 * 80
+    assert est.evaluate(15.0, [(490_000, 130 * M)], [(510_000, 50 * M)], ours).others_q_min == S1 * 80 / 3
+    assert est.evaluate(16.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80 / 3
+    assert est.evaluate(19.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80
 
 
 def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapsed() -> None:
     est = estimator()
-    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]
-    e = est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours)
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]
+    e = est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours)
     assert est.accrue(10.0, e) == 0  # the first look starts the clock
     assert est.accrue(40.0, e) == Fraction(1, 3) * Fraction(144, 1440) * Fraction(1, 2)
     assert est.estimated_pusd == Fraction(1, 60)
@@ -84,8 +85,8 @@ def test_the_pool_of_the_samples_nobody_scored_goes_to_the_samples_somebody_did(
     # doubles what our scored half earns. (Without it, a paper run's estimate was 0.67–0.93 of the
     # simulator's expected accrual: the first seconds of a market, before any order has rested, count.)
     est = estimator()
-    ours = [OurOrder(UP, 0.49, 50, 0.0), OurOrder(DOWN, 0.49, 50, 0.0)]
-    e = est.evaluate(10.0, [(0.49, 150)], [(0.51, 150)], ours)
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]
+    e = est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours)
     est.accrue(10.0, e)
     est.accrue(40.0, e)
     nobody = est.evaluate(70.0, [], [], [])  # an empty book: no midpoint, nothing scores
@@ -119,10 +120,12 @@ def view(up_bid: float = 0.48, up_ask: float = 0.52) -> MarketView:
     )
 
 
-def ladder(live: dict[tuple[str, int], float] | None = None, mid: float | None = 0.5) -> RewardsAwareLadder:
+def ladder(live: dict[tuple[str, int], int] | None = None, mid: int | None = 500_000) -> RewardsAwareLadder:
+    """Live prices and the midpoint in micro-units, as the order cache and the book hold them."""
     return RewardsAwareLadder(
         params(), TERMS, up_token_id=UP, resize_pct=25.0, min_score_gain=0.25,
-        midpoint=lambda: mid, live_price=lambda token, level: (live or {}).get((token, level)),
+        midpoint=lambda: None if mid is None else Fraction(mid),
+        live_price=lambda token, level: (live or {}).get((token, level)),
     )
 
 
@@ -143,9 +146,9 @@ def test_the_rewards_ladder_joins_the_bid_one_tick_apart_sized_to_score_inside_t
 
 def test_a_scoring_live_order_is_kept_when_moving_up_would_gain_little_score() -> None:
     # Live level 0 at 0.47 (3 cents: S = 1/49); the new 0.48 (2 cents) has S = 9/49: a big gain, so move.
-    assert ladder({(UP, 0): 0.47}).desired(view()).quotes[0].price == 0.48
+    assert ladder({(UP, 0): 470_000}).desired(view()).quotes[0].price == 0.48
     # With a 0.001 tick the same one-tick move barely changes the score: keep the live order.
-    fine = ladder({(UP, 0): 0.479}, mid=0.5)
+    fine = ladder({(UP, 0): 479_000}, mid=500_000)
     v = MarketView(
         now_s=100.0, cutoff_s=1000.0, start_s=0.0,
         up=TokenView(UP, "0.001", micro(0.48), micro(0.52), 99.0),
@@ -155,7 +158,7 @@ def test_a_scoring_live_order_is_kept_when_moving_up_would_gain_little_score() -
     up0 = next(q for q in fine.desired(v).quotes if q.token_id == UP and q.level == 0)
     assert up0.price == 0.479 and fine.kept_for_score == 1
     # Never the other way: a live price above the new one (the market came down) is always replaced.
-    above = ladder({(UP, 0): 0.49}).desired(view())
+    above = ladder({(UP, 0): 490_000}).desired(view())
     assert above.quotes[0].price == 0.48
 
 
@@ -173,16 +176,16 @@ def test_the_mode_setting() -> None:
 class _Book:
     needs_snapshot = False
 
-    def depth(self) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
-        return ((0.49, 150.0),), ((0.51, 150.0),)
+    def depth(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        return ((490_000, 150 * M),), ((510_000, 150 * M),)
 
 
 def _fake_runner(answer: dict[str, bool], journal: list) -> SimpleNamespace:
     orders = {
-        UP: [SimpleNamespace(order_id="0xa", price=0.49, size_shares=50.0, matched_shares=0.0, created_at_s=0.0,
-                             state=OrderState.LIVE, side="BUY")],
-        DOWN: [SimpleNamespace(order_id="0xb", price=0.49, size_shares=50.0, matched_shares=0.0, created_at_s=0.0,
-                               state=OrderState.LIVE, side="BUY")],
+        UP: [SimpleNamespace(order_id="0xa", price_micro=490_000, size_micro=50 * M, matched_micro=0,
+                             created_at_s=0.0, state=OrderState.LIVE, side="BUY")],
+        DOWN: [SimpleNamespace(order_id="0xb", price_micro=490_000, size_micro=50 * M, matched_micro=0,
+                               created_at_s=0.0, state=OrderState.LIVE, side="BUY")],
     }
 
     async def orders_scoring(ids: list[str]) -> dict[str, bool]:

@@ -339,11 +339,11 @@ async def test_snapshot_of_a_real_runner_shows_its_ladder_book_inventory_and_blo
         tick_size="0.01",
     )
     up_book = OrderBook("111")
-    up_book.set_level(Side.BUY, 0.48, 100.0)
-    up_book.set_level(Side.SELL, 0.50, 80.0)
+    up_book.set_level(Side.BUY, 480_000, 100_000_000)
+    up_book.set_level(Side.SELL, 500_000, 80_000_000)
     up_book.needs_snapshot = False
     down_book = OrderBook("222")  # still waiting for its snapshot: no top of book shown
-    down_book.set_level(Side.BUY, 0.40, 5.0)
+    down_book.set_level(Side.BUY, 400_000, 5_000_000)
     _, receive = trio.open_memory_channel[object](0)
     runner = MarketRunner(
         info,
@@ -358,14 +358,14 @@ async def test_snapshot_of_a_real_runner_shows_its_ladder_book_inventory_and_blo
         "0xorder",
         "111",
         side="BUY",
-        price=0.47,
-        size_shares=10.0,
+        price_micro=470_000,
+        size_micro=10_000_000,
         order_type="GTD",
         created_at_s=start,
         level=0,
     )
     order.trigger(OrderTrigger.ACCEPTED, at_s=start)
-    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0, at_s=start)
+    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=4_000_000, at_s=start)
     runner.manager.adopt(order)
     runner.inventory.seed("111", 4_000_000, 1_880_000)
 

@@ -128,9 +128,9 @@ def _best_bid_ask(raw: bytes) -> None:
         BestBidAskEvent(
             asset_id="85354956062430465315924116860125388538595433819574542752031640332592237464430",
             market="0x0005c0d312de0be897668695bae9f32b624b4a1ae8b140c49f08447fcc74f442",
-            best_bid=0.73,
-            best_ask=0.77,
-            spread=0.04,
+            best_bid_micro=730_000,
+            best_ask_micro=770_000,
+            spread_micro=40_000,
             timestamp_ms=1766789469958,
         )
     ]
@@ -144,9 +144,9 @@ def _ws_book(raw: bytes) -> None:
     assert book.timestamp_ms == 1728799418260 and book.hash == "655a38d4977427b086c25b985993691b753ed166"
     assert (len(book.bids), len(book.asks)) == (76, 86)
     # Wire order kept: best LAST (bids ascending, asks descending).
-    assert book.bids[0] == (0.001, 9000023.58) and book.bids[-1] == (0.511, 1304.72)
-    assert book.asks[0] == (0.999, 10500100.0) and book.asks[-1] == (0.514, 20230.87)
-    assert book.tick_size is None and book.last_trade_price is None and book.neg_risk is None
+    assert book.bids[0] == (1_000, 9_000_023_580_000) and book.bids[-1] == (511_000, 1_304_720_000)
+    assert book.asks[0] == (999_000, 10_500_100_000_000) and book.asks[-1] == (514_000, 20_230_870_000)
+    assert book.tick_size_micro is None and book.last_trade_price_micro is None and book.neg_risk is None
 
 
 @expect("ws/book_snapshot_captured.json")
@@ -155,9 +155,9 @@ def _ws_book_captured(raw: bytes) -> None:
     assert isinstance(book, BookEvent)
     assert book.asset_id == "350977769852917329387037893294763093471844346281449484439085576212613048126"
     assert book.timestamp_ms == 1786604072222 and book.hash == "ed47eb91f3c7985fac1cb18cb7c19535eddd3c0a"
-    assert book.tick_size == 0.01 and book.last_trade_price == 0.92
+    assert book.tick_size_micro == 10_000 and book.last_trade_price_micro == 920_000
     assert (len(book.bids), len(book.asks)) == (7, 57)
-    assert book.bids[-1] == (0.07, 182528.55) and book.asks[-1] == (0.08, 228198.28)
+    assert book.bids[-1] == (70_000, 182_528_550_000) and book.asks[-1] == (80_000, 228_198_280_000)
 
 
 @expect("ws/last_trade_price.json")
@@ -166,8 +166,8 @@ def _last_trade(raw: bytes) -> None:
         LastTradePriceEvent(
             asset_id=YES,
             market=TRUMP_MARKET,
-            price=0.491,
-            size=85.36,
+            price_micro=491_000,
+            size_micro=85_360_000,
             side=Side.SELL,
             fee_rate_bps="0",
             timestamp_ms=1724564136087,
@@ -246,7 +246,9 @@ def _price_change_flat(raw: bytes) -> None:
             market=TRUMP_MARKET,
             timestamp_ms=1723967931411,
             changes=(
-                PriceLevelChange(NO, 0.514, 21574.08, LevelSide.SELL, None, None, "bf32b3746fff40c76c98021b7f3f07261169dd26"),
+                PriceLevelChange(
+                    NO, 514_000, 21_574_080_000, LevelSide.SELL, None, None, "bf32b3746fff40c76c98021b7f3f07261169dd26"
+                ),
             ),
         )
     ]
@@ -259,10 +261,11 @@ def _price_change_batched(raw: bytes) -> None:
     token = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
     assert event.market == "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
     assert event.timestamp_ms == 1729084877448
-    assert [(c.asset_id, c.price, c.size, c.side, c.best_bid, c.best_ask) for c in event.changes] == [
-        (token, 0.6, 3300.0, LevelSide.BUY, 0.6, 0.7),
-        (token, 0.5, 3400.0, LevelSide.BUY, 0.6, 0.7),
-        (token, 0.7, 3400.0, LevelSide.BUY, 0.6, 0.7),
+    assert [(c.asset_id, c.price_micro, c.size_micro, c.side, c.best_bid_micro, c.best_ask_micro)
+            for c in event.changes] == [
+        (token, 600_000, 3_300_000_000, LevelSide.BUY, 600_000, 700_000),
+        (token, 500_000, 3_400_000_000, LevelSide.BUY, 600_000, 700_000),
+        (token, 700_000, 3_400_000_000, LevelSide.BUY, 600_000, 700_000),
     ]
     assert event.changes[2].hash == "cf32b3746fff40c76c98021b7f3f07261169dd28"
 
@@ -273,10 +276,12 @@ def _burst(raw: bytes) -> None:
     assert len(events) == 51
     assert isinstance(events[0], BookEvent) and isinstance(events[-1], BookEvent)
     assert all(isinstance(e, PriceChangeEvent) and len(e.changes) == 2 for e in events[1:-1])
-    assert events[0].tick_size == 0.001 and events[0].last_trade_price == 0.255
+    assert events[0].tick_size_micro == 1_000 and events[0].last_trade_price_micro == 255_000
     assert events[-1].hash == "78b396c8a7f4989f638fe6cf9b2e8ced15680ba7"
     first = events[1].changes[0]
-    assert (first.price, first.size, first.side, first.best_bid, first.best_ask) == (0.301, 1000.0, "BUY", 0.301, 0.397)
+    assert (first.price_micro, first.size_micro, first.side, first.best_bid_micro, first.best_ask_micro) == (
+        301_000, 1_000_000_000, "BUY", 301_000, 397_000
+    )
 
 
 @expect("ws/tick_size_change.json")
@@ -285,8 +290,8 @@ def _tick_size_change(raw: bytes) -> None:
         TickSizeChangeEvent(
             asset_id="115474063863764126958837769719736461272619491980773624567012766320777398670353",
             market="0xbacdf04bf7f22a670dc4fb408878ec56b76f9934599829455b9371693ba84b8b",
-            old_tick_size=0.01,
-            new_tick_size=0.001,
+            old_tick_size_micro=10_000,
+            new_tick_size_micro=1_000,
             timestamp_ms=1739068041853,
         )
     ]
@@ -360,16 +365,19 @@ def _rest_book(raw: bytes) -> None:
     book = parse_book(orjson.loads(raw))
     assert book.asset_id == "23360939988679364027624185518382759743328544433592111535569478055890815567848"
     assert book.timestamp_ms == 0  # older body without a timestamp
-    assert book.bids == ((0.01, 1000.0), (0.06, 200.0), (0.08, 120.0), (0.09, 294.0), (0.1, 125.0))
-    assert book.asks[-1] == (0.14, 705.0) and len(book.asks) == 7
+    assert book.bids == (
+        (10_000, 1_000_000_000), (60_000, 200_000_000), (80_000, 120_000_000), (90_000, 294_000_000),
+        (100_000, 125_000_000),
+    )
+    assert book.asks[-1] == (140_000, 705_000_000) and len(book.asks) == 7
 
 
 @expect("rest/book_captured_empty_ask.json")
 def _rest_book_empty_ask(raw: bytes) -> None:
     book = parse_book(orjson.loads(raw))
-    assert book.asks == () and book.bids == ((0.001, 667.12), (0.002, 6.99))
-    assert (book.tick_size, book.min_order_size, book.neg_risk) == (0.001, 5.0, True)
-    assert book.last_trade_price is None  # "" on the wire
+    assert book.asks == () and book.bids == ((1_000, 667_120_000), (2_000, 6_990_000))
+    assert (book.tick_size_micro, book.min_order_size_micro, book.neg_risk) == (1_000, 5_000_000, True)
+    assert book.last_trade_price_micro is None  # "" on the wire
     assert book.timestamp_ms == 1785734468581
 
 
@@ -490,8 +498,8 @@ def test_legacy_changes_schema_takes_asset_and_hash_from_the_top_level() -> None
         }
     )
     assert event.changes == (
-        PriceLevelChange("tok", 0.4, 3300.0, LevelSide.SELL, None, None, "abc"),
-        PriceLevelChange("tok", 0.39, 0.0, LevelSide.BUY, None, None, "abc"),
+        PriceLevelChange("tok", 400_000, 3_300_000_000, LevelSide.SELL, None, None, "abc"),
+        PriceLevelChange("tok", 390_000, 0, LevelSide.BUY, None, None, "abc"),
     )
 
 
@@ -736,22 +744,34 @@ def test_fast_path_takes_current_schema_price_changes_and_hands_back_the_rest() 
     assert fast(_raw("ws/price_change.json")) is None  # the flat legacy form
     assert fast(_raw("ws/best_bid_ask.json")) is None
     data = orjson.loads(current)
-    data["price_changes"][0]["best_bid"] = ""  # valid, but not for the C decoder: the portable path decides
+    data["price_changes"][0]["best_bid"] = ""  # an empty side: both paths read None
+    [event], _ = parse_market_both_ways(orjson.dumps(data))
+    assert fast(orjson.dumps(data)) == event
+    assert isinstance(event, PriceChangeEvent) and event.changes[0].best_bid_micro is None
+    data["price_changes"][0]["best_bid"] = None  # null: not for the C decoder; the portable path decides
     assert fast(orjson.dumps(data)) is None
     [event], _ = parse_market_both_ways(orjson.dumps(data))
-    assert isinstance(event, PriceChangeEvent) and event.changes[0].best_bid is None
-    data["price_changes"][0]["price"] = "NaN"
+    assert event.changes[0].best_bid_micro is None
+    data["price_changes"][0]["price"] = 0.6  # a JSON number: the portable path reads it exactly
     assert fast(orjson.dumps(data)) is None
-    events, stats = parse_market_both_ways(orjson.dumps(data))
-    assert events == [] and stats.malformed_by_reason == {MALFORMED_INVALID_EVENT: 1}
+    [event], _ = parse_market_both_ways(orjson.dumps(data))
+    assert event.changes[0].price_micro == 600_000
+    for bad in ("NaN", "1.000001", "0.5e", "-0.1", ""):
+        data["price_changes"][0]["price"] = bad
+        assert fast(orjson.dumps(data)) is None
+        events, stats = parse_market_both_ways(orjson.dumps(data))
+        assert events == [] and stats.malformed_by_reason == {MALFORMED_INVALID_EVENT: 1}, bad
 
 
 @given(
-    price=st.decimals(min_value=0, max_value=1, places=4).map(str),
-    size=st.decimals(min_value=0, max_value=10**9, places=2).map(str),
+    price=st.decimals(min_value=0, max_value=1, places=6).map(str),
+    size=st.decimals(min_value=0, max_value=10**9, places=6).map(str),
 )
-def test_fast_and_portable_paths_read_the_same_floats(price: str, size: str) -> None:
+def test_fast_and_portable_paths_read_the_same_exact_integers(price: str, size: str) -> None:
     data = orjson.loads(_raw("ws/price_change_v2.json"))
-    data["price_changes"][0].update(price=price, size=size)
+    data["price_changes"][0].update(price=price, size=size, best_bid=price)
     [event], _ = parse_market_both_ways(orjson.dumps(data))
-    assert event.changes[0].price == float(price) and event.changes[0].size == float(size)
+    change = event.changes[0]
+    assert change.price_micro == change.best_bid_micro == int(Decimal(price) * 10**6)
+    assert change.size_micro == int(Decimal(size) * 10**6)
+    assert type(change.price_micro) is int and type(change.size_micro) is int

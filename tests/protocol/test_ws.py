@@ -362,8 +362,8 @@ async def test_frames_may_be_one_object_or_an_array_of_events(nursery: trio.Nurs
     assert await stream.books_changed() == {"t1"}
     t1, t2 = stream.book("t1"), stream.book("t2")
     assert t1 is not None and t2 is not None
-    assert t1.best_bid_level == (0.45, 3.0) and t1.best_ask == 0.6 and t1.hash == "d2"
-    assert t2.best_bid == 0.3 and t2.best_ask is None and not t2.needs_snapshot
+    assert t1.best_bid_level == (450_000, 3_000_000) and t1.best_ask_micro == 600_000 and t1.hash == "d2"
+    assert t2.best_bid_micro == 300_000 and t2.best_ask_micro is None and not t2.needs_snapshot
     assert t1.updated_at_s == trio.current_time()
 
 
@@ -399,7 +399,7 @@ async def test_many_deltas_are_conflated_into_the_latest_book(nursery: trio.Nurs
     assert await stream.books_changed() == {"t1"}
     book = stream.book("t1")
     assert book is not None
-    assert book.depth() == (((0.5, 201.0),), ()) and book.hash == "d300" and book.changes_applied == 201
+    assert book.depth() == (((500_000, 201_000_000),), ()) and book.hash == "d300" and book.changes_applied == 201
     with trio.move_on_after(5.0) as idle:
         await stream.books_changed()
     assert idle.cancelled_caught  # nothing new: the consumer waits
@@ -418,10 +418,10 @@ async def test_disconnect_invalidates_books_until_the_resubscription_snapshot(
     second = await venue.next_connection()
     assert await stream.books_changed() == {"t1"}
     book = stream.book("t1")
-    assert book is not None and book.needs_snapshot and book.best_bid == 0.4
+    assert book is not None and book.needs_snapshot and book.best_bid_micro == 400_000
     await second.send(book_event("t1", [("0.42", "7")], [], ts=2))
     assert await stream.books_changed() == {"t1"}
-    assert not book.needs_snapshot and book.depth() == (((0.42, 7.0),), ())
+    assert not book.needs_snapshot and book.depth() == (((420_000, 7_000_000),), ())
 
 
 async def test_tick_size_and_last_trade_notices_are_never_lost(nursery: trio.Nursery, autojump_clock: Any) -> None:
@@ -437,10 +437,13 @@ async def test_tick_size_and_last_trade_notices_are_never_lost(nursery: trio.Nur
         await connection.send(trade)
     await trio.sleep(60.0)  # a consumer slower than the buffer
     notices = [await stream.notices.receive() for _ in range(6)]
-    assert isinstance(notices[0], TickSizeChangeEvent) and notices[0].new_tick_size == 0.001
-    assert [n.price for n in notices[1:] if isinstance(n, LastTradePriceEvent)] == [0.90, 0.91, 0.92, 0.93, 0.94]
+    assert isinstance(notices[0], TickSizeChangeEvent) and notices[0].new_tick_size_micro == 1_000
+    assert [n.price_micro for n in notices[1:] if isinstance(n, LastTradePriceEvent)] == [
+        900_000, 910_000, 920_000, 930_000, 940_000
+    ]
     book = stream.book(token)
-    assert book is not None and book.tick_size == 0.001 and book.needs_snapshot and book.last_trade_price == 0.94
+    assert book is not None and book.tick_size_micro == 1_000 and book.needs_snapshot
+    assert book.last_trade_price_micro == 940_000
     assert stream.statistics().backpressure_waits >= 1
 
 
@@ -542,7 +545,7 @@ async def test_a_connection_error_inside_the_open_connection_is_a_reconnect_not_
     assert book is not None
     while book.needs_snapshot:  # the drop invalidated it; the new connection's snapshot restores it
         await stream.books_changed()
-    assert book.best_bid == 0.4
+    assert book.best_bid_micro == 400_000
     stats = stream.statistics()
     assert (stats.connections, stats.reconnects, stats.state) == (2, 1, ConnectionState.CONNECTED)
 
@@ -586,5 +589,5 @@ async def test_a_books_freshness_comes_only_from_messages_that_change_that_book(
         await connection.send(message)
         await trio.sleep(0.5)
         assert feed.book_fresh_at("t1") == sent_at
-    assert stream.book("t1").tick_size == 0.001  # type: ignore[union-attr]
+    assert stream.book("t1").tick_size_micro == 1_000  # type: ignore[union-attr]
     assert feed.book_fresh_at("t2") == snapshot_at + 30.0

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -145,19 +143,25 @@ def frames(draw: st.DrawFn, pool: list[dict[str, Any]]) -> bytes | str:
     return raw
 
 
-def _finite_non_negative(value: float | Decimal) -> bool:
-    number = float(value)
-    return math.isfinite(number) and number >= 0
-
-
 def _sane_market(event: Any) -> bool:
+    """Prices are probabilities and sizes non-negative, both integer micro-units: what the book holds."""
+    def price_ok(p: Any) -> bool:
+        return type(p) is int and 0 <= p <= 10**6
+
+    def size_ok(s: Any) -> bool:
+        return type(s) is int and s >= 0
+
     if isinstance(event, BookEvent):
         levels = [*event.bids, *event.asks]
-        return all(0 <= p <= 1 and _finite_non_negative(s) for p, s in levels)
+        return all(price_ok(p) and size_ok(s) for p, s in levels)
     if isinstance(event, PriceChangeEvent):
-        return all(0 <= c.price <= 1 and _finite_non_negative(c.size) for c in event.changes)
+        return all(
+            price_ok(c.price_micro) and size_ok(c.size_micro)
+            and all(b is None or price_ok(b) for b in (c.best_bid_micro, c.best_ask_micro))
+            for c in event.changes
+        )
     if isinstance(event, LastTradePriceEvent):
-        return 0 <= event.price <= 1 and _finite_non_negative(event.size)
+        return price_ok(event.price_micro) and size_ok(event.size_micro)
     return True
 
 

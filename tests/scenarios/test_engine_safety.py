@@ -139,7 +139,7 @@ def test_a_refused_transition_raises_in_tests_and_warns_and_counts_in_production
         clock_s=lambda: 0.0, journal=type("J", (), {"write": lambda *a, **k: None})(),
         on_failure=lambda _o: None, on_success=lambda: None,
     )
-    order = Order("0x01", "tok", side="BUY", price=0.5, size_shares=5, order_type="GTC", created_at_s=0.0, level=0)
+    order = Order("0x01", "tok", side="BUY", price_micro=500_000, size_micro=5_000_000, order_type="GTC", created_at_s=0.0, level=0)
     manager.register(order)
     manager.transition(order, OrderTrigger.REJECTED_EXPECTED, reason="post-only would cross")
     with pytest.raises(illegal.IllegalTransition):
@@ -156,7 +156,7 @@ def test_a_refused_transition_raises_in_tests_and_warns_and_counts_in_production
 
 
 def test_a_post_of_unknown_outcome_is_a_state_of_the_order_machine():
-    order = Order("0x02", "tok", side="BUY", price=0.5, size_shares=5, order_type="GTC", created_at_s=0.0, level=0)
+    order = Order("0x02", "tok", side="BUY", price_micro=500_000, size_micro=5_000_000, order_type="GTC", created_at_s=0.0, level=0)
     assert order.trigger(OrderTrigger.OUTCOME_UNKNOWN).value == "unknown"
     assert order.is_open
     # A cancel by id settles nothing; evidence does.
