@@ -101,6 +101,10 @@ class OrderManager:
         self._may_post = may_post
         self.slots: dict[tuple[str, int], Order] = {}
         self.by_id: dict[str, Order] = {}
+        # The orders of `by_id` not yet seen terminal, in `by_id`'s order: `open_orders` reads this on
+        # every tick instead of scanning every order the market placed. Terminal is absorbing, so an
+        # order dropped here (by `transition`, once terminal) never has to come back.
+        self._open: dict[str, Order] = {}
         # The ids of orders in state `unknown` (an index kept by `transition`, not a state of its own).
         self.unknown_outcome: set[str] = set()
         # A counter bumped by every creation and state change; `changed_seq[id]` is the order's last.
@@ -120,7 +124,8 @@ class OrderManager:
 
     # --- views ---------------------------------------------------------------------------------
     def open_orders(self) -> list[Order]:
-        return [o for o in self.by_id.values() if o.is_open]
+        # Filtered too: an order changed outside `transition` (a test's direct trigger) stays exact.
+        return [o for o in self._open.values() if o.is_open]
 
     def open_count(self, token_id: str) -> int:
         # Ladder orders live in `slots` until terminal, so the slots (at most 2 x ladder_levels) are the
@@ -150,6 +155,8 @@ class OrderManager:
     def register(self, order: Order) -> None:
         """Record a new order of ours before its POST leaves (its id is its hash)."""
         self.by_id[order.order_id] = order
+        if order.is_open:
+            self._open[order.order_id] = order
         self.touch(order)
 
     def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched: float | None = None) -> bool:
@@ -182,6 +189,7 @@ class OrderManager:
                 self._on_transition(order, before, reason)
         if order.is_terminal:
             self._cancel_sent_at.pop(order.order_id, None)
+            self._open.pop(order.order_id, None)
             self._free_slot(order)
         return True
 
@@ -203,6 +211,7 @@ class OrderManager:
         cutoff = self._clock_s() - keep_s
         for oid in [oid for oid, o in self.by_id.items() if o.is_terminal and o.updated_at_s < cutoff]:
             del self.by_id[oid]
+            self._open.pop(oid, None)
             self.changed_seq.pop(oid, None)
 
     # --- the diff --------------------------------------------------------------------------------
@@ -227,7 +236,7 @@ class OrderManager:
             if quote is None or self._needs_replace(order, quote, tick):
                 cancels.append(order)
         # Orders without a level (seeded extras) are never desired.
-        cancels.extend(o for o in self.by_id.values() if o.level is None and o.state is OrderState.LIVE)
+        cancels.extend(o for o in self._open.values() if o.level is None and o.state is OrderState.LIVE)
 
         room: dict[str, int] = {}
         for q in ladder.quotes:
