@@ -159,6 +159,7 @@ class MarketRunner:
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
         self.tick_size: str | None = info.tick_size
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
+        self._resting: tuple[int, tuple[RestingOrder, ...]] = (-1, ())  # (manager.seq, resting_orders())
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
         self._first_ladder_pending = True
         self._on_change = on_change
@@ -327,10 +328,15 @@ class MarketRunner:
         The order machine keeps display floats of prices and sizes that came from integers (ticks, micro
         shares); `micro_from_float` gives those integers back exactly.
         """
-        return tuple(
-            RestingOrder(o.token_id, o.level, micro_from_float(o.price), micro_from_float(o.remaining_shares))
-            for o in self.manager.open_orders() if o.side == "BUY"
-        )
+        # Kept while the manager's change stamp stays put: every order created or changed bumps `seq`, and
+        # a tick asks twice (its view, the account budget) on every market-data change.
+        seq = self.manager.seq
+        if self._resting[0] != seq:
+            self._resting = (seq, tuple(
+                RestingOrder(o.token_id, o.level, micro_from_float(o.price), micro_from_float(o.remaining_shares))
+                for o in self.manager.open_orders() if o.side == "BUY"
+            ))
+        return self._resting[1]
 
     async def tick(self) -> None:
         await self.quoting.tick()

@@ -111,6 +111,9 @@ class OrderManager:
         self.seq = 0
         self.changed_seq: dict[str, int] = {}
         self._cancel_sent_at: dict[str, float] = {}
+        # (quotes, tick size, seq) of the last plan that found nothing to do with no cancel awaiting a
+        # re-send: the same inputs give the same empty plan (only a re-send's pause depends on the time).
+        self._idle_plan: tuple[tuple[Quote, ...], str | None, int] | None = None
         self.counts = {
             "posted": 0,
             "accepted": 0,
@@ -216,15 +219,20 @@ class OrderManager:
 
     # --- the diff --------------------------------------------------------------------------------
     def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:
-        """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing."""
+        """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing (but a memo)."""
+        idle = self._idle_plan
+        if idle is not None and idle[2] == self.seq and idle[1] == tick_size and idle[0] == ladder.quotes:
+            return [], []
         desired = {(q.token_id, q.level): q for q in ladder.quotes}
         tick = float(tick_size) if tick_size else None
         now = self._clock_s()
         cancels: list[Order] = []
+        cancelling = False
         for key, order in self.slots.items():
             if not order.is_open:
                 continue
             if order.state is OrderState.CANCELLING:
+                cancelling = True
                 # Re-send a cancel whose answer was lost or failed, after a pause.
                 sent = self._cancel_sent_at.get(order.order_id)
                 if sent is None or now - sent >= self._p.cancel_retry_s:
@@ -240,7 +248,8 @@ class OrderManager:
 
         room: dict[str, int] = {}
         for q in ladder.quotes:
-            room.setdefault(q.token_id, self._p.ladder_levels - self.open_count(q.token_id))
+            if q.token_id not in room:
+                room[q.token_id] = self._p.ladder_levels - self.open_count(q.token_id)
         posts: list[Quote] = []
         for q in ladder.quotes:
             if (q.token_id, q.level) in self.slots:
@@ -249,6 +258,7 @@ class OrderManager:
                 continue
             room[q.token_id] -= 1
             posts.append(q)
+        self._idle_plan = None if cancels or posts or cancelling else (ladder.quotes, tick_size, self.seq)
         return cancels, posts
 
     def _needs_replace(self, order: Order, quote: Quote, tick: float | None) -> bool:
@@ -273,10 +283,11 @@ class OrderManager:
     ) -> SyncReport:
         """Cancel what is not desired, then post what is missing on the levels that are now free."""
         report = report or SyncReport()
-        cancels, _ = self.plan(ladder, tick_size)
+        cancels, posts = self.plan(ladder, tick_size)
         if cancels:
             await self.cancel(cancels, reason="not_desired", report=report)
-        _, posts = self.plan(ladder, tick_size)
+            _, posts = self.plan(ladder, tick_size)  # the levels the cancels freed
+        # (No cancels: nothing ran in between, so the first plan's posts are the second's.)
         if posts and tick_size is not None and self._may_post():
             await self._post(posts, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
         return report
