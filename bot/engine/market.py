@@ -160,6 +160,7 @@ class MarketRunner:
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
         self.tick_size: str | None = info.tick_size
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
+        self._resting: tuple[int, tuple[RestingOrder, ...]] = (-1, ())  # (manager.seq, resting_orders())
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
         self._first_ladder_pending = True
         self._on_change = on_change
@@ -336,10 +337,15 @@ class MarketRunner:
 
     def resting_orders(self) -> tuple[RestingOrder, ...]:
         """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers."""
-        return tuple(
-            RestingOrder(o.token_id, o.level, o.price_micro, o.remaining_micro)
-            for o in self.manager.open_orders() if o.side == "BUY"
-        )
+        # Kept while the manager's change stamp stays put: every order created or changed bumps `seq`, and
+        # a tick asks twice (its view, the account budget) on every market-data change.
+        seq = self.manager.seq
+        if self._resting[0] != seq:
+            self._resting = (seq, tuple(
+                RestingOrder(o.token_id, o.level, o.price_micro, o.remaining_micro)
+                for o in self.manager.open_orders() if o.side == "BUY"
+            ))
+        return self._resting[1]
 
     async def tick(self) -> None:
         await self.quoting.tick()

@@ -101,12 +101,19 @@ class OrderManager:
         self._may_post = may_post
         self.slots: dict[tuple[str, int], Order] = {}
         self.by_id: dict[str, Order] = {}
+        # The orders of `by_id` not yet seen terminal, in `by_id`'s order: `open_orders` reads this on
+        # every tick instead of scanning every order the market placed. Terminal is absorbing, so an
+        # order dropped here (by `transition`, once terminal) never has to come back.
+        self._open: dict[str, Order] = {}
         # The ids of orders in state `unknown` (an index kept by `transition`, not a state of its own).
         self.unknown_outcome: set[str] = set()
         # A counter bumped by every creation and state change; `changed_seq[id]` is the order's last.
         self.seq = 0
         self.changed_seq: dict[str, int] = {}
         self._cancel_sent_at: dict[str, float] = {}
+        # (quotes, tick size, seq) of the last plan that found nothing to do with no cancel awaiting a
+        # re-send: the same inputs give the same empty plan (only a re-send's pause depends on the time).
+        self._idle_plan: tuple[tuple[Quote, ...], str | None, int] | None = None
         self.counts = {
             "posted": 0,
             "accepted": 0,
@@ -120,7 +127,8 @@ class OrderManager:
 
     # --- views ---------------------------------------------------------------------------------
     def open_orders(self) -> list[Order]:
-        return [o for o in self.by_id.values() if o.is_open]
+        # Filtered too: an order changed outside `transition` (a test's direct trigger) stays exact.
+        return [o for o in self._open.values() if o.is_open]
 
     def open_count(self, token_id: str) -> int:
         # Ladder orders live in `slots` until terminal, so the slots (at most 2 x ladder_levels) are the
@@ -150,6 +158,8 @@ class OrderManager:
     def register(self, order: Order) -> None:
         """Record a new order of ours before its POST leaves (its id is its hash)."""
         self.by_id[order.order_id] = order
+        if order.is_open:
+            self._open[order.order_id] = order
         self.touch(order)
 
     def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched_micro: int | None = None) -> bool:
@@ -184,6 +194,7 @@ class OrderManager:
                 self._on_transition(order, before, reason)
         if order.is_terminal:
             self._cancel_sent_at.pop(order.order_id, None)
+            self._open.pop(order.order_id, None)
             self._free_slot(order)
         return True
 
@@ -205,19 +216,25 @@ class OrderManager:
         cutoff = self._clock_s() - keep_s
         for oid in [oid for oid, o in self.by_id.items() if o.is_terminal and o.updated_at_s < cutoff]:
             del self.by_id[oid]
+            self._open.pop(oid, None)
             self.changed_seq.pop(oid, None)
 
     # --- the diff --------------------------------------------------------------------------------
     def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:
-        """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing."""
+        """(orders to cancel, quotes to post) for this ladder. Pure: changes nothing (but a memo)."""
+        idle = self._idle_plan
+        if idle is not None and idle[2] == self.seq and idle[1] == tick_size and idle[0] == ladder.quotes:
+            return [], []
         desired = {(q.token_id, q.level): q for q in ladder.quotes}
         tick_micro = tick_grid(tick_size).tick_micro if tick_size else None
         now = self._clock_s()
         cancels: list[Order] = []
+        cancelling = False
         for key, order in self.slots.items():
             if not order.is_open:
                 continue
             if order.state is OrderState.CANCELLING:
+                cancelling = True
                 # Re-send a cancel whose answer was lost or failed, after a pause.
                 sent = self._cancel_sent_at.get(order.order_id)
                 if sent is None or now - sent >= self._p.cancel_retry_s:
@@ -229,11 +246,12 @@ class OrderManager:
             if quote is None or self._needs_replace(order, quote, tick_micro):
                 cancels.append(order)
         # Orders without a level (seeded extras) are never desired.
-        cancels.extend(o for o in self.by_id.values() if o.level is None and o.state is OrderState.LIVE)
+        cancels.extend(o for o in self._open.values() if o.level is None and o.state is OrderState.LIVE)
 
         room: dict[str, int] = {}
         for q in ladder.quotes:
-            room.setdefault(q.token_id, self._p.ladder_levels - self.open_count(q.token_id))
+            if q.token_id not in room:
+                room[q.token_id] = self._p.ladder_levels - self.open_count(q.token_id)
         posts: list[Quote] = []
         for q in ladder.quotes:
             if (q.token_id, q.level) in self.slots:
@@ -242,6 +260,7 @@ class OrderManager:
                 continue
             room[q.token_id] -= 1
             posts.append(q)
+        self._idle_plan = None if cancels or posts or cancelling else (ladder.quotes, tick_size, self.seq)
         return cancels, posts
 
     def _needs_replace(self, order: Order, quote: Quote, tick_micro: int | None) -> bool:
@@ -269,10 +288,11 @@ class OrderManager:
     ) -> SyncReport:
         """Cancel what is not desired, then post what is missing on the levels that are now free."""
         report = report or SyncReport()
-        cancels, _ = self.plan(ladder, tick_size)
+        cancels, posts = self.plan(ladder, tick_size)
         if cancels:
             await self.cancel(cancels, reason="not_desired", report=report)
-        _, posts = self.plan(ladder, tick_size)
+            _, posts = self.plan(ladder, tick_size)  # the levels the cancels freed
+        # (No cancels: nothing ran in between, so the first plan's posts are the second's.)
         if posts and tick_size is not None and self._may_post():
             await self._post(posts, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
         return report

@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,16 @@ _TERMINAL_KEEP_S = 300.0
 _FORGET_PERIOD_S = 10.0
 
 
+@functools.cache  # a handful of tick sizes, asked per book on every tick
+def _tick_text(tick_micro: int) -> str:
+    return micro_text(tick_micro)
+
+
+@functools.cache
+def _tick_micro(tick: str) -> int:
+    return parse_micro(tick)
+
+
 class QuotingLoop:
     """The market's quoting task (`run`) and the book-change pump (`pump_book_changes`)."""
 
@@ -41,6 +52,9 @@ class QuotingLoop:
         self._r = runner
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
         self._next_forget_s = 0.0
+        # `own_size_by_price` of the last resting orders (the runner keeps the same tuple while none changed).
+        self._own: tuple[tuple[RestingOrder, ...], dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]]] = (
+            (), {})
 
     async def pump_book_changes(self) -> None:
         r = self._r
@@ -143,10 +157,10 @@ class QuotingLoop:
         for token in r.info.token_ids:
             book = r.books.book(token)
             if book is not None and book.tick_size_micro:
-                ticks.append(micro_text(book.tick_size_micro))
+                ticks.append(_tick_text(book.tick_size_micro))
         if not ticks:
             return None
-        return max(ticks, key=parse_micro)
+        return max(ticks, key=_tick_micro)
 
     def token_view(
         self, token_id: str, tick: str | None, resting: tuple[RestingOrder, ...] = (), *, complement_id: str = ""
@@ -162,9 +176,22 @@ class QuotingLoop:
         fresh_at = getattr(r.books, "book_fresh_at", None)
         stamp = fresh_at(token_id) if fresh_at is not None else book.updated_at_s
         updated = r.clock.epoch_offset_s + stamp if stamp is not None else None
-        own_bids, own_asks = own_size_by_price(resting, token_id, complement_id)
+        own_bids, own_asks = self._own_sizes(resting, token_id, complement_id)
         best_bid, best_ask = best_excluding_own(book, own_bids, own_asks)
         return TokenView(token_id, tick, best_bid, best_ask, updated, pos.shares_micro, pos.cost_micro)
+
+    def _own_sizes(self, resting: tuple[RestingOrder, ...], token_id: str, complement_id: str) -> tuple[
+        dict[int, int], dict[int, int]
+    ]:
+        """`own_size_by_price`, kept while `resting` is the same tuple (the result is only read)."""
+        kept_for, by_token = self._own
+        if kept_for is not resting:
+            by_token = {}
+            self._own = (resting, by_token)
+        sizes = by_token.get((token_id, complement_id))
+        if sizes is None:
+            sizes = by_token[(token_id, complement_id)] = own_size_by_price(resting, token_id, complement_id)
+        return sizes
 
     def _settle_watch(self, now: float) -> None:
         """Ask for a reconciliation once an order of unknown outcome is past the grace window."""

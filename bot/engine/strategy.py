@@ -177,6 +177,9 @@ class PairLadderStrategy:
         self._skew_micro = micro_from_float(params.max_inventory_skew_shares)
         self._unpaired_micro = micro_from_float(params.max_unpaired_shares)
         self._notional_micro = micro_from_float(params.max_notional_per_market_pusd)
+        # The last ladder past the guards and the inputs it came from (`_ladder` is pure in them): most
+        # ticks of a busy market change only book levels behind the top, or nothing the ladder reads.
+        self._last: tuple[tuple[Any, ...], Ladder] | None = None
 
     def desired(self, view: MarketView) -> Ladder:
         p = self._p
@@ -197,6 +200,22 @@ class PairLadderStrategy:
             return Ladder((), BlockReason.NO_BOOK)
         if min(up.book_updated_at_s, down.book_updated_at_s) < view.now_s - p.stale_book_s:
             return Ladder((), BlockReason.STALE_BOOK)
+        # Past the guards, nothing below reads the time, the state flags or the books' freshness.
+        key = (up.token_id, up.tick_size, up.best_bid_micro, up.best_ask_micro, up.inventory_micro,
+               up.inventory_cost_micro, down.token_id, down.tick_size, down.best_bid_micro, down.best_ask_micro,
+               down.inventory_micro, down.inventory_cost_micro, view.min_order_size_micro,
+               view.account_budget_micro, view.resting)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        ladder = self._ladder(view)
+        self._last = (key, ladder)
+        return ladder
+
+    def _ladder(self, view: MarketView) -> Ladder:
+        """The ladder of a view that passed every guard of `desired`."""
+        p = self._p
+        up, down = view.up, view.down
 
         # Both tokens trade on one grid; a tick-size change mid-window moves both at once, and while
         # they disagree (one event seen, not the other) the coarser grid is the safe one.

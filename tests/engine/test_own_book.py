@@ -119,3 +119,15 @@ def test_a_level_the_book_shows_smaller_than_our_order_is_somebody_else_s():
     assert best_excluding_own(book, {440_000: 10 * MICRO}, {}) == (400_000, None)
     book.set_level(Side.BUY, 440_000, 15 * MICRO)  # ours and somebody's 5
     assert best_excluding_own(book, {440_000: 10 * MICRO}, {}) == (440_000, None)
+
+
+def test_the_quoting_loop_keeps_our_sizes_while_the_resting_orders_are_the_same_tuple():
+    # The runner hands the same tuple until an order changes; the loop then answers from memory, per
+    # (token, complement), and a new tuple is read afresh.
+    from bot.engine.quoting import QuotingLoop
+
+    loop = QuotingLoop(runner=None)  # type: ignore[arg-type]  # `_own_sizes` never reads the runner
+    first = (RestingOrder(UP, 0, 440_000, 10 * MICRO), RestingOrder(DOWN, 0, 500_000, 5 * MICRO))
+    for resting in (first, first, (RestingOrder(UP, 0, 430_000, 10 * MICRO),), (), first):
+        for token, complement in ((UP, DOWN), (DOWN, UP)):
+            assert loop._own_sizes(resting, token, complement) == own_size_by_price(resting, token, complement)
