@@ -21,7 +21,6 @@ from bot.engine.market import MarketRunner
 from bot.engine.markets import MarketInfo
 from bot.engine.order_manager import ManagerParams, OrderManager
 from bot.engine.strategy import Ladder, Quote, RestingOrder
-from bot.protocol.money import micro_from_float
 from settings import BotSettings
 from statemachines.order import ORDER_ALLOWED, Order, OrderTrigger
 
@@ -67,13 +66,13 @@ def test_the_open_order_index_equals_a_scan_of_every_order(ops: list[tuple[str, 
         if op in ("register", "adopt"):
             token = _TOKENS[a % 2]
             level = None if b % 4 == 3 else b % 3
-            order = Order(f"0x{made:04x}", token, side="BUY", price=0.5, size_shares=10.0, order_type="GTC",
+            order = Order(f"0x{made:04x}", token, side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC",
                           created_at_s=clock.now, level=level)
             made += 1
             if op == "adopt":  # seeded: accepted (maybe partly filled) before the manager sees it
                 order.trigger(OrderTrigger.ACCEPTED, at_s=clock.now)
                 if a % 3 == 0:
-                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_shares=4.0, at_s=clock.now)
+                    order.trigger(OrderTrigger.PARTIALLY_FILLED, matched_micro=4_000_000, at_s=clock.now)
                 manager.adopt(order)
             else:
                 manager.register(order)
@@ -85,13 +84,13 @@ def test_the_open_order_index_equals_a_scan_of_every_order(ops: list[tuple[str, 
             if not allowed:
                 continue
             trigger = allowed[b % len(allowed)]
-            matched = 5.0 if trigger is OrderTrigger.PARTIALLY_FILLED else None
+            matched = 5_000_000 if trigger is OrderTrigger.PARTIALLY_FILLED else None
             if op == "transition":
-                assert manager.transition(order, trigger, reason="test", matched=matched)
+                assert manager.transition(order, trigger, reason="test", matched_micro=matched)
                 if order.is_terminal:
                     ended.add(order.order_id)
             else:  # outside the manager (as the reconciler's seeding does before `adopt`)
-                order.trigger(trigger, matched_shares=matched, at_s=clock.now)
+                order.trigger(trigger, matched_micro=matched, at_s=clock.now)
         elif op == "forget":
             manager.forget_terminal(float(a % 50))
         elif op == "advance":
@@ -104,7 +103,7 @@ def test_the_open_order_index_equals_a_scan_of_every_order(ops: list[tuple[str, 
 def test_an_order_ended_through_the_manager_leaves_the_index() -> None:
     clock = _Clock()
     manager = _manager(clock)
-    order = Order("0x01", "up", side="BUY", price=0.5, size_shares=10.0, order_type="GTC", created_at_s=clock.now,
+    order = Order("0x01", "up", side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC", created_at_s=clock.now,
                   level=0)
     manager.register(order)
     assert manager._open == {"0x01": order}
@@ -133,7 +132,7 @@ def test_the_diff_remembered_idle_is_the_diff_computed_afresh(
             token, level = _TOKENS[a % 2], b % 3
             if (token, level) in manager.slots:
                 continue
-            order = Order(f"0x{made:04x}", token, side="BUY", price=(45 + a % 8) / 100, size_shares=float(5 + b % 8),
+            order = Order(f"0x{made:04x}", token, side="BUY", price_micro=(45 + a % 8) * 10_000, size_micro=(5 + b % 8) * 1_000_000,
                           order_type="GTC", created_at_s=clock.now, level=level)
             made += 1
             if op == "adopt":
@@ -147,8 +146,8 @@ def test_the_diff_remembered_idle_is_the_diff_computed_afresh(
             allowed = [t for t in _TRIGGERS if (order.state, t) in ORDER_ALLOWED]
             if allowed:
                 trigger = allowed[b % len(allowed)]
-                matched = 2.0 if trigger is OrderTrigger.PARTIALLY_FILLED else None
-                manager.transition(order, trigger, reason="test", matched=matched)
+                matched = 2_000_000 if trigger is OrderTrigger.PARTIALLY_FILLED else None
+                manager.transition(order, trigger, reason="test", matched_micro=matched)
                 if trigger is OrderTrigger.CANCEL_REQUESTED:
                     manager._cancel_sent_at[order.order_id] = clock.now
         elif op == "advance":
@@ -167,7 +166,7 @@ def test_a_cancel_awaiting_its_resend_is_never_answered_from_memory() -> None:
     """The one input of the diff not stamped by `seq` is the time: a cancel is re-sent after a pause."""
     clock = _Clock()
     manager = _manager(clock)
-    order = Order("0x01", "up", side="BUY", price=0.5, size_shares=10.0, order_type="GTC", created_at_s=clock.now,
+    order = Order("0x01", "up", side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC", created_at_s=clock.now,
                   level=0)
     manager.register(order)
     manager.slots[("up", 0)] = order
@@ -203,15 +202,14 @@ def test_the_runners_resting_orders_follow_every_change_of_its_orders(ops: list[
         manager = runner.manager
 
         def fresh() -> tuple[RestingOrder, ...]:
-            return tuple(RestingOrder(o.token_id, o.level, micro_from_float(o.price),
-                                      micro_from_float(o.remaining_shares))
+            return tuple(RestingOrder(o.token_id, o.level, o.price_micro, o.remaining_micro)
                          for o in manager.by_id.values() if o.is_open and o.side == "BUY")
 
         for made, (op, a, b) in enumerate(ops):
             orders = list(manager.by_id.values())
             if op in ("register", "adopt"):
-                order = Order(f"0x{made:04x}", _TOKENS[a % 2], side="BUY", price=(40 + a % 9) / 100,
-                              size_shares=10.0, order_type="GTC", created_at_s=clock.now_s(),
+                order = Order(f"0x{made:04x}", _TOKENS[a % 2], side="BUY", price_micro=(40 + a % 9) * 10_000,
+                              size_micro=10_000_000, order_type="GTC", created_at_s=clock.now_s(),
                               level=None if b % 4 == 3 else b % 3)
                 if op == "adopt":
                     order.trigger(OrderTrigger.ACCEPTED)
@@ -223,8 +221,8 @@ def test_the_runners_resting_orders_follow_every_change_of_its_orders(ops: list[
                 allowed = [t for t in _TRIGGERS if (order.state, t) in ORDER_ALLOWED]
                 if allowed:
                     trigger = allowed[b % len(allowed)]
-                    matched = float(b % 10) if trigger is OrderTrigger.PARTIALLY_FILLED else None
-                    manager.transition(order, trigger, reason="test", matched=matched)
+                    matched = (b % 10) * 1_000_000 if trigger is OrderTrigger.PARTIALLY_FILLED else None
+                    manager.transition(order, trigger, reason="test", matched_micro=matched)
             elif op == "forget":
                 manager.forget_terminal(float(a % 50))
             elif op == "advance":
