@@ -223,7 +223,11 @@ def _official_session(sim: SimProcess) -> dict[str, Any]:
         return rejections[name][1]
 
     unit = 1_000_000
-    off_grid = raw.order(up, maker=455 * unit // 100, taker=10 * unit, side=Side.BUY)  # 10 @ 0.455
+    # Half a tick off the grid the market has now: the flow may have taken the price near an end, where the
+    # venue's tick shrinks to 0.001 and 0.455 would be on it (a CI run saw that).
+    tick_now = raw.http.get("/tick-size", params={"token_id": up}).json()["minimum_tick_size"]
+    off_price_micro = 450_000 + round(float(tick_now) * unit) // 2  # 0.455 on the 0.01 grid
+    off_grid = raw.order(up, maker=off_price_micro * 10, taker=10 * unit, side=Side.BUY)  # 10 shares
     assert "breaks minimum tick size rule" in rejection("tick", raw.call("POST", "/order", off_grid))
     small = raw.order(up, maker=2 * unit // 100, taker=1 * unit, side=Side.BUY)  # 1 share @ 0.02
     assert "lower than the minimum: 5" in rejection("min size", raw.call("POST", "/order", small))
