@@ -80,3 +80,20 @@ def test_a_backtest_of_the_busy_market_gives_its_pinned_result(busy_market: Path
     result = run_backtest(BacktestConfig(data=busy_market, settings=SETTINGS, **CASES[case]))
     assert result.exit_reason == "market_end"
     assert fingerprint(result) == PINNED[case]
+
+
+# A longer conflated run: a change in which task sees a frame first can move one order in twenty minutes
+# and none in 150 s (a message-level connector tried for speed did). Taken at 532ef74 (before the integer
+# market data and the speed work) and unchanged by both: 111 fills, 206 orders placed.
+LONG_PINNED = {"fills": 111, "orders_placed": 206, "orders_cancelled": 122, "pnl_pusd": "57.22445579999967",
+               "digest": "c432410becc05421"}
+
+
+def test_twenty_minutes_of_the_busy_market_conflated_give_their_pinned_result(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    path = tmp_path_factory.mktemp("pinned_long") / "busy.parquet"
+    write_busy_market(path, seconds=1200, rate=20.0, seed=5)
+    result = run_backtest(BacktestConfig(data=path, settings=SETTINGS, conflate_ms=250))
+    assert result.exit_reason == "market_end"
+    assert fingerprint(result) == LONG_PINNED
