@@ -100,11 +100,15 @@ def test_the_open_order_index_equals_a_scan_of_every_order(ops: list[tuple[str, 
         assert not ended & set(manager._open)  # an order ended through the manager has left the index
 
 
+def _level_0_order(clock: _Clock) -> Order:
+    return Order("0x01", "up", side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC",
+                 created_at_s=clock.now, level=0)
+
+
 def test_an_order_ended_through_the_manager_leaves_the_index() -> None:
     clock = _Clock()
     manager = _manager(clock)
-    order = Order("0x01", "up", side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC", created_at_s=clock.now,
-                  level=0)
+    order = _level_0_order(clock)
     manager.register(order)
     assert manager._open == {"0x01": order}
     manager.transition(order, OrderTrigger.ACCEPTED, reason="live")
@@ -166,8 +170,7 @@ def test_a_cancel_awaiting_its_resend_is_never_answered_from_memory() -> None:
     """The one input of the diff not stamped by `seq` is the time: a cancel is re-sent after a pause."""
     clock = _Clock()
     manager = _manager(clock)
-    order = Order("0x01", "up", side="BUY", price_micro=500_000, size_micro=10_000_000, order_type="GTC", created_at_s=clock.now,
-                  level=0)
+    order = _level_0_order(clock)
     manager.register(order)
     manager.slots[("up", 0)] = order
     manager.transition(order, OrderTrigger.ACCEPTED, reason="live")
