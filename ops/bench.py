@@ -21,7 +21,7 @@ The latency rows show today's re-price with the status display off and, measured
 and end) is recorded, and each figure's row shows the 1-minute load average at its start and end: on a
 shared two-core machine other processes move every figure, and the loopback figures also record how long
 the bot waited for a CPU. `--quick` (CI's smoke run, well under a minute of work)
-uses fewer runs, a 15 s scale run of 25 markets and a two-point curve; its figures are not the
+uses fewer runs, an 8 s scale run of 25 markets and a two-point curve; its figures are not the
 reference numbers.
 
 Exit status: 0 when every figure was measured (targets met or not), 1 when a figure could not be
@@ -298,7 +298,7 @@ def _breakdown_lines(figures: dict[str, dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: measure, print the table, write the JSON; see the module docstring for the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI smoke run: fewer runs, a 15 s scale run of 25 markets")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: fewer runs, an 8 s scale run of 25 markets")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                         help=f"where to write the figures (default {DEFAULT_JSON.name} at the repo root)")
     parser.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",

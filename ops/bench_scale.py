@@ -271,7 +271,7 @@ def run(quick: bool = False, *, markets: int = 100, duration_s: float | None = N
     """Measure in a child process (its memory is the bot's alone); return lag, memory and the verdict."""
     import os
 
-    duration = duration_s if duration_s is not None else (15.0 if quick else 60.0)
+    duration = duration_s if duration_s is not None else (8.0 if quick else 60.0)
     load_before = [round(x, 2) for x in os.getloadavg()]
     result = run_child(
         "bench_scale.py", ["--markets", str(markets), "--duration-s", str(duration), "--variant", variant],
@@ -292,7 +292,7 @@ def run(quick: bool = False, *, markets: int = 100, duration_s: float | None = N
 def run_curve(quick: bool = False, *, counts: list[int] | None = None,
               duration_s: float | None = None) -> dict[str, Any]:
     """markets → lag p99, CPU, RSS, load; stops at the first count whose p99 exceeds `CURVE_STOP_MS`."""
-    duration = duration_s if duration_s is not None else (8.0 if quick else 30.0)
+    duration = duration_s if duration_s is not None else (5.0 if quick else 30.0)
     counts = counts or ([10, 25] if quick else [50, 100, 150, 200, 300, 400, 500])
     points: list[dict[str, Any]] = []
     largest: int | None = None
@@ -314,7 +314,7 @@ def run_curve(quick: bool = False, *, counts: list[int] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="15 s instead of 60 s")
+    parser.add_argument("--quick", action="store_true", help="8 s instead of 60 s")
     parser.add_argument("--child", action="store_true", help="(internal) measure in this process")
     parser.add_argument("--markets", type=int, default=100)
     parser.add_argument("--duration-s", type=float, default=None)

@@ -16,7 +16,7 @@ and none stays open in the cache; no reconcile repair unless user events were lo
 delivered, inventory = the venue's balance.
 
 Runs are reproducible (`derandomize`, no example database); Trio's scheduler is seeded by hypothesis.
-Example counts per test (3,000 + 1,000 + 1,000) keep the file near three minutes of CI; `HYPOTHESIS_PROFILE=nightly`
+Example counts per test (1,500 + 600 + 600) keep the file near a minute and a half of CI; `HYPOTHESIS_PROFILE=nightly`
 multiplies them.
 """
 
@@ -65,13 +65,13 @@ def _with(**fixed: object) -> st.SearchStrategy[Options]:
 
 
 # The default start (cancel everything of the key in the market, then quote): 3,000 + 1,000 examples.
-@_settings(3000)
+@_settings(1500)
 @given(data=st.data(), options=_with(startup_cancel_all=True))
 def test_any_interleaving_leaves_nothing_on_the_venue_and_breaks_no_invariant(data, options):
     _run(data, options, 30)
 
 
-@_settings(1000)
+@_settings(600)
 @given(data=st.data(), options=_with(startup_cancel_all=True, reconcile_exit=True))
 def test_reconciliation_racing_events_never_exits_spuriously(data, options):
     _run(data, options, 30)
@@ -80,7 +80,7 @@ def test_reconciliation_racing_events_never_exits_spuriously(data, options):
 # A restart that seeds from the venue instead of cancelling (`startup_cancel_all=false`, not the default):
 # 1,000 examples. (It found the seed's race between the trades listing and the balance read, pinned in
 # tests/engine/test_interleaving_findings.py.)
-@_settings(1000)
+@_settings(600)
 @given(data=st.data(), options=_with(startup_cancel_all=False))
 def test_a_restart_that_seeds_from_the_venue_survives_any_interleaving(data, options):
     _run(data, options, 30)

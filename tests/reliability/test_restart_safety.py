@@ -7,7 +7,7 @@ life) says which level each resting order was placed for and which fills each li
 starts by seeding from the venue, trades a few seconds and is stopped with a real SIGTERM: its fills must
 be exactly the venue's, and it must leave nothing open.
 
-Profiles: CI (default) makes 20 short lives; `HYPOTHESIS_PROFILE=nightly` makes 100 longer ones.
+Profiles: CI (default) makes 12 short lives; `HYPOTHESIS_PROFILE=nightly` makes 100 longer ones.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PRIVATE_KEY = "0x" + "8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c6
 SEED = 20_260_8
 LADDER_LEVELS = 3
 # (kills, life bounds in seconds) per profile: the CI run stays well under two minutes.
-_PROFILES = {"ci": (20, (0.4, 2.2)), "nightly": (100, (0.4, 8.0))}
+_PROFILES = {"ci": (12, (0.4, 2.2)), "nightly": (100, (0.4, 8.0))}
 _FINAL_LIFE_S = 5.0
 
 
