@@ -60,6 +60,9 @@ class BacktestConfig:
     taker_delay_s: float = 0.0  # crypto markets: 0.05 (spec 12.4)
     rebate_share: float = 0.20  # crypto maker rebate pool share of taker fees (spec 12.3)
     conflate_ms: int = 0  # > 0: the bot's view of the recorded depth is conflated (see ReplayDriver)
+    # True: market frames pass through the WebSocket protocol (wsproto, both ends) as they do live; False:
+    # whole messages, the same texts in the same order (a fifth less CPU; the pinned results are identical).
+    ws_framing: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
     signer = OrderSigner("0x" + key, chain_id=settings.chain_id)
     info = MarketInfo(condition_id=market, slug=slug, up_token_id=yes, down_token_id=no, start_s=epoch,
                       end_s=end_s, tick_size=tick, fee_rate=cfg.fee_rate)
-    async with open_inprocess_sim(venue, seed=cfg.seed) as sim:
+    async with open_inprocess_sim(venue, seed=cfg.seed, framing=cfg.ws_framing) as sim:
         links = VenueLinks(sim.rest_url, sim.ws_market_url, sim.ws_user_url, sim.gamma_url,
                            LatencyTransport(sim.transport, cfg.order_latency,
                                             driver.catch_up if cfg.conflate_ms else None), sim.transport,

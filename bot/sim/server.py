@@ -251,11 +251,13 @@ async def open_inprocess_sim(
     ws_config: WsConfig | None = None,
     run_venue: bool = True,
     seed: int = 0,
+    framing: bool = True,
 ) -> AsyncIterator[InProcessSim]:
     """The simulator's fronts in this process, no sockets; runs the venue's driver too unless
     `run_venue=False` (then the caller runs `venue.run`; never both).
 
     Works under Trio's fake clock: every timeout and delay in the fronts is on Trio's clock.
+    `framing=False`: the WebSocket connector passes whole messages (no WebSocket protocol on either end).
     """
     if rest_config is None:
         # In process the venue's clock is Trio's (usually a MockClock that jumps minutes at a time) while
@@ -271,7 +273,7 @@ async def open_inprocess_sim(
             sim = InProcessSim(
                 fronts=fronts,
                 transport=SimTransport(app=fronts.app),
-                connector=fronts.hub.connector(nursery),
+                connector=fronts.hub.connector(nursery) if framing else fronts.hub.message_connector(nursery),
                 urls=_urls(base, f"ws://{_INPROCESS_HOST}"),
             )
             yield sim

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import orjson
 import trio
 from trio_websocket import (
+    CloseReason,
     ConnectionClosed,
     WebSocketConnection,
     WebSocketRequest,
@@ -144,6 +145,45 @@ class _PipeEnd(trio.abc.Stream):
         return chunk
 
     async def aclose(self) -> None:
+        self._send.close()
+        self._recv.close()
+        await trio.lowlevel.checkpoint()
+
+
+class _MessageEnd:
+    """One end of an in-process message connection: the part of a WebSocketConnection the hub and the
+    bot's streams use (send_message, get_message, aclose, closed), whole messages in bounded channels.
+
+    The two ends share one close reason: the first `aclose` sets it, and both ends report it.
+    """
+
+    def __init__(self, send: trio.MemorySendChannel[str], recv: trio.MemoryReceiveChannel[str],
+                 reason: list[CloseReason]) -> None:
+        self._send = send
+        self._recv = recv
+        self._reason = reason  # shared with the peer: empty while open
+
+    @property
+    def closed(self) -> CloseReason | None:
+        return self._reason[0] if self._reason else None
+
+    async def send_message(self, message: str | bytes) -> None:
+        if self._reason:
+            raise ConnectionClosed(self._reason[0])
+        try:
+            await self._send.send(message.decode() if isinstance(message, bytes) else message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ConnectionClosed(self.closed or CloseReason(1006, "peer closed")) from None
+
+    async def get_message(self) -> str:
+        try:
+            return await self._recv.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ConnectionClosed(self.closed or CloseReason(1006, "peer closed")) from None
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        if not self._reason:
+            self._reason.append(CloseReason(code, reason))
         self._send.close()
         self._recv.close()
         await trio.lowlevel.checkpoint()
@@ -558,6 +598,30 @@ class WsHub:
             finally:
                 with trio.move_on_after(self.config.close_timeout_s, shield=True):
                     await ws.aclose()
+
+        return connect
+
+    def message_connector(self, nursery: trio.Nursery) -> Callable[[str], Any]:
+        """`connect(url)` like `connector`, but messages pass whole, with no WebSocket framing: for the
+        backtest, where the framing of one process talking to itself costs a fifth of the run."""
+
+        @asynccontextmanager
+        async def connect(url: str) -> AsyncIterator[_MessageEnd]:
+            channel = channel_for_path(urlsplit(url).path or "/")
+            if channel is None:
+                raise ConnectionClosed(CloseReason(4004, "not found"))
+            capacity = self.config.pipe_capacity_chunks
+            to_server, from_client = trio.open_memory_channel[str](capacity)
+            to_client, from_server = trio.open_memory_channel[str](capacity)
+            reason: list[CloseReason] = []
+            client = _MessageEnd(to_server, from_server, reason)
+            server = _MessageEnd(to_client, from_client, reason)
+            nursery.start_soon(self.serve_connection, server, channel)
+            try:
+                yield client
+            finally:
+                with trio.move_on_after(self.config.close_timeout_s, shield=True):
+                    await client.aclose()
 
         return connect
 

@@ -341,3 +341,44 @@ async def test_lenient_mode_ignores_what_it_does_not_understand(
             await ws.send_message("not json")
             await _subscribe_market(ws, ["101"])
             assert [b["asset_id"] for b in await _json(ws)] == ["101"]
+
+
+async def test_the_message_connector_serves_the_same_texts_without_websocket_framing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The backtest's connector: the same subscription, snapshot, deltas, PONG and idle close as a framed
+    # connection, message for message.
+    config = WsConfig(idle_timeout_s=IDLE_S, outgoing_queue_frames=8)
+    async with open_inprocess_sim(_venue(), ws_config=config) as framed_sim, \
+            open_inprocess_sim(_venue(), ws_config=config, framing=False) as message_sim:
+        seen: dict[str, list[str]] = {}
+        for name, sim in (("framed", framed_sim), ("messages", message_sim)):
+            key = _creds(sim, ADDRESS_A)["apiKey"]
+            texts = seen.setdefault(name, [])
+            async with sim.connector(sim.ws_market_url) as ws:
+                assert isinstance(ws, WebSocketConnection) == (name == "framed")
+                start = trio.current_time()
+                await _subscribe_market(ws, [M1.yes_token_id, M1.no_token_id])
+                texts.append(await ws.get_message())
+                _place(sim, key, ADDRESS_A, M1, "0.45")
+                texts.append(await ws.get_message())
+                await ws.send_message("PING")
+                texts.append(await ws.get_message())
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.get_message()
+                assert trio.current_time() - start == IDLE_S
+                assert (closed.value.reason.code, closed.value.reason.reason) == (1000, "idle timeout")
+                assert ws.closed is not None
+        framed, messages = seen["framed"], seen["messages"]
+        assert messages[2] == framed[2] == "PONG"
+        for a, b in zip(framed[:2], messages[:2], strict=True):
+            # Order ids and timestamps differ between the two venues; the shapes and prices do not.
+            assert _shape(json.loads(a)) == _shape(json.loads(b))
+
+
+def _shape(frame: Any) -> Any:
+    if isinstance(frame, list):
+        return [_shape(item) for item in frame]
+    if isinstance(frame, dict):
+        return {k: _shape(v) for k, v in frame.items() if k not in ("timestamp", "hash")}
+    return frame
