@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,13 @@ class BacktestConfig:
     # True: market frames pass through the WebSocket protocol (wsproto, both ends) as they do live; False:
     # whole messages, the same texts in the same order (a fifth less CPU; the pinned results are identical).
     ws_framing: bool = False
+
+
+def _feed_connector(connector: Callable[[str], Any], model: LatencyModel) -> Callable[[str], Any]:
+    """The bot's WebSocket connector: frames delayed by the feed latency, or as they come when it is zero."""
+    if isinstance(model, FixedLatency) and model.seconds == 0:
+        return connector
+    return delayed_connector(connector, model)
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
         links = VenueLinks(sim.rest_url, sim.ws_market_url, sim.ws_user_url, sim.gamma_url,
                            LatencyTransport(sim.transport, cfg.order_latency,
                                             driver.catch_up if cfg.conflate_ms else None), sim.transport,
-                           delayed_connector(sim.connector, cfg.feed_latency))
+                           _feed_connector(sim.connector, cfg.feed_latency))
         supervisor = Supervisor(settings, links, signer=signer, clock=VenueClock(epoch), journal=NullJournal(),
                                 markets=[info], max_markets_total=1)
         async with trio.open_nursery() as nursery:
