@@ -7,6 +7,7 @@ API credentials and asks about the bot's orders.
 
 from __future__ import annotations
 
+import math
 import secrets
 
 import pytest
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 # Hardhat test key 5: public, never funded anywhere real.
 KEY = "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
-# The market (and its flow) comes from the wall clock's window, and some windows' flow keeps the ladder out
-# of the reward spread for a while: the run may take up to 100 s to find a scoring order (it stops as soon
-# as one scores: about 37 s on a quiet machine, which the old 40 s run only just allowed).
+# Paper time starts at a fixed instant, so the market and its flow are the same every run: some windows'
+# flow keeps the ladder out of the reward spread for minutes (from the wall clock's window, a loaded CI
+# machine once found no scoring order in 100 s). In this one an order scores about 19 s in.
+PAPER_START_S = 1_800_000_600
 RUN_LIMIT_S = 120.0
 
 
@@ -40,6 +42,8 @@ def _official_view(url: str, condition_id: str) -> tuple[list[str], dict[str, bo
 
 async def test_the_official_client_says_the_ladders_orders_score(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(main_job.secrets, "token_hex", lambda n: KEY if n == 32 else secrets.token_hex(n))
+    monkeypatch.setattr(main_job, "_paper_epoch_s",
+                        lambda w: math.ceil(PAPER_START_S / w) * w - trio.current_time())
     settings = BotSettings(mode="paper", paper_window_s=300, quote_cutoff_s=30, paper_seed=7,
                            rewards_check_interval_s=2.0)
     with trio.fail_after(RUN_LIMIT_S):
