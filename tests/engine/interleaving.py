@@ -284,7 +284,7 @@ class ScriptedRest:
     async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return await self._call("post", list(wires))
 
-    async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
+    async def cancel_orders(self, order_ids: list[str], *, on_sent: Any = None) -> CancelResult:
         return await self._call("cancel", list(order_ids))
 
     async def cancel_market_orders(self, market: str | None = None, asset_id: str | None = None) -> CancelResult:

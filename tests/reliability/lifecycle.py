@@ -266,7 +266,7 @@ class _ModelRest:
     async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return self._post(list(wires))
 
-    async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
+    async def cancel_orders(self, order_ids: list[str], *, on_sent: Any = None) -> CancelResult:
         ids = list(dict.fromkeys(order_ids))
         fault = self.cancel_faults.popleft() if self.cancel_faults else None
         unknown = OutcomeUnknown("DELETE /orders: no answer within the deadline", kind=RejectKind.TIMEOUT)
