@@ -505,8 +505,16 @@ class World:
             _check(order.is_open, f"slot {(token[:4], level)} holds {order!r}")
             per_token[token] = per_token.get(token, 0) + 1
         _check(all(n <= levels for n in per_token.values()), f"cache levels {per_token}")
+        for order in manager.retiring.values():
+            _check(order.is_open and order.level is not None, f"retiring {order!r}")
+            key = (order.token_id, order.level)
+            _check(manager.slots.get(key) is not order, f"retiring {order!r} still holds its slot")
+        retiring_levels = [(o.token_id, o.level) for o in manager.retiring.values()]
+        _check(len(retiring_levels) == len(set(retiring_levels)), f"two retiring orders on a level {retiring_levels}")
         venue = self.exchange.open_orders(_OWNER)
-        seen: set[tuple[str, int | None]] = set()
+        # A concurrent re-price rests a level's replacement beside its retiring predecessor: per level, at
+        # most one order that is not retiring, and at most one retiring (never two replacements in flight).
+        seen: set[tuple[str, int | None, bool]] = set()
         venue_per_token: dict[str, int] = {}
         cut_verified = any(why == "cutoff" and ok for why, _, ok in r.stats.cancel_all_runs)
         for wire in venue:
@@ -517,11 +525,13 @@ class World:
             order = manager.by_id.get(oid)
             _check(order is not None and order.is_open, f"order {oid[:10]} rests on the venue, cache: {order!r}")
             assert order is not None
+            retiring = oid in manager.retiring
             if order.level is not None:
-                key = (order.token_id, order.level)
-                _check(key not in seen, f"two orders rest on level {key}")
-                seen.add(key)
-            venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
+                level_key = (order.token_id, order.level, retiring)
+                _check(level_key not in seen, f"two {'retiring ' if retiring else ''}orders rest on level {level_key}")
+                seen.add(level_key)
+            if not retiring:
+                venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
         _check(all(n <= levels for n in venue_per_token.values()), f"venue levels {venue_per_token}")
         self._check_inventory()
 
