@@ -217,9 +217,8 @@ class QuotingLoop:
     def _settle_watch(self, now: float) -> None:
         """Ask for a reconciliation once an order of unknown outcome is past the grace window."""
         r = self._r
-        grace = r.settings.reconcile_grace_s
         for oid in r.manager.unknown_outcome:
             order = r.manager.by_id.get(oid)
-            if order is not None and now - order.created_at_s >= grace:
+            if order is not None and now >= r.reconciler.judge_unsettled_at_s(order):
                 r.request_reconcile()
                 return
