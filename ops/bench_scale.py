@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="(with --child) a bot setting for this run, e.g. concurrent_reprice=false")
     parser.add_argument("--journal-dir", default=None, help="(with --child) keep the journal file there")
+    parser.add_argument("--pool-connections", type=int, default=None,
+                        help="(with --child) the REST client's connection pool size (default: the client's own)")
     args = parser.parse_args(argv)
     if args.child:
         import trio
@@ -335,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("INFO", False, [])  # as `main` does with the default settings
         _apply_variant(args.variant)
+        if args.pool_connections is not None:
+            import bot.protocol.rest
+
+            bot.protocol.rest._POOL_CONNECTIONS = args.pool_connections  # type: ignore[misc]
         duration = args.duration_s if args.duration_s is not None else 60.0
         overrides = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
         print(json.dumps(trio.run(_measure, args.markets, duration, args.variant, args.journal_dir, overrides)))

@@ -113,6 +113,9 @@ class Options:
     fok: bool = False
     gtd_at_cutoff: bool = False
     resting_before_start: int = 0  # orders of ours a previous process left on the venue
+    # A notional cap wide enough for a concurrent re-price to post replacements beside their retiring
+    # predecessors (the default 8 pUSD leaves no room: every replacement waits for its cancel's answer).
+    overlap_room: bool = False
 
 
 _SETTINGS: dict[Options, BotSettings] = {}
@@ -132,6 +135,7 @@ def settings_for(options: Options) -> BotSettings:
             complete_after_cutoff=options.complete_after_cutoff,
             completion_order_type=CompletionOrderType.FOK if options.fok else CompletionOrderType.FAK,
             gtd_at_cutoff=options.gtd_at_cutoff,
+            **({"max_notional_per_market_pusd": 100.0} if options.overlap_room else {}),
         ))
     return _SETTINGS[key]
 
@@ -172,7 +176,7 @@ class ScriptedRest:
         self._seq = 0
         self.listings_sent = 0
 
-    async def _call(self, kind: str, args: Any) -> Any:
+    async def _call(self, kind: str, args: Any, on_sent: Any = None) -> Any:
         self._seq += 1
         req = Request(self._seq, kind, args, trio.current_time())
         if kind == "orders":
@@ -180,6 +184,8 @@ class ScriptedRest:
             req.listing = self.listings_sent
         self._w.on_send(req)
         self.pending.append(req)
+        if on_sent is not None:
+            on_sent()  # written: the caller may work while the venue has not answered (a concurrent re-price)
         try:
             await req.done.wait()
         except BaseException:
@@ -279,13 +285,13 @@ class ScriptedRest:
 
     # --- the surface ---------------------------------------------------------------------------------
     async def post_order(self, wire: dict[str, Any], *, on_sent: Any = None) -> PostResult:
-        return (await self._call("post", [wire]))[0]
+        return (await self._call("post", [wire], on_sent))[0]
 
     async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
-        return await self._call("post", list(wires))
+        return await self._call("post", list(wires), on_sent)
 
     async def cancel_orders(self, order_ids: list[str], *, on_sent: Any = None) -> CancelResult:
-        return await self._call("cancel", list(order_ids))
+        return await self._call("cancel", list(order_ids), on_sent)
 
     async def cancel_market_orders(self, market: str | None = None, asset_id: str | None = None) -> CancelResult:
         return await self._call("cancel_market", market)
@@ -534,6 +540,20 @@ class World:
                 venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
         _check(all(n <= levels for n in venue_per_token.values()), f"venue levels {venue_per_token}")
         self._check_inventory()
+        self._check_open_shares()
+
+    def _check_open_shares(self) -> None:
+        """Every open BUY of ours filling (retiring ones and their replacements alike), none on the other
+        token: the unpaired excess stays within `max_unpaired_shares` (the overlap caps)."""
+        r = self.runner
+        if not self.options.overlap_room or r.manager.retiring == {}:
+            return  # only the overlap is checked here; the strategy's own caps have their tests
+        inv = r.inventory
+        cap = self.settings.max_unpaired_shares
+        for token, other in ((r.info.up_token_id, r.info.down_token_id), (r.info.down_token_id, r.info.up_token_id)):
+            lead = inv.position(token).shares - inv.position(other).shares
+            resting = sum(o.remaining_shares for o in r.manager.open_orders() if o.token_id == token and o.side == "BUY")
+            _check(lead + resting <= cap + _EPS, f"{token[:4]}: lead {lead} + open BUYs {resting} > {cap} during an overlap")
 
     def _check_inventory(self) -> None:
         inv = self.runner.inventory

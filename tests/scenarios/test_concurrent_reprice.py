@@ -15,10 +15,14 @@ import trio
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind
 from bot.engine.journal import NullJournal
+from bot.engine.market import MarketRunner
 from bot.engine.order_manager import ManagerParams, OrderManager, OverlapCaps, SyncReport
 from bot.engine.strategy import Ladder, Quote
 from bot.protocol.money import MICRO
+from bot.sim.faults import HttpFault
+from statemachines.market import ExitReason
 from statemachines.order import Order, OrderState
+from tests.scenarios.harness import QUIET_FLOW, Scenario, scenario
 
 UP, DOWN = "up-token", "down-token"
 LEVELS = 3
@@ -281,3 +285,52 @@ async def test_quotes_sent_at_is_when_the_new_quotes_post_was_written_not_before
     await _sync(manager, 40, WIDE, report)
     assert report.first_request_at_s == started
     assert report.quotes_sent_at == started + 0.25
+
+
+# --- against the simulated venue: the runner's other paths see retiring orders as ours ----------------------
+
+QUIET = dict(flow=QUIET_FLOW, window_s=100, quote_cutoff_s=30.0, record=True)
+
+
+async def _overlapped(sc: Scenario) -> tuple[MarketRunner, set[str]]:
+    """A re-price of Up whose DELETE the venue holds unanswered; its replacements rest beside it."""
+    runner = await sc.first_runner()
+    up = runner.info.up_token_id
+    await trio.sleep(1.0)
+    before = {o.order_id for o in runner.manager.live_ladder(up)}
+    assert len(before) == LEVELS
+    sc.sim.admin.http.append(HttpFault(kind="hang", families=["cancel_orders"], count=1))
+    sc.trader().limit(up, "BUY", 0.50, 5)  # two ticks up: every Up level re-prices
+    await trio.sleep(0.1)
+    assert set(runner.manager.retiring) == before
+    on_venue = {o["id"] for o in sc.our_open_orders(up)}
+    assert before < on_venue and len(on_venue) == 2 * LEVELS  # the old ones were never cancelled
+    assert runner.manager.counts["overlapped"] == LEVELS
+    return runner, before
+
+
+async def test_a_retiring_order_whose_cancel_went_unanswered_is_cancelled_again_and_never_a_stray(autojump_clock):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner, before = await _overlapped(sc)
+        up = runner.info.up_token_id
+        # The DELETE times out (outcome unknown): re-sent after `cancel_retry_s`, then confirmed.
+        await sc.wait_until(lambda: runner.manager.retiring == {})
+        assert all(runner.manager.by_id[oid].state is OrderState.CANCELLED for oid in before)
+        assert len(sc.http.of("DELETE", "/orders")) >= 2
+        # Reconciliations meanwhile saw them as ours: no stray, no repair; every level posted once.
+        assert runner.stats.reconcile_repairs == 0
+        assert len(sc.our_open_orders(up)) == LEVELS
+        assert {o["id"] for o in sc.our_open_orders(up)} == {o.order_id for o in runner.manager.live_ladder(up)}
+        await sc.stop_and_wait(ExitReason.OPERATOR)
+        assert sc.our_open_orders() == []
+
+
+async def test_orders_retiring_when_the_market_stops_are_covered_by_its_cancel_all(autojump_clock):
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner, before = await _overlapped(sc)
+        assert await sc.stop_and_wait(ExitReason.OPERATOR) is not ExitReason.CANCEL_UNVERIFIED
+        assert sc.our_open_orders() == []
+        assert all(runner.manager.by_id[oid].is_terminal for oid in before)
+        assert runner.manager.open_orders() == []
