@@ -334,3 +334,26 @@ async def test_orders_retiring_when_the_market_stops_are_covered_by_its_cancel_a
         assert sc.our_open_orders() == []
         assert all(runner.manager.by_id[oid].is_terminal for oid in before)
         assert runner.manager.open_orders() == []
+
+
+def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
+    """Notional: the market's cap (or the account's budget, if lower) minus the inventory's cost; shares, per
+    token: the unpaired cap minus that token's lead (a lagging token gets the lag back as room)."""
+    from types import SimpleNamespace
+
+    from bot.engine.quoting import QuotingLoop
+
+    positions = {UP: SimpleNamespace(shares_micro=12 * MICRO, cost_micro=5_400_000),
+                 DOWN: SimpleNamespace(shares_micro=4 * MICRO, cost_micro=2_000_001)}
+    budget: list[int | None] = [None]
+    runner = SimpleNamespace(
+        settings=SimpleNamespace(max_notional_per_market_pusd=50.0, max_unpaired_shares=20.0),
+        account_budget=lambda: budget[0],
+        info=SimpleNamespace(up_token_id=UP, down_token_id=DOWN),
+        inventory=SimpleNamespace(position=positions.__getitem__),
+    )
+    caps = QuotingLoop(runner).overlap_caps()  # type: ignore[arg-type]
+    assert caps.notional_micro == 50 * MICRO - 5_400_000 - 2_000_001
+    assert caps.open_shares_micro == {UP: 20 * MICRO - 8 * MICRO, DOWN: 20 * MICRO + 8 * MICRO}
+    budget[0] = 30 * MICRO  # the account's budget binds
+    assert QuotingLoop(runner).overlap_caps().notional_micro == 30 * MICRO - 7_400_001  # type: ignore[arg-type]
