@@ -123,7 +123,7 @@ class _BatchingJournal:
 
 
 async def _measure(markets: int, duration_s: float, variant: str = "baseline",
-                   journal_dir: str | None = None) -> dict[str, Any]:
+                   journal_dir: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     import gc
     import io
     import tempfile
@@ -161,7 +161,8 @@ async def _measure(markets: int, duration_s: float, variant: str = "baseline",
         # The configuration recommended for many markets (README): bursts of book changes are conflated
         # into one diff per 50 ms per market.
         settings = bench_settings(max_markets=markets, quote_cutoff_s=_QUOTE_CUTOFF_S,
-                                  max_total_notional_pusd=1e9, min_tick_interval_s=_MIN_TICK_INTERVAL_S)
+                                  max_total_notional_pusd=1e9, min_tick_interval_s=_MIN_TICK_INTERVAL_S,
+                                  **(overrides or {}))
         # As `python -m bot run` does: objects loaded at start stay out of full collections.
         gc.collect()
         gc.freeze()
@@ -218,6 +219,7 @@ async def _measure(markets: int, duration_s: float, variant: str = "baseline",
     return {
         "markets": markets,
         "variant": variant,
+        "settings_overrides": overrides or {},
         "journal": journal_lines if variant != "journal-batch" else journal.statistics(),
         "duration_s": duration_s,
         "startup_to_all_quoting_s": round(all_quoting - started, 3),
@@ -320,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration-s", type=float, default=None)
     parser.add_argument("--variant", choices=VARIANTS, default="baseline", help="a measured proposal")
     parser.add_argument("--curve", action="store_true", help="the markets -> lag curve instead of one count")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="(with --child) a bot setting for this run, e.g. concurrent_reprice=false")
+    parser.add_argument("--journal-dir", default=None, help="(with --child) keep the journal file there")
+    parser.add_argument("--pool-connections", type=int, default=None,
+                        help="(with --child) the REST client's connection pool size (default: the client's own)")
     args = parser.parse_args(argv)
     if args.child:
         import trio
@@ -330,8 +337,13 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("INFO", False, [])  # as `main` does with the default settings
         _apply_variant(args.variant)
+        if args.pool_connections is not None:
+            import bot.protocol.rest
+
+            bot.protocol.rest._POOL_CONNECTIONS = args.pool_connections  # type: ignore[misc]
         duration = args.duration_s if args.duration_s is not None else 60.0
-        print(json.dumps(trio.run(_measure, args.markets, duration, args.variant)))
+        overrides = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
+        print(json.dumps(trio.run(_measure, args.markets, duration, args.variant, args.journal_dir, overrides)))
         return 0
     if args.curve:
         print(json.dumps(run_curve(quick=args.quick, duration_s=args.duration_s), indent=2))

@@ -183,6 +183,9 @@ class BotSettings(BaseSettings):
     max_post_batch: int = Field(15, ge=1, le=15, description="orders per POST /orders (venue max 15)")
     max_cancel_batch: int = Field(1000, ge=1, le=1000, description="ids per DELETE /orders (venue max 1000)")
     gtd_at_cutoff: bool = Field(True, description="post ladder orders as GTD so the venue expires them at the cutoff")
+    concurrent_reprice: bool = Field(
+        True, description="re-price concurrently: sign while the cancel is in flight, post new levels and the replacements that fit the caps at once, both counted until the cancel is answered (false: cancel, await its answer, then post)"
+    )
     quote_interval_s: float = Field(0.25, gt=0, le=60, description="strategy tick when no market data arrives")
     min_tick_interval_s: float = Field(
         0.0, ge=0, le=5, description="least time between two quote diffs of a market (conflates bursts; many markets: ~0.05)"

@@ -47,7 +47,9 @@ class DryRunGateway(VenueGateway):
             outcomes.append(PostOutcome(PostOutcomeKind.LIVE, "live"))
         return outcomes
 
-    async def cancel_ids(self, order_ids: Sequence[str]) -> CancelOutcome:
+    async def cancel_ids(self, order_ids: Sequence[str], *, on_sent: Callable[[], None] | None = None) -> CancelOutcome:
+        if on_sent is not None:  # nothing goes on a wire: "sent" is now
+            on_sent()
         self._journal.write("dry_run_cancel", order_ids=list(order_ids))
         out = CancelOutcome()
         for oid in order_ids:

@@ -213,14 +213,22 @@ class VenueGateway:
 
     # Cancels are sent first and journaled after, with their answer: a journal that cannot be written
     # must never stand between the bot and its cancel (`Journal.write` never raises either).
-    async def cancel_ids(self, order_ids: Sequence[str]) -> CancelOutcome:
+    async def cancel_ids(self, order_ids: Sequence[str], *, on_sent: Callable[[], None] | None = None) -> CancelOutcome:
+        """DELETE /orders. `on_sent` is called once: when the request's bytes were written, or, on a transport
+        that cannot tell (in-memory ones), when the call ends, whatever its outcome."""
         ids = list(order_ids)
+        sent = _Once(on_sent)
         try:
             with venue_deadline(self._timeout_s, "DELETE /orders"):
-                result = await self.rest.cancel_orders(ids)
+                if on_sent is None:
+                    result = await self.rest.cancel_orders(ids)
+                else:
+                    result = await self.rest.cancel_orders(ids, on_sent=sent)
         except VenueError as exc:
             self._journal.write("cancel", order_ids=ids, error=exc.message)
             return CancelOutcome(unknown=True, fatal=isinstance(exc, AuthError))
+        finally:
+            sent()
         return self._cancel_outcome(result, "cancel", order_ids=ids)
 
     async def cancel_market(self, condition_id: str) -> CancelOutcome:

@@ -1,7 +1,16 @@
 """The order manager: a cache of our orders keyed by `(token_id, level)`, diffed against the desired ladder.
 
 Guarantees:
-- A level never has two open orders: a replacement is posted only once the old order is terminal.
+- A level never has two orders that are not being cancelled, and never more than one replacement in flight
+  beside its predecessor. A re-price (`sync`) is concurrent where the settings allow (`concurrent_reprice`):
+  the DELETE leaves first; the new orders are signed while it is in flight; new levels on free slots and
+  the replacements that fit the overlap caps are posted at once, their predecessors moving to `retiring`
+  until their cancel is answered; the other replacements wait for that answer. While a predecessor may
+  still fill, both count against the caps (`OverlapCaps`: the market's notional and each token's open
+  shares, in micro-units) and in every view of our open orders (`open_orders`: the strategy's resting
+  orders, the account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel
+  failed is cancelled again, never re-posted; a level with a retiring order gets no second overlap. With
+  `concurrent_reprice` off: cancel, await its answer, then post on the levels it freed.
 - An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
   WS event that beats the response, or a POST that timed out, still maps to the level.
 - An order whose POST outcome is unknown is `unknown` (a state of the order machine) and blocks its level
@@ -17,18 +26,18 @@ Guarantees:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import trio
 
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.strategy import Ladder, Quote, params_from_settings
-from bot.protocol.money import tick_grid
+from bot.protocol.money import MICRO, tick_grid
 from statemachines.order import ORDER_ALLOWED, Order, OrderState, OrderTrigger
 
-__all__ = ["ManagerParams", "OrderManager", "SyncReport"]
+__all__ = ["ManagerParams", "OrderManager", "OverlapCaps", "SyncReport"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +53,30 @@ class ManagerParams:
     max_cancel_batch: int
     cancel_retry_s: float
     gtd_at_cutoff: bool
+    concurrent_reprice: bool = False
 
     @classmethod
     def from_settings(cls, settings: object) -> ManagerParams:
         return params_from_settings(cls, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class OverlapCaps:
+    """How far a re-price may reach while old orders are still being cancelled (both count until confirmed).
+
+    `notional_micro`: pUSD × 10⁶ our open BUYs of this market may hold (the market's cap, or the account's
+    budget if lower, minus the inventory's cost). `open_shares_micro`: per token, the shares × 10⁶ our open
+    BUYs may hold so that every one of them filling keeps the token's unpaired excess within
+    `max_unpaired_shares`. A token not named allows no overlap.
+    """
+
+    notional_micro: int
+    open_shares_micro: Mapping[str, int] = field(default_factory=dict)
+
+
+def _notional_micro(shares_micro: int, price_micro: int) -> int:
+    """pUSD × 10⁶ of `shares_micro` at `price_micro`, rounded up (a cap must not be undercounted)."""
+    return -(-shares_micro * price_micro // MICRO)
 
 
 @dataclass(slots=True)
@@ -64,6 +93,7 @@ class SyncReport:
     expected_rejects: int = 0
     unexpected_failures: int = 0
     outcome_unknown: int = 0
+    overlapped: int = 0  # replacements posted while their predecessor's cancel was in flight
     first_request_at_s: float | None = None
     quotes_sent_at: float | None = None
 
@@ -100,6 +130,9 @@ class OrderManager:
         # False while the market is backing off: a diff whose cancels failed posts nothing after them.
         self._may_post = may_post
         self.slots: dict[tuple[str, int], Order] = {}
+        # Predecessors of replacements posted beside their cancel, until it is answered: off their slot,
+        # still open (in `by_id` and `open_orders`), never re-posted; cancelled again if their cancel failed.
+        self.retiring: dict[str, Order] = {}
         self.by_id: dict[str, Order] = {}
         # The orders of `by_id` not yet seen terminal, in `by_id`'s order: `open_orders` reads this on
         # every tick instead of scanning every order the market placed. Terminal is absorbing, so an
@@ -121,6 +154,7 @@ class OrderManager:
             "rejected_unexpected": 0,
             "outcome_unknown": 0,
             "cancels_sent": 0,
+            "overlapped": 0,  # replacements posted while their predecessor's cancel was in flight
             "cancelled": 0,
             "filled": 0,
         }
@@ -199,6 +233,7 @@ class OrderManager:
         return True
 
     def _free_slot(self, order: Order) -> None:
+        self.retiring.pop(order.order_id, None)
         if order.level is None:
             return
         key = (order.token_id, order.level)
@@ -247,6 +282,16 @@ class OrderManager:
                 cancels.append(order)
         # Orders without a level (seeded extras) are never desired.
         cancels.extend(o for o in self._open.values() if o.level is None and o.state is OrderState.LIVE)
+        # Nor is a retiring order, whose replacement holds its level: cancelled again if its cancel was
+        # refused (back to `live`), re-sent after a pause if its answer was lost.
+        for order in self.retiring.values():
+            if order.state is OrderState.LIVE:
+                cancels.append(order)
+            elif order.state is OrderState.CANCELLING:
+                cancelling = True
+                sent = self._cancel_sent_at.get(order.order_id)
+                if sent is None or now - sent >= self._p.cancel_retry_s:
+                    cancels.append(order)
 
         room: dict[str, int] = {}
         for q in ladder.quotes:
@@ -285,11 +330,18 @@ class OrderManager:
         neg_risk: bool,
         expiration_s: int,
         report: SyncReport | None = None,
+        caps: OverlapCaps | Callable[[], OverlapCaps] | None = None,
     ) -> SyncReport:
-        """Cancel what is not desired, then post what is missing on the levels that are now free."""
+        """Cancel what is not desired and post what is missing (the order: see the module docstring).
+
+        `caps` (or a function giving them, asked only when a replacement could overlap) bound the overlap
+        of replacements with their predecessors' cancel; None: no replacement overlaps."""
         report = report or SyncReport()
         cancels, posts = self.plan(ladder, tick_size)
-        if cancels:
+        if cancels and self._p.concurrent_reprice:
+            await self._concurrent(cancels, posts, ladder, tick_size, neg_risk, expiration_s, report, caps)
+            _, posts = self.plan(ladder, tick_size)  # the replacements that waited for their cancel's answer
+        elif cancels:
             await self.cancel(cancels, reason="not_desired", report=report)
             _, posts = self.plan(ladder, tick_size)  # the levels the cancels freed
         # (No cancels: nothing ran in between, so the first plan's posts are the second's.)
@@ -297,12 +349,95 @@ class OrderManager:
             await self._post(posts, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
         return report
 
+    async def _concurrent(
+        self, cancels: list[Order], posts: list[Quote], ladder: Ladder, tick_size: str | None, neg_risk: bool,
+        expiration_s: int, report: SyncReport, caps: OverlapCaps | Callable[[], OverlapCaps] | None,
+    ) -> None:
+        """The DELETE first; beside it, once written, the posts on free levels and the overlapping replacements."""
+        may_post = tick_size is not None and self._may_post()
+        overlap: list[Quote] = []
+        if may_post and caps is not None:
+            overlap = self._overlap(cancels, ladder, posts, caps() if callable(caps) else caps)
+        ids = self._mark_cancelling(cancels, reason="not_desired", report=report)
+        for quote in overlap:
+            predecessor = self.slots.pop((quote.token_id, quote.level))
+            self.retiring[predecessor.order_id] = predecessor
+        now_posts = sorted([*posts, *overlap], key=lambda q: (q.token_id, q.level)) if may_post else []
+        report.overlapped += len(overlap)
+        self.counts["overlapped"] += len(overlap)
+        if not ids:  # nothing left open to cancel (cannot happen from `plan`, which lists open orders)
+            if now_posts:
+                await self._post(now_posts, tick_size=tick_size,  # type: ignore[arg-type]
+                                 neg_risk=neg_risk, expiration_s=expiration_s, report=report)
+            return
+        cancel_sent = trio.Event()
+        async with trio.open_nursery() as nursery:
+            if now_posts:
+                # Signing waits until the DELETE is written (or answered, on a transport that cannot tell):
+                # the cancel is the first thing on the wire, the signatures fill its round trip.
+                nursery.start_soon(self._post_after, cancel_sent, now_posts, tick_size, neg_risk, expiration_s,
+                                   report)
+            try:
+                outcome = await self._gateway.cancel_ids(ids, on_sent=cancel_sent.set)
+            finally:
+                cancel_sent.set()
+            self.apply_cancel_outcome(outcome)
+
+    def _overlap(self, cancels: list[Order], ladder: Ladder, posts: list[Quote], caps: OverlapCaps) -> list[Quote]:
+        """The replacements to post beside their predecessor's cancel: lowest levels first, within `caps`.
+
+        Counts every open BUY of ours (slots, retiring, level-less), the free-level posts about to go out
+        and each replacement taken; a predecessor keeps counting until its cancel is confirmed. A level whose
+        older order is still retiring gets no second overlap (its replacement waits for the answer)."""
+        desired = {(q.token_id, q.level): q for q in ladder.quotes}
+        busy = {(o.token_id, o.level) for o in self.retiring.values()}
+        candidates = sorted(
+            (o for o in cancels if o.state is OrderState.LIVE and o.level is not None
+             and self.slots.get((o.token_id, o.level)) is o and (o.token_id, o.level) in desired
+             and (o.token_id, o.level) not in busy),
+            key=lambda o: (o.level, o.token_id),
+        )
+        if not candidates:
+            return []
+        notional = 0
+        shares: dict[str, int] = {}
+        for order in self._open.values():
+            if order.is_open and order.side == "BUY":
+                remaining = order.remaining_micro
+                notional += _notional_micro(remaining, order.price_micro)
+                shares[order.token_id] = shares.get(order.token_id, 0) + remaining
+        for q in posts:
+            notional += _notional_micro(q.size_micro, q.price_micro)
+            shares[q.token_id] = shares.get(q.token_id, 0) + q.size_micro
+        chosen: list[Quote] = []
+        for order in candidates:
+            quote = desired[(order.token_id, order.level)]  # type: ignore[index]
+            cost = _notional_micro(quote.size_micro, quote.price_micro)
+            held = shares.get(quote.token_id, 0)
+            if notional + cost > caps.notional_micro or held + quote.size_micro > caps.open_shares_micro.get(
+                quote.token_id, 0
+            ):
+                continue
+            notional += cost
+            shares[quote.token_id] = held + quote.size_micro
+            chosen.append(quote)
+        return chosen
+
     # --- execution ---------------------------------------------------------------------------------
     async def cancel(self, orders: Iterable[Order], *, reason: str, report: SyncReport | None = None) -> CancelOutcome | None:
         """Cancel by id in batches; pending orders go to `cancelling` too (their id is their hash)."""
+        ids = self._mark_cancelling(orders, reason=reason, report=report)
+        if not ids:
+            return None
+        outcome = await self._gateway.cancel_ids(ids)
+        self.apply_cancel_outcome(outcome)
+        return outcome
+
+    def _mark_cancelling(self, orders: Iterable[Order], *, reason: str, report: SyncReport | None) -> list[str]:
+        """Mark the open ones of `orders` as being cancelled now; their ids, for the DELETE."""
         targets = [o for o in orders if o.is_open]
         if not targets:
-            return None
+            return []
         now = self._clock_s()
         for order in targets:
             self.request_cancel(order, reason)
@@ -313,9 +448,15 @@ class OrderManager:
             report.cancels_sent += len(ids)
             if report.first_request_at_s is None:
                 report.first_request_at_s = now
-        outcome = await self._gateway.cancel_ids(ids)
-        self.apply_cancel_outcome(outcome)
-        return outcome
+        return ids
+
+    async def _post_after(
+        self, cancel_sent: trio.Event, quotes: list[Quote], tick_size: str, neg_risk: bool, expiration_s: int,
+        report: SyncReport,
+    ) -> None:
+        """The posts of a concurrent re-price, once its cancel is on the wire."""
+        await cancel_sent.wait()
+        await self._post(quotes, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
 
     def request_cancel(self, order: Order, reason: str) -> None:
         """Mark an open order as being cancelled (an `unknown` one stays unknown; see the machine)."""

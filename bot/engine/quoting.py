@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from bot.engine.order_manager import SyncReport
+from bot.engine.order_manager import OverlapCaps, SyncReport
 from bot.engine.own_book import best_excluding_own, own_size_by_price
 from bot.engine.strategy import BlockReason, Ladder, MarketView, RestingOrder, TokenView
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
@@ -105,7 +105,7 @@ class QuotingLoop:
         report = SyncReport()
         expiration_s = int(r.cutoff_s) + int(GTD_SECURITY_THRESHOLD_S) if r.settings.gtd_at_cutoff else 0
         await r.manager.sync(ladder, tick_size=tick, neg_risk=r.info.neg_risk, expiration_s=expiration_s,
-                             report=report)
+                             report=report, caps=self.overlap_caps)
         stats = r.stats
         if report.quotes_sent_at is not None and changed_at is not None:
             # Tick-to-order as named: the book change handled → the POST of the new quotes written (after
@@ -120,6 +120,27 @@ class QuotingLoop:
             r.manager.forget_terminal(_TERMINAL_KEEP_S)
             self._next_forget_s = now + _FORGET_PERIOD_S
         r.notify()
+
+    def overlap_caps(self) -> OverlapCaps:
+        """The caps a re-price's overlap must hold, counting old and new orders alike (`OverlapCaps`), in
+        micro-units as the strategy's: the notional is the market's cap (or the account's budget, if lower)
+        minus the inventory's cost; the shares, per token, what keeps its unpaired excess within
+        `max_unpaired_shares` if every open BUY on it filled and none on the other token."""
+        r = self._r
+        cap = micro_from_float(r.settings.max_notional_per_market_pusd)
+        budget = r.account_budget()
+        if budget is not None:
+            cap = min(cap, budget)
+        up_id, down_id = r.info.up_token_id, r.info.down_token_id
+        up, down = r.inventory.position(up_id), r.inventory.position(down_id)
+        unpaired = micro_from_float(r.settings.max_unpaired_shares)
+        return OverlapCaps(
+            notional_micro=cap - up.cost_micro - down.cost_micro,
+            open_shares_micro={
+                up_id: unpaired - (up.shares_micro - down.shares_micro),
+                down_id: unpaired - (down.shares_micro - up.shares_micro),
+            },
+        )
 
     def desired(self, now: float, tick: str | None) -> Ladder:
         r = self._r
@@ -196,9 +217,8 @@ class QuotingLoop:
     def _settle_watch(self, now: float) -> None:
         """Ask for a reconciliation once an order of unknown outcome is past the grace window."""
         r = self._r
-        grace = r.settings.reconcile_grace_s
         for oid in r.manager.unknown_outcome:
             order = r.manager.by_id.get(oid)
-            if order is not None and now - order.created_at_s >= grace:
+            if order is not None and now >= r.reconciler.judge_unsettled_at_s(order):
                 r.request_reconcile()
                 return

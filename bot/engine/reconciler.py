@@ -8,7 +8,9 @@ Guarantees:
 - An order of ours absent from the venue is settled by evidence: `cancelling` → cancelled (the cancel
   took effect; its answer was lost); `pending`/`unknown` past the grace window → the venue's record
   (it landed and ended unseen: filled or cancelled, so its late WS events repeat a known end), and
-  lost only if the venue has no record; `live` → the
+  lost only if the venue has no record at two lookups at least the grace window apart (a POST that
+  timed out may still sit in an overloaded venue's queue: called lost at the first miss, it would land,
+  rest and fill while our caps no longer counted it); `live` → the
   venue's record of that order: filled stays filled, cancelled by the venue (its WS report may still
   be on the way) is cancelled, and only an order the venue does not know at all, at two reconciliations
   in a row, is "lost" (a venue may answer null for a finished order whose WS report is still on its way).
@@ -73,6 +75,9 @@ class Reconciler:
         # Orders of unknown outcome this reconciler called lost: a later report that they ended (a FOK/FAK
         # killed or filled on entry, a venue cancel) is consistent with "not resting", not a refused edge.
         self.declared_lost: set[str] = set()
+        # Orders of unknown outcome the venue had no record of at one lookup: id -> when (clock s). Lost
+        # only if a lookup at least `reconcile_grace_s` later still finds none.
+        self._unlanded_miss: dict[str, float] = {}
         self.seeded = False  # a seeding start read its position from the venue (False: no listing by the cutoff)
 
     async def run(self) -> None:
@@ -158,6 +163,8 @@ class Reconciler:
                 absent_unsettled.append(order)  # never landed, or landed and ended unseen: ask the venue
             else:
                 absent_live.append(order)
+        for oid in [oid for oid in self._unlanded_miss if not self._unsettled(manager.by_id.get(oid))]:
+            del self._unlanded_miss[oid]  # settled since (an event, the listing, our cancel)
         for order in absent_unsettled:
             await self._settle_unlanded(order)
         for order in absent_live:
@@ -175,6 +182,18 @@ class Reconciler:
                 manager.apply_cancel_outcome(await r.gateway.cancel_ids(report.strays))
         return report
 
+    @staticmethod
+    def _unsettled(order: Order | None) -> bool:
+        return order is not None and order.state in (OrderState.PENDING, OrderState.UNKNOWN)
+
+    def judge_unsettled_at_s(self, order: Order) -> float:
+        """When (clock s) an order of unknown outcome is next due a lookup: the grace window after its
+        creation, and after the venue's first "no record" of it."""
+        grace = self._r.settings.reconcile_grace_s
+        due = order.created_at_s + grace
+        missed = self._unlanded_miss.get(order.order_id)
+        return due if missed is None else max(due, missed + grace)
+
     async def _settle_unlanded(self, order: Order) -> None:
         """A `pending`/`unknown` order the listing lacks past the grace window: `lost` only if the venue
         has no record of it. One that landed and ended unseen (a venue cancel or a fill while its POST
@@ -182,17 +201,28 @@ class Reconciler:
         PLACEMENT/CANCELLATION/UPDATE are repeats of a known end, not contradictions of a wrong `lost`."""
         r = self._r
         manager = r.manager
+        oid = order.order_id
+        if r.clock.now_s() < self.judge_unsettled_at_s(order):
+            return  # the venue's first "no record" was too recent to be a verdict
         try:
-            record = await r.gateway.order(order.order_id)
+            record = await r.gateway.order(oid)
         except VenueError as exc:
-            log.warning("order %s of unknown outcome absent, lookup failed: %s", order.order_id[:12], exc)
+            log.warning("order %s of unknown outcome absent, lookup failed: %s", oid[:12], exc)
             return  # judged again at the next reconciliation
         if order.state not in (OrderState.PENDING, OrderState.UNKNOWN):
             return  # an event or our own request settled it during the lookup
-        if record is None:  # a fill, if any, is counted from its trade
+        if record is None:
+            if oid not in self._unlanded_miss:
+                # Not yet: its POST may still be queued at the venue. It keeps counting as ours (caps,
+                # its level) until a second lookup, a grace window later, finds no record either.
+                self._unlanded_miss[oid] = r.clock.now_s()
+                return
+            del self._unlanded_miss[oid]
+            # A fill, if any, is counted from its trade.
             manager.transition(order, OrderTrigger.LOST, reason="not on venue after grace")
-            self.declared_lost.add(order.order_id)
+            self.declared_lost.add(oid)
             return
+        self._unlanded_miss.pop(oid, None)
         matched = record.size_matched_micro
         if record.status is OrderStatus.MATCHED or record.size_matched_micro >= record.original_size_micro > 0:
             manager.transition(order, OrderTrigger.FILLED, reason="venue record: matched", matched_micro=matched or None)

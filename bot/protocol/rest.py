@@ -463,11 +463,13 @@ class ClobRestClient:
         )
 
     async def _cancel_ids(
-        self, path: str, family: EndpointFamily, body: Any, ids: Sequence[str]
+        self, path: str, family: EndpointFamily, body: Any, ids: Sequence[str],
+        on_sent: Callable[[], None] | None = None,
     ) -> CancelResult:
         endpoint = f"DELETE {path}"
         try:
-            answer = await self._json("DELETE", path, endpoint=endpoint, family=family, body=body, l2=True)
+            answer = await self._json("DELETE", path, endpoint=endpoint, family=family, body=body, l2=True,
+                                      on_sent=on_sent)
             return self._cancel_result(answer, endpoint, ids)
         except VenueError as error:
             for _ in ids:
@@ -480,15 +482,20 @@ class ClobRestClient:
             _CANCEL_ORDER, EndpointFamily.DELETE_ORDER, {"orderID": order_id}, [order_id]
         )
 
-    async def cancel_orders(self, order_ids: Sequence[str]) -> CancelResult:
+    async def cancel_orders(
+        self, order_ids: Sequence[str], *, on_sent: Callable[[], None] | None = None
+    ) -> CancelResult:
         """DELETE /orders, duplicates removed, in chunks of ≤ max_cancel_batch, merged.
 
-        Every chunk is attempted even if an earlier one failed. Never raises VenueError.
+        Every chunk is attempted even if an earlier one failed. Never raises VenueError. `on_sent` is
+        called once the first chunk's bytes were written (see `_send`).
         """
         unique = list(dict.fromkeys(order_ids))
         merged = CancelResult()
         for chunk in _chunks(unique, self._max_cancel_batch):
-            part = await self._cancel_ids(_CANCEL_ORDERS, EndpointFamily.DELETE_ORDERS, list(chunk), chunk)
+            part = await self._cancel_ids(_CANCEL_ORDERS, EndpointFamily.DELETE_ORDERS, list(chunk), chunk,
+                                          on_sent=on_sent)
+            on_sent = None
             merged.canceled.extend(part.canceled)
             merged.not_canceled.update(part.not_canceled)
             merged.not_canceled_kinds.update(part.not_canceled_kinds)

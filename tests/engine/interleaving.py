@@ -113,6 +113,9 @@ class Options:
     fok: bool = False
     gtd_at_cutoff: bool = False
     resting_before_start: int = 0  # orders of ours a previous process left on the venue
+    # A notional cap wide enough for a concurrent re-price to post replacements beside their retiring
+    # predecessors (the default 8 pUSD leaves no room: every replacement waits for its cancel's answer).
+    overlap_room: bool = False
 
 
 _SETTINGS: dict[Options, BotSettings] = {}
@@ -132,6 +135,7 @@ def settings_for(options: Options) -> BotSettings:
             complete_after_cutoff=options.complete_after_cutoff,
             completion_order_type=CompletionOrderType.FOK if options.fok else CompletionOrderType.FAK,
             gtd_at_cutoff=options.gtd_at_cutoff,
+            **({"max_notional_per_market_pusd": 100.0} if options.overlap_room else {}),
         ))
     return _SETTINGS[key]
 
@@ -172,7 +176,7 @@ class ScriptedRest:
         self._seq = 0
         self.listings_sent = 0
 
-    async def _call(self, kind: str, args: Any) -> Any:
+    async def _call(self, kind: str, args: Any, on_sent: Any = None) -> Any:
         self._seq += 1
         req = Request(self._seq, kind, args, trio.current_time())
         if kind == "orders":
@@ -180,6 +184,8 @@ class ScriptedRest:
             req.listing = self.listings_sent
         self._w.on_send(req)
         self.pending.append(req)
+        if on_sent is not None:
+            on_sent()  # written: the caller may work while the venue has not answered (a concurrent re-price)
         try:
             await req.done.wait()
         except BaseException:
@@ -279,13 +285,13 @@ class ScriptedRest:
 
     # --- the surface ---------------------------------------------------------------------------------
     async def post_order(self, wire: dict[str, Any], *, on_sent: Any = None) -> PostResult:
-        return (await self._call("post", [wire]))[0]
+        return (await self._call("post", [wire], on_sent))[0]
 
     async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
-        return await self._call("post", list(wires))
+        return await self._call("post", list(wires), on_sent)
 
-    async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
-        return await self._call("cancel", list(order_ids))
+    async def cancel_orders(self, order_ids: list[str], *, on_sent: Any = None) -> CancelResult:
+        return await self._call("cancel", list(order_ids), on_sent)
 
     async def cancel_market_orders(self, market: str | None = None, asset_id: str | None = None) -> CancelResult:
         return await self._call("cancel_market", market)
@@ -505,8 +511,16 @@ class World:
             _check(order.is_open, f"slot {(token[:4], level)} holds {order!r}")
             per_token[token] = per_token.get(token, 0) + 1
         _check(all(n <= levels for n in per_token.values()), f"cache levels {per_token}")
+        for order in manager.retiring.values():
+            _check(order.is_open and order.level is not None, f"retiring {order!r}")
+            key = (order.token_id, order.level)
+            _check(manager.slots.get(key) is not order, f"retiring {order!r} still holds its slot")
+        retiring_levels = [(o.token_id, o.level) for o in manager.retiring.values()]
+        _check(len(retiring_levels) == len(set(retiring_levels)), f"two retiring orders on a level {retiring_levels}")
         venue = self.exchange.open_orders(_OWNER)
-        seen: set[tuple[str, int | None]] = set()
+        # A concurrent re-price rests a level's replacement beside its retiring predecessor: per level, at
+        # most one order that is not retiring, and at most one retiring (never two replacements in flight).
+        seen: set[tuple[str, int | None, bool]] = set()
         venue_per_token: dict[str, int] = {}
         cut_verified = any(why == "cutoff" and ok for why, _, ok in r.stats.cancel_all_runs)
         for wire in venue:
@@ -517,13 +531,29 @@ class World:
             order = manager.by_id.get(oid)
             _check(order is not None and order.is_open, f"order {oid[:10]} rests on the venue, cache: {order!r}")
             assert order is not None
+            retiring = oid in manager.retiring
             if order.level is not None:
-                key = (order.token_id, order.level)
-                _check(key not in seen, f"two orders rest on level {key}")
-                seen.add(key)
-            venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
+                level_key = (order.token_id, order.level, retiring)
+                _check(level_key not in seen, f"two {'retiring ' if retiring else ''}orders rest on level {level_key}")
+                seen.add(level_key)
+            if not retiring:
+                venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
         _check(all(n <= levels for n in venue_per_token.values()), f"venue levels {venue_per_token}")
         self._check_inventory()
+        self._check_open_shares()
+
+    def _check_open_shares(self) -> None:
+        """Every open BUY of ours filling (retiring ones and their replacements alike), none on the other
+        token: the unpaired excess stays within `max_unpaired_shares` (the overlap caps)."""
+        r = self.runner
+        if not self.options.overlap_room or r.manager.retiring == {}:
+            return  # only the overlap is checked here; the strategy's own caps have their tests
+        inv = r.inventory
+        cap = self.settings.max_unpaired_shares
+        for token, other in ((r.info.up_token_id, r.info.down_token_id), (r.info.down_token_id, r.info.up_token_id)):
+            lead = inv.position(token).shares - inv.position(other).shares
+            resting = sum(o.remaining_shares for o in r.manager.open_orders() if o.token_id == token and o.side == "BUY")
+            _check(lead + resting <= cap + _EPS, f"{token[:4]}: lead {lead} + open BUYs {resting} > {cap} during an overlap")
 
     def _check_inventory(self) -> None:
         inv = self.runner.inventory

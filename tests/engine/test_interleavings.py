@@ -84,3 +84,11 @@ def test_reconciliation_racing_events_never_exits_spuriously(data, options):
 @given(data=st.data(), options=_with(startup_cancel_all=False))
 def test_a_restart_that_seeds_from_the_venue_survives_any_interleaving(data, options):
     _run(data, options, 30)
+
+
+# The concurrent re-price with room to overlap (the default caps leave none): replacements rest beside their
+# retiring predecessors, whose cancels may be refused, time out or race fills: 1,000 examples.
+@_settings(1000)
+@given(data=st.data(), options=_with(startup_cancel_all=True, overlap_room=True))
+def test_a_concurrent_reprice_overlapping_its_cancels_survives_any_interleaving(data, options):
+    _run(data, options, 30)

@@ -101,6 +101,10 @@ _SETTINGS: dict[str, Any] = dict(
     completion_settle_s=0.0,
     completion_cooldown_s=5.0,
     request_timeout_s=5.0,
+    # The model steps each coroutine synchronously without a scheduler, so it drives the sequential
+    # re-price; the concurrent one (a cancel and its replacements in flight together) has its own tests in
+    # tests/scenarios/test_concurrent_reprice.py, and runs against the loopback venue in the fault matrix.
+    concurrent_reprice=False,
 )
 _CUTOFF_S = _END_S - _SETTINGS["quote_cutoff_s"]
 
@@ -266,7 +270,7 @@ class _ModelRest:
     async def post_orders(self, wires: list[dict[str, Any]], *, on_sent: Any = None) -> list[PostResult]:
         return self._post(list(wires))
 
-    async def cancel_orders(self, order_ids: list[str]) -> CancelResult:
+    async def cancel_orders(self, order_ids: list[str], *, on_sent: Any = None) -> CancelResult:
         ids = list(dict.fromkeys(order_ids))
         fault = self.cancel_faults.popleft() if self.cancel_faults else None
         unknown = OutcomeUnknown("DELETE /orders: no answer within the deadline", kind=RejectKind.TIMEOUT)

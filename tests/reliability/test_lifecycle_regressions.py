@@ -37,6 +37,10 @@ async def test_an_unknown_outcome_order_that_never_landed_is_still_lost():
     assert placed and set(placed.values()) == {OrderState.UNKNOWN}
     machine.advance(5.0, deliver=True)
     machine.reconcile()
+    # No record at the first lookup: its POST may still be queued at the venue, so not a verdict yet.
+    assert {oid: _states(machine)[oid] for oid in placed} == dict.fromkeys(placed, OrderState.UNKNOWN)
+    machine.advance(5.0, deliver=True)
+    machine.reconcile()
     assert {oid: _states(machine)[oid] for oid in placed} == dict.fromkeys(placed, OrderState.FAILED)
 
 
@@ -53,6 +57,9 @@ async def test_a_late_placement_of_an_order_called_lost_does_not_revive_it():
     assert placed and set(placed.values()) == {OrderState.UNKNOWN}
     machine.venue_cancels_all()
     machine.advance(5.0, deliver=False)
+    machine.reconcile()
+    assert {oid: _states(machine)[oid] for oid in placed} == dict.fromkeys(placed, OrderState.UNKNOWN)
+    machine.advance(5.0, deliver=False)  # a second lookup, a grace window later, finds no record either
     machine.reconcile()
     assert {oid: _states(machine)[oid] for oid in placed} == dict.fromkeys(placed, OrderState.FAILED)
     assert machine.queue  # the PLACEMENT/CANCELLATION events are still on their way

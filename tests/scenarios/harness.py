@@ -119,6 +119,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.records.append(record)
         for hook in self.on_request:
             hook(record)
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            # As a socket transport reports it (httpcore's trace): the request is written, its answer
+            # not yet read. The in-memory venue would otherwise answer before anyone heard it was sent.
+            await trace("http11.send_request_body.complete", {"request": request})
         try:
             response = await self._inner.handle_async_request(request)
         finally:
