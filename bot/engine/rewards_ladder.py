@@ -7,7 +7,10 @@ reasons, all unchanged because every quote still comes from `PairLadderStrategy`
   with the square of the distance).
 - Levels inside the max spread are sized at least the reward min size, with a margin so that a partial
   fill the order manager tolerates (`resize_pct`) never leaves a resting size under the minimum; levels
-  outside keep the plain size.
+  outside keep the plain size. A scoring level takes that size only while its side's worst case (inventory
+  lead plus every open BUY there filling, the other levels at the plain size) stays within
+  `max_inventory_skew_shares`, level 0 first: the side already ahead is not raised, and the scoring sizes
+  never carry more unpaired risk into resolution than the limit allows (issue 18: they used to double it).
 - A live order is kept instead of replaced when the new price would be more aggressive and the score it
   would gain is under `min_score_gain` of the new score: each replacement restarts the order's scoring
   time (spec 12.2, minimum rest), and a sticky price never breaks the pair guard or crosses because it
@@ -63,6 +66,7 @@ class RewardsAwareLadder:
         self._rules = terms.rules
         self._up = up_token_id
         self._plain_size = params.size_per_level_shares
+        self._skew_micro = micro_from_float(params.max_inventory_skew_shares)
         self._reward_size = reward_size_shares(terms.min_size_shares, params.size_per_level_shares, resize_pct)
         self._inner = PairLadderStrategy(dataclasses.replace(params, top_offset_ticks=0, level_spacing_ticks=1))
         self._min_score_gain = Fraction(str(min_score_gain))
@@ -88,10 +92,33 @@ class RewardsAwareLadder:
             return ladder
         mid_units = mid
         plain_micro = max(micro_from_float(self._plain_size), view.min_order_size_micro)
+        # A level is raised to the reward size only while its side's worst case stays within the skew limit:
+        # inventory lead plus every open BUY of ours there filling (a ladder slot at the larger of its order
+        # and the quote), with the other levels at the plain size. So the side already ahead is not raised,
+        # and the scoring sizes add no unpaired risk beyond what the limit leaves above the plain ladder's.
+        # A level left out keeps the plain size: the inner ladder's caps saw the reward sizes, and a smaller
+        # order keeps every cap it passed. Level 0 (the best score) is served first.
+        held = {(o.token_id, o.level): o.remaining_micro for o in view.resting if o.level is not None}
+
+        def added(q: Quote, size_micro: int) -> int:
+            return max(0, size_micro - held.get((q.token_id, q.level), 0))
+
+        plain = {(q.token_id, q.level): min(q.size_micro, plain_micro) for q in ladder.quotes}
+        spare: dict[str, int] = {}
+        for token, other in ((view.up, view.down), (view.down, view.up)):
+            worst = token.inventory_micro - other.inventory_micro + sum(
+                o.remaining_micro for o in view.resting if o.token_id == token.token_id
+            ) + sum(added(q, plain[q.token_id, q.level]) for q in ladder.quotes if q.token_id == token.token_id)
+            spare[token.token_id] = self._skew_micro - worst
         quotes: list[Quote] = []
         for q in ladder.quotes:
             score = self._score(q.token_id, q.price_micro, mid_units)
-            size_micro = q.size_micro if score > 0 else plain_micro
+            size_micro = plain[q.token_id, q.level]
+            if score > 0:
+                extra = added(q, q.size_micro) - added(q, size_micro)
+                if extra <= spare[q.token_id]:
+                    size_micro = q.size_micro
+                    spare[q.token_id] -= extra
             price_ticks = q.price_ticks
             live = self._live_price(q.token_id, q.level)
             if live is not None:
