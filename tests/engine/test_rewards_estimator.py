@@ -168,6 +168,17 @@ def test_the_side_already_ahead_is_not_raised_to_the_reward_size() -> None:
     assert sizes(quotes, DOWN) == [26.67, 26.67, 10.0]
 
 
+def test_the_side_already_ahead_keeps_the_plain_ladders_prices_and_sizes() -> None:
+    # Issue 18 (bench seed 1): at the touch with the reward size, the side already ahead was the first the
+    # flow took as its price fell, and the market resolved with it unpaired. Up leads by 5 here: its ladder
+    # is the plain one (one tick behind the bid, two apart, 10 shares); Down still quotes to score.
+    quotes = ladder(skew=100.0).desired(view(up_inv=5)).quotes
+    up = [(q.price, q.size_shares) for q in quotes if q.token_id == UP]
+    assert up == [(0.47, 10.0), (0.45, 10.0), (0.43, 10.0)]
+    down = [(q.price, q.size_shares) for q in quotes if q.token_id == DOWN]
+    assert down == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
+
+
 def test_every_open_buy_counts_against_the_scoring_budget() -> None:
     # A 15-share completion order rests on Up (no ladder slot): with the plain ladder its worst case is 45,
     # and a scoring level would add 16.67 more.
