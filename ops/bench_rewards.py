@@ -39,7 +39,8 @@ UNIT = 1_000_000
 _PAPER_START_S = 1_800_000_000  # paper time's first instant in both runs (rounded up to a window)
 
 
-async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[dict[str, Any]]:
+async def _run(mode: str, *, seed: int, markets: int, window_s: float,
+               journal: str | None = None, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
     seen: dict[str, Any] = {"winners": {}}
     original = sim_venue.SimVenue.__init__
 
@@ -58,7 +59,8 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[d
     main_job._paper_epoch_s = lambda w: math.ceil(_PAPER_START_S / w) * w - trio.current_time()
     try:
         settings = BotSettings(mode="paper", paper_window_s=window_s, quote_cutoff_s=30, paper_seed=seed,
-                               rewards_mode=mode)
+                               rewards_mode=mode, journal_path=f"{journal}.{mode}.jsonl" if journal else None,
+                               **(overrides or {}))
         _reason, summary = await run_bot(settings, duration_s=window_s * (markets + 1.5), inprocess=True,
                                          show_status=False)
     finally:
@@ -83,13 +85,19 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float) -> list[d
             "market": m["market"], "fills": m["fills"], "spread": spread, "fees": fees, "rebates": rebates,
             "rewards": rewards, "rewards_estimated": m["rewards_estimated_pusd"],
             "total": spread - fees + rebates + rewards,
+            # Up minus Down shares held at resolution (+: Up ahead) and whether that excess was on the
+            # winner: the unpaired part is what moves the spread column by whole dollars per share.
+            "unpaired": m["up_shares"] - m["down_shares"],
+            "unpaired_won": (m["up_shares"] > m["down_shares"]) == up_won,
+            "completions": f"{m['completions_filled']}/{m['completions_sent']}",
         })
     return rows
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, float]:
     keys = ("spread", "fees", "rebates", "rewards", "rewards_estimated", "total")
-    return {k: round(sum(r[k] for r in rows), 4) for k in keys} | {"markets": len(rows)}
+    return {k: round(sum(r[k] for r in rows), 4) for k in keys} | {
+        "markets": len(rows), "unpaired_abs": round(sum(abs(r["unpaired"]) for r in rows), 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,13 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--window-s", type=float, default=150.0, help="paper window (a compressed 15 minutes)")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    parser.add_argument("--journal", help="write each run's journal to JOURNAL.<mode>.jsonl (debugging)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for both runs (repeatable), e.g. --set max_unpaired_shares=40")
+    parser.add_argument("--modes", default="off,on", help="modes to run (debugging: one of them alone)")
     args = parser.parse_args(argv)
     runs = {}
-    for mode in ("off", "on"):
+    for mode in args.modes.split(","):
         runs[mode] = trio.run(functools.partial(_run, mode, seed=args.seed, markets=args.markets,
-                                                window_s=args.window_s),
+                                                window_s=args.window_s, journal=args.journal,
+                                                overrides=dict(kv.split("=", 1) for kv in args.set)),
                               clock=trio.testing.MockClock(autojump_threshold=0))
-    both = [r["market"] for r in runs["off"] if r["market"] in {o["market"] for o in runs["on"]}][:args.markets]
+    names = [{r["market"] for r in rows} for rows in runs.values()]
+    first = next(iter(runs.values()))
+    both = [r["market"] for r in first if all(r["market"] in n for n in names)][:args.markets]
     results = {}
     for mode, rows in runs.items():
         rows = [r for r in rows if r["market"] in both]
@@ -113,11 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
         return 0
     for mode, label in (("off", "plain"), ("on", "rewards-aware")):
+        if mode not in results:
+            continue
         print(f"== {label} (rewards_mode={mode}) ==")
-        print(f"{'market':32} {'fills':>5} {'spread':>9} {'fees':>7} {'rebates':>8} {'rewards':>8} {'total':>9}")
+        print(f"{'market':32} {'fills':>5} {'spread':>9} {'fees':>7} {'rebates':>8} {'rewards':>8} {'total':>9} "
+              f"{'unpaired':>9} {'compl':>6}")
         for r in results[mode]["rows"]:
+            won = "" if not r["unpaired"] else (" won" if r["unpaired_won"] else " lost")
             print(f"{r['market']:32} {r['fills']:>5} {r['spread']:>9.3f} {r['fees']:>7.3f} {r['rebates']:>8.3f} "
-                  f"{r['rewards']:>8.3f} {r['total']:>9.3f}")
+                  f"{r['rewards']:>8.3f} {r['total']:>9.3f} {r['unpaired']:>+9.2f} {r['completions']:>6}{won}")
         print("totals:", json.dumps(results[mode]["totals"]))
     return 0
 

@@ -177,7 +177,7 @@ class BotSettings(BaseSettings):
     top_offset_ticks: int = Field(1, ge=0, le=100, description="level 0 sits this many ticks behind the best bid we may join")
     size_per_level_shares: float = Field(10.0, gt=0, le=100_000, description="shares per ladder level (at least the market minimum)")
     min_pair_edge: float = Field(0.02, ge=0, lt=1, description="bid_up + bid_down <= 1 - min_pair_edge")
-    max_inventory_skew_shares: float = Field(50.0, ge=0, description="stop quoting the leading side beyond this unpaired excess")
+    max_inventory_skew_shares: float = Field(50.0, ge=0, description="the leading side quotes only while its excess plus its open BUYs filling stays within this")
     reprice_ticks: int = Field(1, ge=0, le=100, description="reprice a level when its price moved more than N ticks")
     resize_pct: float = Field(25.0, ge=0, le=1000, description="resize a level when its size drifted more than this percentage")
     max_post_batch: int = Field(15, ge=1, le=15, description="orders per POST /orders (venue max 15)")

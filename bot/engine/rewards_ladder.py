@@ -7,7 +7,14 @@ reasons, all unchanged because every quote still comes from `PairLadderStrategy`
   with the square of the distance).
 - Levels inside the max spread are sized at least the reward min size, with a margin so that a partial
   fill the order manager tolerates (`resize_pct`) never leaves a resting size under the minimum; levels
-  outside keep the plain size.
+  outside keep the plain size. A scoring level takes that size only while its side's worst case (inventory
+  lead plus every open BUY there filling, the other levels at the plain size) stays within
+  `max_inventory_skew_shares`, level 0 first: the scoring sizes never carry more unpaired risk into
+  resolution than the limit allows (issue 18: they used to double it).
+- The side already ahead (more shares than the other) does not quote to score: its levels take the plain
+  ladder's offset, spacing and size (never a higher price or a larger size than the reward ladder's), so
+  it is not the first the flow takes as its price falls; the lagging side, whose fills pair, scores.
+- An unknown midpoint scores nothing: every level keeps the plain size.
 - A live order is kept instead of replaced when the new price would be more aggressive and the score it
   would gain is under `min_score_gain` of the new score: each replacement restarts the order's scoring
   time (spec 12.2, minimum rest), and a sticky price never breaks the pair guard or crosses because it
@@ -23,7 +30,15 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from bot.engine.rewards import RewardTerms
-from bot.engine.strategy import Ladder, MarketView, PairLadderParams, PairLadderStrategy, Quote, Strategy
+from bot.engine.strategy import (
+    BlockReason,
+    Ladder,
+    MarketView,
+    PairLadderParams,
+    PairLadderStrategy,
+    Quote,
+    Strategy,
+)
 from bot.protocol.money import micro_from_float, tick_grid
 from bot.protocol.rewards import ScoredOrder, order_score
 from settings import RewardsMode
@@ -63,7 +78,10 @@ class RewardsAwareLadder:
         self._rules = terms.rules
         self._up = up_token_id
         self._plain_size = params.size_per_level_shares
+        self._skew_micro = micro_from_float(params.max_inventory_skew_shares)
         self._reward_size = reward_size_shares(terms.min_size_shares, params.size_per_level_shares, resize_pct)
+        self._top_offset = params.top_offset_ticks
+        self._spacing = params.level_spacing_ticks
         self._inner = PairLadderStrategy(dataclasses.replace(params, top_offset_ticks=0, level_spacing_ticks=1))
         self._min_score_gain = Fraction(str(min_score_gain))
         self._midpoint = midpoint
@@ -84,25 +102,59 @@ class RewardsAwareLadder:
         reward_micro = micro_from_float(self._reward_size)
         sized = dataclasses.replace(view, min_order_size_micro=max(view.min_order_size_micro, reward_micro))
         ladder = self._inner.desired(sized)
-        if not ladder.quotes or mid is None:
+        if not ladder.quotes:
             return ladder
-        mid_units = mid
         plain_micro = max(micro_from_float(self._plain_size), view.min_order_size_micro)
+        # A level is raised to the reward size only while its side's worst case stays within the skew limit:
+        # inventory lead plus every open BUY of ours there filling (a ladder slot at the larger of its order
+        # and the quote), with the other levels at the plain size. So the side already ahead is not raised,
+        # and the scoring sizes add no unpaired risk beyond what the limit leaves above the plain ladder's.
+        # A level left out keeps the plain size: the inner ladder's caps saw the reward sizes, and a smaller
+        # order keeps every cap it passed. Level 0 (the best score) is served first.
+        held = {(o.token_id, o.level): o.remaining_micro for o in view.resting if o.level is not None}
+
+        def added(q: Quote, size_micro: int) -> int:
+            return max(0, size_micro - held.get((q.token_id, q.level), 0))
+
+        plain = {(q.token_id, q.level): min(q.size_micro, plain_micro) for q in ladder.quotes}
+        spare: dict[str, int] = {}
+        for token, other in ((view.up, view.down), (view.down, view.up)):
+            worst = token.inventory_micro - other.inventory_micro + sum(
+                o.remaining_micro for o in view.resting if o.token_id == token.token_id
+            ) + sum(added(q, plain[q.token_id, q.level]) for q in ladder.quotes if q.token_id == token.token_id)
+            spare[token.token_id] = self._skew_micro - worst
+        ahead = {token.token_id for token, other in ((view.up, view.down), (view.down, view.up))
+                 if token.inventory_micro > other.inventory_micro}
         quotes: list[Quote] = []
         for q in ladder.quotes:
-            score = self._score(q.token_id, q.price_micro, mid_units)
-            size_micro = q.size_micro if score > 0 else plain_micro
+            size_micro = plain[q.token_id, q.level]
+            if q.token_id in ahead:
+                # The side already ahead does not chase the score: its fills only add unpaired shares, and
+                # at the touch they are the first the flow takes as the price moves against them. It keeps
+                # the plain ladder's offset and spacing (never above the plain price) and the plain size.
+                ticks = q.price_ticks - self._top_offset - q.level * (self._spacing - 1)
+                if ticks >= 1:
+                    quotes.append(dataclasses.replace(q, price_ticks=ticks, size_micro=size_micro))
+                continue
+            score = Fraction(0) if mid is None else self._score(q.token_id, q.price_micro, mid)
+            if score > 0:
+                extra = added(q, q.size_micro) - added(q, size_micro)
+                if extra <= spare[q.token_id]:
+                    size_micro = q.size_micro
+                    spare[q.token_id] -= extra
             price_ticks = q.price_ticks
             live = self._live_price(q.token_id, q.level)
             if live is not None:
                 grid = tick_grid(q.tick_size)
                 live_micro = live
                 if grid.on_grid(live_micro) and live_micro < q.price_micro:
-                    kept = self._score(q.token_id, live_micro, mid_units)
+                    kept = self._score(q.token_id, live_micro, mid) if mid is not None else Fraction(0)
                     if kept > 0 and score - kept < self._min_score_gain * score:
                         price_ticks = grid.floor_ticks(live_micro)
                         self.kept_for_score += 1
             quotes.append(dataclasses.replace(q, price_ticks=price_ticks, size_micro=size_micro))
+        if not quotes:  # the side ahead's levels all fell under the venue's minimum price
+            return Ladder((), BlockReason.NO_ROOM, ladder.token_blocks)
         return dataclasses.replace(ladder, quotes=tuple(quotes))
 
 

@@ -162,7 +162,8 @@ class PairLadderStrategy:
 
     Caps that hold whatever fills: `max_unpaired_shares` bounds one side's inventory lead *plus every
     resting BUY of ours on that side* (each counted as if it filled in full, the other side's as if none
-    did); the notional caps count inventory cost plus every resting BUY at price × remaining. A ladder
+    did); on the side that leads, `max_inventory_skew_shares` bounds the same worst case, so the leading
+    ladder shrinks as the excess grows and stops at the limit; the notional caps count inventory cost plus every resting BUY at price × remaining. A ladder
     slot holds at most one order at a time (the order manager posts into a slot only once its previous
     order ended), so a slot counts the larger of its open order and the desired quote. A fill only moves
     size from "resting" to "inventory", so a bound that holds when the ladder is decided holds after any
@@ -252,9 +253,13 @@ class PairLadderStrategy:
             slots = {o.level: o.remaining_micro for o in view.resting if o.token_id == token.token_id
                      and o.level is not None}
             # Worst case with nothing new: every open BUY on this side fills, none on the other.
-            room = self._unpaired_micro - lead - sum(
-                o.remaining_micro for o in view.resting if o.token_id == token.token_id
-            )
+            resting = sum(o.remaining_micro for o in view.resting if o.token_id == token.token_id)
+            room = self._unpaired_micro - lead - resting
+            if lead > 0:
+                # The leading side's ladder shrinks as its excess grows: what may still fill there keeps
+                # the excess within the skew limit, not just the inventory already held (a lag fill that
+                # took the lead under the limit used to reopen a whole ladder on the leading side).
+                room = min(room, self._skew_micro - lead - resting)
             placed = 0
             capped = False
             for level in range(p.ladder_levels):

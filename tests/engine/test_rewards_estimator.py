@@ -11,7 +11,7 @@ import trio
 from bot.engine.rewards import OurOrder, RewardEstimator, RewardTerms
 from bot.engine.rewards_ladder import RewardsAwareLadder, reward_size_shares, rewards_mode_applies
 from bot.engine.rewards_watch import IncentivesWatch
-from bot.engine.strategy import MarketView, PairLadderParams, TokenView
+from bot.engine.strategy import MarketView, PairLadderParams, RestingOrder, TokenView
 from settings import RewardsMode
 from statemachines.order import OrderState
 
@@ -103,27 +103,30 @@ def micro(price: float) -> int:
     return round(price * 1_000_000)
 
 
-def params() -> PairLadderParams:
+def params(skew: float = 100.0) -> PairLadderParams:
     return PairLadderParams(
         ladder_levels=3, level_spacing_ticks=2, top_offset_ticks=1, size_per_level_shares=10.0, min_pair_edge=0.02,
-        max_inventory_skew_shares=50.0, max_unpaired_shares=100.0, max_notional_per_market_pusd=1000.0,
+        max_inventory_skew_shares=skew, max_unpaired_shares=100.0, max_notional_per_market_pusd=1000.0,
         stale_book_s=10.0,
     )
 
 
-def view(up_bid: float = 0.48, up_ask: float = 0.52) -> MarketView:
+def view(up_bid: float = 0.48, up_ask: float = 0.52, *, up_inv: float = 0, down_inv: float = 0,
+         resting: tuple[RestingOrder, ...] = ()) -> MarketView:
     return MarketView(
         now_s=100.0, cutoff_s=1000.0, start_s=0.0,
-        up=TokenView(UP, "0.01", micro(up_bid), micro(up_ask), 99.0),
-        down=TokenView(DOWN, "0.01", micro(1 - up_ask), micro(1 - up_bid), 99.0),
-        min_order_size_micro=5_000_000,
+        up=TokenView(UP, "0.01", micro(up_bid), micro(up_ask), 99.0, micro(up_inv), micro(up_inv * 0.45)),
+        down=TokenView(DOWN, "0.01", micro(1 - up_ask), micro(1 - up_bid), 99.0, micro(down_inv),
+                       micro(down_inv * 0.45)),
+        min_order_size_micro=5_000_000, resting=resting,
     )
 
 
-def ladder(live: dict[tuple[str, int], int] | None = None, mid: int | None = 500_000) -> RewardsAwareLadder:
+def ladder(live: dict[tuple[str, int], int] | None = None, mid: int | None = 500_000,
+           skew: float = 100.0) -> RewardsAwareLadder:
     """Live prices and the midpoint in micro-units, as the order cache and the book hold them."""
     return RewardsAwareLadder(
-        params(), TERMS, up_token_id=UP, resize_pct=25.0, min_score_gain=0.25,
+        params(skew), TERMS, up_token_id=UP, resize_pct=25.0, min_score_gain=0.25,
         midpoint=lambda: None if mid is None else Fraction(mid),
         live_price=lambda token, level: (live or {}).get((token, level)),
     )
@@ -142,6 +145,51 @@ def test_the_rewards_ladder_joins_the_bid_one_tick_apart_sized_to_score_inside_t
     assert up == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
     down = [(q.price, q.size_shares) for q in quotes if q.token_id == DOWN]
     assert down == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
+
+
+def sizes(quotes, token: str) -> list[float]:
+    return [q.size_shares for q in quotes if q.token_id == token]
+
+
+def test_scoring_sizes_keep_each_sides_worst_case_excess_within_the_skew_limit() -> None:
+    # Issue 18: with both scoring levels at 26.67 a side rested 63 shares at balance (80 with the plain
+    # level), so one sweep left more unpaired than the plain ladder ever could, past the skew limit of 50.
+    # Now level 0 (the best score) takes the reward size and level 1 keeps the plain size: 46.67 at worst.
+    quotes = ladder(skew=50.0).desired(view()).quotes
+    assert sizes(quotes, UP) == [26.67, 10.0, 10.0] and sizes(quotes, DOWN) == [26.67, 10.0, 10.0]
+
+
+def test_the_side_already_ahead_is_not_raised_to_the_reward_size() -> None:
+    # Up leads by 30: a 26.67-share level would take its worst case to 56.67, past 50: no scoring size there
+    # (and the leading side's 20 shares of room are under the reward size: no Up level at all). Down lags
+    # by 30: its worst case with the plain ladder is 0, so both of its scoring levels take the reward size.
+    quotes = ladder(skew=50.0).desired(view(up_inv=30)).quotes
+    assert all(size <= 10.0 for size in sizes(quotes, UP))
+    assert sizes(quotes, DOWN) == [26.67, 26.67, 10.0]
+
+
+def test_the_side_already_ahead_keeps_the_plain_ladders_prices_and_sizes() -> None:
+    # Issue 18 (bench seed 1): at the touch with the reward size, the side already ahead was the first the
+    # flow took as its price fell, and the market resolved with it unpaired. Up leads by 5 here: its ladder
+    # is the plain one (one tick behind the bid, two apart, 10 shares); Down still quotes to score.
+    quotes = ladder(skew=100.0).desired(view(up_inv=5)).quotes
+    up = [(q.price, q.size_shares) for q in quotes if q.token_id == UP]
+    assert up == [(0.47, 10.0), (0.45, 10.0), (0.43, 10.0)]
+    down = [(q.price, q.size_shares) for q in quotes if q.token_id == DOWN]
+    assert down == [(0.48, 26.67), (0.47, 26.67), (0.46, 10.0)]
+
+
+def test_every_open_buy_counts_against_the_scoring_budget() -> None:
+    # A 15-share completion order rests on Up (no ladder slot): with the plain ladder its worst case is 45,
+    # and a scoring level would add 16.67 more.
+    extra = RestingOrder(UP, None, micro(0.45), micro(15))
+    quotes = ladder(skew=50.0).desired(view(resting=(extra,))).quotes
+    assert sizes(quotes, UP) == [10.0, 10.0, 10.0]
+    # A slot's open order counts at the larger of itself and the new quote: an open 26.67 at level 0 is
+    # kept at the reward size (it adds nothing), level 1 stays plain.
+    live = RestingOrder(UP, 0, micro(0.48), micro(26.67))
+    quotes = ladder(skew=50.0).desired(view(resting=(live,))).quotes
+    assert sizes(quotes, UP) == [26.67, 10.0, 10.0]
 
 
 def test_a_scoring_live_order_is_kept_when_moving_up_would_gain_little_score() -> None:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine.strategy import MarketView, PairLadderParams, PairLadderStrategy, RestingOrder, TokenView
+from bot.engine.strategy import (
+    BlockReason,
+    MarketView,
+    PairLadderParams,
+    PairLadderStrategy,
+    RestingOrder,
+    TokenView,
+)
 from bot.protocol.money import MICRO
 
 UP, DOWN = "111", "222"
@@ -65,6 +72,24 @@ def test_open_orders_count_towards_the_cap_until_they_end():
     assert [q.size_micro for q in ladder.quotes if q.token_id == UP] == [10 * MICRO]
 
 
+def test_the_leading_side_ladder_shrinks_so_its_worst_case_stays_within_the_skew_limit():
+    # Issue 18 (bench seed 7, first market): Up led by 59.35 with the skew limit at 50, a 10-share Down fill
+    # took the lead to 49.35 and the whole 30-share Up ladder came back (the limit only looked at the
+    # inventory): two of its levels filled and the market resolved 69.35 shares unpaired.
+    p = params(max_inventory_skew_shares=50.0, max_unpaired_shares=100.0)
+    ladder = PairLadderStrategy(p).desired(market(49_350_000, 0))
+    assert [q for q in ladder.quotes if q.token_id == UP] == []
+    assert ladder.token_blocks[UP] is BlockReason.INVENTORY_CAP
+    assert [q.size_micro for q in ladder.quotes if q.token_id == DOWN] == [10 * MICRO] * 3  # pairing goes on
+    # Leading by 35 with a 10-share level resting: 5 more shares may rest (35 + 10 + 5 = 50).
+    held = RestingOrder(UP, 0, 440_000, 10 * MICRO)
+    ladder = PairLadderStrategy(p).desired(market(35 * MICRO, 0, resting=[held]))
+    assert [q.size_micro for q in ladder.quotes if q.token_id == UP] == [10 * MICRO, 5 * MICRO]
+    # A side that does not lead keeps the whole ladder under the unpaired cap.
+    ladder = PairLadderStrategy(p).desired(market(0, 35 * MICRO))
+    assert [q.size_micro for q in ladder.quotes if q.token_id == UP] == [10 * MICRO] * 3
+
+
 amounts = st.integers(0, 40).map(lambda n: n * MICRO // 2)  # 0 to 20 shares in half-share steps
 
 
@@ -74,6 +99,7 @@ def scenarios(draw):
         ladder_levels=draw(st.integers(1, 5)),
         size_per_level_shares=draw(st.sampled_from([5.0, 7.5, 10.0, 20.0])),
         max_unpaired_shares=draw(st.sampled_from([5.0, 12.5, 25.0, 60.0])),
+        max_inventory_skew_shares=draw(st.sampled_from([0.0, 7.5, 20.0, 1000.0])),
         max_notional_per_market_pusd=draw(st.sampled_from([5.0, 20.0, 1000.0])),
         top_offset_ticks=draw(st.integers(0, 2)),
     )
@@ -118,8 +144,11 @@ def test_no_subset_of_resting_orders_filling_exceeds_a_cap(scenario, data):
         lead = (mine.inventory_micro + sum(o.remaining_micro for o in filled if o.token_id == token_id)
                 - theirs.inventory_micro - sum(o.remaining_micro for o in filled if o.token_id == other))
         before = worst_lead(view, list(view.resting), token_id)
-        # The strategy cannot undo what already rests; it never adds exposure beyond the cap.
+        # The strategy cannot undo what already rests; it never adds exposure beyond the cap, nor, on the
+        # side that leads, beyond the skew limit.
         assert lead <= max(cap, before)
+        if mine.inventory_micro > theirs.inventory_micro:
+            assert lead <= max(min(cap, round(p.max_inventory_skew_shares * MICRO)), before)
 
     notional_cap = round(p.max_notional_per_market_pusd * MICRO)
     if view.account_budget_micro is not None:

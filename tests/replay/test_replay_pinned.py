@@ -67,15 +67,20 @@ def fingerprint(result: BacktestResult) -> dict[str, object]:
 
 
 # Taken from the replay before the speed work (commit 538b0f8), and the same under any PYTHONHASHSEED.
+# Re-pinned for issue 18, on purpose: the leading side's ladder now keeps its excess plus its open BUYs
+# within max_inventory_skew_shares. Here that means 17 fills instead of 19/21 and 1.94 pUSD instead of
+# 2.11/2.16, with 50 shares unpaired at the end instead of 65 (this synthetic market never resolves and
+# barely trends, so the unpaired shares cost little here; in the paper bench's resolving markets they
+# decided most of the loss).
 PINNED: dict[str, dict[str, object]] = {
-    "conflated_250ms": {"fills": 19, "orders_placed": 31, "orders_cancelled": 16, "pnl_pusd": "2.1112426000000206",
-                        "digest": "71aa693a94b41f37"},
-    "exact": {"fills": 21, "orders_placed": 34, "orders_cancelled": 17, "pnl_pusd": "2.1606236000000156",
-              "digest": "1ccf53804804cb46"},
-    "exact_framed": {"fills": 21, "orders_placed": 34, "orders_cancelled": 17, "pnl_pusd": "2.1606236000000156",
-                     "digest": "1ccf53804804cb46"},
-    "probabilistic_with_latency": {"fills": 21, "orders_placed": 34, "orders_cancelled": 17,
-                                   "pnl_pusd": "2.1606236000000156", "digest": "e6d7960cca8e7719"},
+    "conflated_250ms": {"fills": 17, "orders_placed": 28, "orders_cancelled": 14, "pnl_pusd": "1.9411446000000123",
+                        "digest": "20f0dbd8483cbbcf"},
+    "exact": {"fills": 17, "orders_placed": 28, "orders_cancelled": 14, "pnl_pusd": "1.9411446000000123",
+              "digest": "094de67b906c068b"},
+    "exact_framed": {"fills": 17, "orders_placed": 28, "orders_cancelled": 14, "pnl_pusd": "1.9411446000000123",
+                     "digest": "094de67b906c068b"},
+    "probabilistic_with_latency": {"fills": 17, "orders_placed": 27, "orders_cancelled": 12,
+                                   "pnl_pusd": "1.9781376000000277", "digest": "087d37bba7276118"},
 }
 
 
@@ -87,11 +92,12 @@ def test_a_backtest_of_the_busy_market_gives_its_pinned_result(busy_market: Path
 
 
 # A longer conflated run: a change in which task sees a frame first can move one order in twenty minutes
-# and none in 150 s (a message-level connector tried for speed did, before the speed work). Taken at
-# 532ef74 (before the integer market data and the speed work) and unchanged by both, and by the
-# message-level connector the backtest now uses: 111 fills, 206 orders placed.
-LONG_PINNED = {"fills": 111, "orders_placed": 206, "orders_cancelled": 122, "pnl_pusd": "57.22445579999967",
-               "digest": "c432410becc05421"}
+# and none in 150 s (a message-level connector tried for speed did). Taken at 532ef74 (before the integer
+# market data and the speed work) and unchanged by both: 111 fills, 206 orders placed, 57.22 pUSD.
+# Re-pinned for issue 18 (the leading side's ladder bounded by the skew limit, see above): 94 fills, 184
+# orders placed, 46.32 pUSD, both sides even at the end as before; the pair cost is 0.9144 (was 0.9155).
+LONG_PINNED = {"fills": 94, "orders_placed": 184, "orders_cancelled": 116, "pnl_pusd": "46.31874179999997",
+               "digest": "8e9889b00e44d362"}
 
 
 def test_twenty_minutes_of_the_busy_market_conflated_give_their_pinned_result(
