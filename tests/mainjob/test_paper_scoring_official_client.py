@@ -26,8 +26,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 KEY = "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
 # Paper time starts at a fixed instant, so the market and its flow are the same every run: some windows'
 # flow keeps the ladder out of the reward spread for minutes (from the wall clock's window, a loaded CI
-# machine once found no scoring order in 100 s). In this one an order scores about 19 s in.
-PAPER_START_S = 1_800_000_600
+# machine once found no scoring order in 100 s). In this one an order scores about 7 s in (re-taken when the
+# rewards ladder stopped quoting the side ahead to score: the earlier instant's first scoring order came
+# from that side).
+PAPER_START_S = 1_800_001_800
 RUN_LIMIT_S = 120.0
 
 
