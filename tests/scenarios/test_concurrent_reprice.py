@@ -200,14 +200,21 @@ async def test_the_caps_are_asked_only_when_a_replacement_could_overlap(autojump
     assert [k for _, k, _ in gateway.log if k != "sign"] == ["post", "cancel", "post"]
 
 
-async def test_a_retiring_order_whose_cancel_failed_is_cancelled_again_and_its_level_never_posted_twice(autojump_clock):
-    gateway = ScriptedGateway()
+async def _overlap_whose_cancel_is_refused(gateway: ScriptedGateway) -> tuple[OrderManager, str]:
+    """A quoted ladder re-priced to 40 ticks whose DELETE the venue refuses for Up's level 0: the manager
+    and the refused (retiring) order's id."""
     manager = _manager(gateway)
     await _quoted(manager)
     refused = manager.slots[(UP, 0)].order_id
     gateway.refuse = {refused}
     gateway.answer.set()
     await _sync(manager, 40)
+    return manager, refused
+
+
+async def test_a_retiring_order_whose_cancel_failed_is_cancelled_again_and_its_level_never_posted_twice(autojump_clock):
+    gateway = ScriptedGateway()
+    manager, refused = await _overlap_whose_cancel_is_refused(gateway)
     # The refused one is live again, still retiring (never back on its slot); its level holds the replacement.
     assert manager.by_id[refused].state is OrderState.LIVE
     assert list(manager.retiring) == [refused]
@@ -228,12 +235,7 @@ async def test_a_level_whose_old_order_still_retires_gets_no_second_overlap(auto
     """Never more than one replacement in flight beside its predecessor: a level whose first predecessor's
     cancel was refused (live, retiring) re-prices again only through the sequential path."""
     gateway = ScriptedGateway()
-    manager = _manager(gateway)
-    await _quoted(manager)
-    refused = manager.slots[(UP, 0)].order_id
-    gateway.refuse = {refused}
-    gateway.answer.set()
-    await _sync(manager, 40)
+    manager, refused = await _overlap_whose_cancel_is_refused(gateway)
     first_replacement = manager.slots[(UP, 0)]
     assert list(manager.retiring) == [refused]
     gateway.log.clear()

@@ -120,19 +120,25 @@ async def test_with_reconcile_action_exit_a_mismatch_stops_the_market(autojump_c
         assert sc.our_open_orders() == []
 
 
+async def _reprice_into_a_hung_post(sc):
+    """At t = 8.5 a trader's bid re-prices the Up ladder and its POST hangs at the venue: the runner, the Up
+    token and the three orders left pending by that POST."""
+    runner = await sc.first_runner()
+    up = runner.info.up_token_id
+    await trio.sleep(8.5)
+    sc.sim.admin.http.append(HttpFault(kind="hang", families=["orders"], count=1))
+    sc.trader().limit(up, "BUY", 0.50, 5)
+    await trio.sleep(0.1)
+    return runner, up, [runner.manager.slots[(up, level)] for level in range(3)]
+
+
 async def test_orders_younger_than_the_grace_window_are_not_judged_missing(autojump_clock):
     grace_s = 5.0
     async with scenario(reconcile_grace_s=grace_s, backoff_failures=10, **QUIET) as sc, \
             trio.open_nursery() as nursery:
         sc.start(nursery)
-        runner = await sc.first_runner()
-        up = runner.info.up_token_id
-        await trio.sleep(8.5)
         # A reprice whose POST never reaches the venue and never answers (the client gives up at 2 s).
-        sc.sim.admin.http.append(HttpFault(kind="hang", families=["orders"], count=1))
-        sc.trader().limit(up, "BUY", 0.50, 5)
-        await trio.sleep(0.1)
-        pending = [runner.manager.slots[(up, level)] for level in range(3)]
+        runner, up, pending = await _reprice_into_a_hung_post(sc)
         assert all(o.state is OrderState.PENDING and o.created_at_s == sc.unix(8.5) for o in pending)
         await trio.sleep(2.5)
         # The t = 10 reconciliation waited for the in-flight POST, then found them 2 s old: not judged.
@@ -157,14 +163,8 @@ async def test_a_post_of_unknown_outcome_landing_after_the_venues_first_no_recor
     async with scenario(reconcile_grace_s=grace_s, backoff_failures=10, **QUIET) as sc, \
             trio.open_nursery() as nursery:
         sc.start(nursery)
-        runner = await sc.first_runner()
-        up = runner.info.up_token_id
-        await trio.sleep(8.5)
         # A reprice whose POST sits at the venue unprocessed (the client gives up at 2 s) ...
-        sc.sim.admin.http.append(HttpFault(kind="hang", families=["orders"], count=1))
-        sc.trader().limit(up, "BUY", 0.50, 5)
-        await trio.sleep(0.1)
-        pending = [runner.manager.slots[(up, level)] for level in range(3)]
+        runner, up, pending = await _reprice_into_a_hung_post(sc)
         (queued,) = [r for r in sc.http.of("POST", "/orders") if r.t >= 8.5]
         await trio.sleep(6.0)
         # ... past the grace window, the venue has no record of them: not a verdict yet.
