@@ -163,11 +163,12 @@ class PairLadderStrategy:
     Caps that hold whatever fills: `max_unpaired_shares` bounds one side's inventory lead *plus every
     resting BUY of ours on that side* (each counted as if it filled in full, the other side's as if none
     did); on the side that leads, `max_inventory_skew_shares` bounds the same worst case, so the leading
-    ladder shrinks as the excess grows and stops at the limit; the notional caps count inventory cost plus every resting BUY at price × remaining. A ladder
-    slot holds at most one order at a time (the order manager posts into a slot only once its previous
-    order ended), so a slot counts the larger of its open order and the desired quote. A fill only moves
-    size from "resting" to "inventory", so a bound that holds when the ladder is decided holds after any
-    subset of those orders fills.
+    ladder shrinks as the excess grows and stops at the limit; the notional caps count inventory cost plus
+    every resting BUY at price × remaining. A slot counts the larger of its open order and the desired
+    quote. (A concurrent re-price can leave a retiring order beside its replacement on one level; every
+    open order counts in the worst case, but the slot's own allowance reads one of the two.) A fill only
+    moves size from "resting" to "inventory", so a bound that holds when the ladder is decided holds after
+    any subset of those orders fills.
     """
 
     def __init__(self, params: PairLadderParams) -> None:
