@@ -238,9 +238,12 @@ class MarketRunner:
             # The cutoff instant (or the quoting tasks ended, which they never do on their own).
             self.transition(MarketTrigger.REACH_CUTOFF, "cutoff")
             end = self.clock.to_trio(self.info.end_s)
-            result = await self.cancel_all_verified("cutoff", deadline=end)
+            # Bounded by the market's end, but never by less than the exit's own bound: with a cutoff of 0
+            # (or a start at the cutoff) the end is now, and a cancel-all given no time cannot verify.
+            bound = max(end, trio.current_time() + self.settings.cancel_all_timeout_s)
+            result = await self.cancel_all_verified("cutoff", deadline=bound)
             if not result.verified:
-                raise MarketStop(ExitReason.CANCEL_UNVERIFIED, "cutoff cancel-all did not verify by the market's end")
+                raise MarketStop(ExitReason.CANCEL_UNVERIFIED, "cutoff cancel-all did not verify")
             if self.settings.complete_after_cutoff:
                 async with self.lock:
                     await self.completion.maybe_complete(after_cutoff=True)

@@ -119,6 +119,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.records.append(record)
         for hook in self.on_request:
             hook(record)
+        # Writing to a socket is a checkpoint: a request sent in a scope whose deadline has passed is
+        # cancelled there, as it would be on the wire (the in-memory venue alone would answer first).
+        await trio.lowlevel.checkpoint()
         trace = request.extensions.get("trace")
         if trace is not None:
             # As a socket transport reports it (httpcore's trace): the request is written, its answer

@@ -89,3 +89,21 @@ async def test_a_post_in_flight_at_the_cutoff_is_cut_off_with_it(autojump_clock,
         await sc.wait_until(lambda: trio.current_time() >= CUTOFF_S + 10.0)
         assert sc.our_open_orders() == []
         await sc.stop_and_wait(ExitReason.OPERATOR)
+
+
+async def test_a_cutoff_of_zero_still_gives_the_cutoff_cancel_all_its_time_and_ends_the_market(autojump_clock):
+    # Quoting to the very end: the cutoff instant is the market's end, so "until the end" leaves the
+    # cutoff's cancel-all no time at all; it gets the exit's bound instead, verifies, and the run ends
+    # as a market end, not as an unverified cancel.
+    async with scenario(window_s=100, quote_cutoff_s=0.0, gtd_at_cutoff=False, record=True) as sc, \
+            trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        await sc.wait_until(lambda: trio.current_time() >= END_S - 5.0)
+        assert sc.our_open_orders()  # still quoting five seconds before the end
+        await sc.done.wait()
+        assert sc.reason is ExitReason.MARKET_END
+        (cutoff,) = sc.journal.of("cancel_all", why="cutoff")
+        assert cutoff["verified"] is True and cutoff["t"] >= sc.unix(END_S)
+        assert runner.machine.exit_reason is ExitReason.MARKET_END
+        assert sc.our_open_orders() == []

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -215,50 +217,47 @@ async def test_kill_9_mid_window_leaves_orders_the_heartbeat_switch_clears(sim, 
     assert _journal(tmp_path)
 
 
-def _limit_file_size(limit_bytes: int) -> Callable[[], None]:
-    """A child's `preexec_fn`: every file it writes is capped at `limit_bytes` (RLIMIT_FSIZE: the write
-    past it fails with EFBIG; Python ignores the SIGXFSZ that comes with it)."""
-    import resource
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return apply
-
-
 async def test_a_journal_hitting_a_file_size_limit_exits_10_with_zero_orders(sim, tmp_path):
-    market = _pick_market(sim, min_left_s=40.0)
+    market = _pick_market(sim, min_left_s=60.0)
     key = _key()
     env = _bot_env(sim, key, market, tmp_path, BOT_QUOTE_CUTOFF_S="0")
-    out = (tmp_path / "bot.out").open("wb")
-    err = (tmp_path / "bot.err").open("wb")
-    # 64 KiB: the start (market terms, seeding, selection) and the first quotes fit; the churn of a live
-    # market fills it within seconds.
-    proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=out, stderr=err,
-        preexec_fn=_limit_file_size(64 * 1024),
-    )
-    try:
-        assert await _wait_for_orders(sim, key, market["condition_id"])
-        # How soon the journal fills depends on the market's activity (a few seconds on a busy one); if
-        # the market ends first the bot exits 0 by itself and the exit-code check below says so. The
-        # bound only keeps a hung run from hanging CI: the market's time left plus the usual exit bound.
-        with trio.fail_after(max(_BOT_EXIT_S + 20.0, market["end_ts"] - time.time() + _BOT_EXIT_S)):
-            await proc.wait()
-        stopped_at = time.monotonic()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        out.close()
-        err.close()
-    stderr = (tmp_path / "bot.err").read_text()
-    assert proc.returncode == 10, stderr[-2000:]
-    assert "journal" in stderr and "write failed" in stderr
-    assert "Traceback" not in stderr
+    journal = tmp_path / "journal.jsonl"
+    # stderr is a pipe, drained here: the file-size limit below applies to every file the bot writes, and
+    # its log must stay readable after the journal has hit it.
+    stderr = bytearray()
+    async with trio.open_nursery() as nursery:
+        proc = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+        async def drain() -> None:
+            async for chunk in proc.stderr:
+                stderr.extend(chunk)
+
+        nursery.start_soon(drain)
+        try:
+            assert await _wait_for_orders(sim, key, market["condition_id"])
+            # Quoting: from now on the journal may not grow by one byte (RLIMIT_FSIZE set on the running
+            # process: the next write fails with EFBIG; Python ignores the SIGXFSZ that comes with it).
+            size = journal.stat().st_size
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (size, size))
+            # The next journal line comes with the next re-price, a second or so on the simulator's flow;
+            # the market has a minute left. The bound only keeps a hung run from hanging CI.
+            with trio.fail_after(_BOT_EXIT_S + 20.0):
+                await proc.wait()
+            stopped_at = time.monotonic()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+    text = stderr.decode(errors="replace")
+    assert proc.returncode == 10, text[-2000:]
+    assert "journal" in text and "write failed" in text
+    assert "Traceback" not in text
     assert await _open_orders(sim, key, market["condition_id"]) == []
     assert time.monotonic() - stopped_at < 20.0
-    # What was written before the limit is whole lines.
-    assert _journal(tmp_path)
+    # What was written before the limit is whole lines, and nothing after it.
+    assert _journal(tmp_path) and journal.stat().st_size == size
 
 
 async def test_a_journal_path_that_cannot_be_opened_exits_2_naming_it(tmp_path):
