@@ -107,6 +107,11 @@ class Inventory:
         self.fills_reversed = 0
         self.realised_pnl_micro = 0
         self.seed_reversals: list[Fill] = []  # fills the seed's balance held whose trade FAILED after the seed
+        # Per order id: the shares the positions hold from its fills (counted, or held by the seed's
+        # balance), and a stamp that moves with it. Its order's own matched size may run ahead (the order
+        # update came before the trade): the caps count that difference as held too (`held_on`).
+        self._held_by_order: dict[str, int] = {}
+        self.version = 0
 
     def position(self, token_id: str) -> TokenPosition:
         return self._positions[token_id]
@@ -140,7 +145,17 @@ class Inventory:
         if key in self._fills:
             return False
         self._fills[key] = _FillRecord(fill, counted=False, final=fill.status is FillStatus.CONFIRMED)
+        if fill.status is not FillStatus.FAILED:
+            self._hold(fill, +1)
         return True
+
+    def held_on(self, order_id: str) -> int:
+        """Micro-shares the positions hold from fills of `order_id`."""
+        return self._held_by_order.get(order_id, 0)
+
+    def _hold(self, fill: Fill, sign: int) -> None:
+        self._held_by_order[fill.order_id] = self._held_by_order.get(fill.order_id, 0) + sign * fill.shares_micro
+        self.version += 1
 
     def knows(self, fill: Fill) -> bool:
         """Whether this fill's key (trade id, order id) was seen: counted, seeded or failed."""
@@ -158,6 +173,7 @@ class Inventory:
                                            failed=failed)
             if not failed:
                 self._book(fill, +1)
+                self._hold(fill, +1)
                 self.fills_counted += 1
             return not failed
         if record.final:
@@ -167,6 +183,7 @@ class Inventory:
             record.failed = True
             if record.counted or record.seeded:
                 self._book(record.fill, -1)
+                self._hold(record.fill, -1)
                 if record.seeded:
                     self.seed_reversals.append(record.fill)
                 record.counted = record.seeded = False

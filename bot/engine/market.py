@@ -160,7 +160,8 @@ class MarketRunner:
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
         self.tick_size: str | None = info.tick_size
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
-        self._resting: tuple[int, tuple[RestingOrder, ...]] = (-1, ())  # (manager.seq, resting_orders())
+        # ((manager.seq, inventory.version), resting_orders())
+        self._resting: tuple[tuple[int, int], tuple[RestingOrder, ...]] = ((-1, -1), ())
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
         self._first_ladder_pending = True
         self._on_change = on_change
@@ -339,15 +340,27 @@ class MarketRunner:
         return self._account_budget(self) if self._account_budget is not None else None
 
     def resting_orders(self) -> tuple[RestingOrder, ...]:
-        """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers."""
-        # Kept while the manager's change stamp stays put: every order created or changed bumps `seq`, and
-        # a tick asks twice (its view, the account budget) on every market-data change.
-        seq = self.manager.seq
-        if self._resting[0] != seq:
-            self._resting = (seq, tuple(
-                RestingOrder(o.token_id, o.level, o.price_micro, o.remaining_micro)
+        """Every open BUY of ours in the market (ladder, completion, seeded extras), in integers, and the
+        shares matched on the venue that the inventory does not hold yet (level None).
+
+        A fill reaches us twice, in either order: the order update (its matched size) and the trade (the
+        inventory). Per order, what is held or may still be bought is counted once whichever came first:
+        an open order may still buy its size less the larger of the two, and a matched size ahead of the
+        inventory is bought already."""
+        # Kept while the manager's and the inventory's change stamps stay put: a tick asks twice (its
+        # view, the account budget) on every market-data change.
+        stamp = (self.manager.seq, self.inventory.version)
+        if self._resting[0] != stamp:
+            retiring = self.manager.retiring
+            held_on = self.inventory.held_on
+            resting = [
+                RestingOrder(o.token_id, o.level, o.price_micro,
+                             max(0, o.size_micro - max(o.matched_micro, held_on(o.order_id))), o.order_id in retiring)
                 for o in self.manager.open_orders() if o.side == "BUY"
-            ))
+            ]
+            resting += [RestingOrder(o.token_id, None, o.price_micro, extra)
+                        for o, extra in self.manager.matched_ahead(held_on) if o.side == "BUY"]
+            self._resting = (stamp, tuple(resting))
         return self._resting[1]
 
     async def tick(self) -> None:

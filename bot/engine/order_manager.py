@@ -140,6 +140,9 @@ class OrderManager:
         self._open: dict[str, Order] = {}
         # The ids of orders in state `unknown` (an index kept by `transition`, not a state of its own).
         self.unknown_outcome: set[str] = set()
+        # Orders the venue reported matched (in part): until the inventory holds their fills, the matched
+        # size is on its way (`matched_ahead`).
+        self._matched: dict[str, None] = {}  # a set kept in insertion order: the views it feeds are deterministic
         # A counter bumped by every creation and state change; `changed_seq[id]` is the order's last.
         self.seq = 0
         self.changed_seq: dict[str, int] = {}
@@ -194,6 +197,8 @@ class OrderManager:
         self.by_id[order.order_id] = order
         if order.is_open:
             self._open[order.order_id] = order
+        if order.matched_micro:
+            self._matched[order.order_id] = None
         self.touch(order)
 
     def transition(self, order: Order, trigger: OrderTrigger, *, reason: str, matched_micro: int | None = None) -> bool:
@@ -210,6 +215,8 @@ class OrderManager:
         except IllegalTransition as exc:
             report_illegal(exc, reason)
             return False
+        if order.matched_micro:
+            self._matched[order.order_id] = None
         if order.state is OrderState.UNKNOWN:
             self.unknown_outcome.add(order.order_id)
         else:
@@ -231,6 +238,20 @@ class OrderManager:
             self._open.pop(order.order_id, None)
             self._free_slot(order)
         return True
+
+    def matched_ahead(self, held_on: Callable[[str], int]) -> list[tuple[Order, int]]:
+        """(order, micro-shares) the venue reported matched beyond what the inventory holds of its fills
+        (`held_on(order_id)`): the order update came before its trade. Those shares are bought; the caps
+        count them as held until the trade arrives. A terminal order whose fills are all held is dropped."""
+        ahead: list[tuple[Order, int]] = []
+        for oid in list(self._matched):
+            order = self.by_id.get(oid)
+            extra = 0 if order is None else order.matched_micro - held_on(oid)
+            if extra > 0:
+                ahead.append((order, extra))  # type: ignore[arg-type]
+            elif order is None or order.is_terminal:
+                del self._matched[oid]
+        return ahead
 
     def _free_slot(self, order: Order) -> None:
         self.retiring.pop(order.order_id, None)
@@ -362,6 +383,7 @@ class OrderManager:
         for quote in overlap:
             predecessor = self.slots.pop((quote.token_id, quote.level))
             self.retiring[predecessor.order_id] = predecessor
+            self.touch(predecessor)  # the strategy's resting view tells retiring orders apart
         now_posts = sorted([*posts, *overlap], key=lambda q: (q.token_id, q.level)) if may_post else []
         report.overlapped += len(overlap)
         self.counts["overlapped"] += len(overlap)

@@ -21,7 +21,7 @@ from bot.engine.order_manager import OverlapCaps, SyncReport
 from bot.engine.own_book import best_excluding_own, own_size_by_price
 from bot.engine.strategy import BlockReason, Ladder, MarketView, RestingOrder, TokenView
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
-from bot.protocol.money import micro_from_float, micro_text, parse_micro
+from bot.protocol.money import MICRO, micro_from_float, micro_text, parse_micro
 from statemachines.market import MarketState, MarketTrigger
 
 if TYPE_CHECKING:
@@ -125,7 +125,8 @@ class QuotingLoop:
         """The caps a re-price's overlap must hold, counting old and new orders alike (`OverlapCaps`), in
         micro-units as the strategy's: the notional is the market's cap (or the account's budget, if lower)
         minus the inventory's cost; the shares, per token, what keeps its unpaired excess within
-        `max_unpaired_shares` if every open BUY on it filled and none on the other token."""
+        `max_unpaired_shares` if every open BUY on it filled and none on the other token. Shares matched on
+        the venue that the inventory does not hold yet count as held (`MarketRunner.resting_orders`)."""
         r = self._r
         cap = micro_from_float(r.settings.max_notional_per_market_pusd)
         budget = r.account_budget()
@@ -133,12 +134,18 @@ class QuotingLoop:
             cap = min(cap, budget)
         up_id, down_id = r.info.up_token_id, r.info.down_token_id
         up, down = r.inventory.position(up_id), r.inventory.position(down_id)
+        ahead = {up_id: 0, down_id: 0}
+        ahead_cost = 0
+        for order, extra in r.manager.matched_ahead(r.inventory.held_on):
+            if order.side == "BUY" and order.token_id in ahead:
+                ahead[order.token_id] += extra
+                ahead_cost += -(-extra * order.price_micro // MICRO)
         unpaired = micro_from_float(r.settings.max_unpaired_shares)
         return OverlapCaps(
-            notional_micro=cap - up.cost_micro - down.cost_micro,
+            notional_micro=cap - up.cost_micro - down.cost_micro - ahead_cost,
             open_shares_micro={
-                up_id: unpaired - (up.shares_micro - down.shares_micro),
-                down_id: unpaired - (down.shares_micro - up.shares_micro),
+                up_id: unpaired - (up.shares_micro - down.shares_micro) - ahead[up_id],
+                down_id: unpaired - (down.shares_micro - up.shares_micro) - ahead[down_id],
             },
         )
 

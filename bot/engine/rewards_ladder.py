@@ -111,7 +111,8 @@ class RewardsAwareLadder:
         # and the scoring sizes add no unpaired risk beyond what the limit leaves above the plain ladder's.
         # A level left out keeps the plain size: the inner ladder's caps saw the reward sizes, and a smaller
         # order keeps every cap it passed. Level 0 (the best score) is served first.
-        held = {(o.token_id, o.level): o.remaining_micro for o in view.resting if o.level is not None}
+        held = {(o.token_id, o.level): o.remaining_micro for o in view.resting if o.level is not None
+                and not o.retiring}
 
         def added(q: Quote, size_micro: int) -> int:
             return max(0, size_micro - held.get((q.token_id, q.level), 0))

@@ -76,12 +76,18 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class RestingOrder:
-    """One open BUY of ours that could still fill: ladder slot `level` (None: a completion or a seeded extra)."""
+    """One open BUY of ours that could still fill: ladder slot `level` (None: a completion or a seeded extra).
+
+    `retiring`: a concurrent re-price's predecessor, its cancel in flight beside its replacement on the
+    same level. It counts in every worst case, but a new quote on the level replaces the replacement,
+    not it: the slot's credit is the non-retiring order's size only.
+    """
 
     token_id: str
     level: int | None
     price_micro: int
     remaining_micro: int
+    retiring: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +258,7 @@ class PairLadderStrategy:
                 token_blocks[token.token_id] = BlockReason.INVENTORY_CAP
                 continue
             slots = {o.level: o.remaining_micro for o in view.resting if o.token_id == token.token_id
-                     and o.level is not None}
+                     and o.level is not None and not o.retiring}
             # Worst case with nothing new: every open BUY on this side fills, none on the other.
             resting = sum(o.remaining_micro for o in view.resting if o.token_id == token.token_id)
             room = self._unpaired_micro - lead - resting
@@ -311,7 +317,7 @@ class PairLadderStrategy:
         if view.account_budget_micro is not None:
             cap = min(cap, view.account_budget_micro)
         held = {(o.token_id, o.level): _notional(o.remaining_micro, o.price_micro) for o in view.resting
-                if o.level is not None}
+                if o.level is not None and not o.retiring}
         total = view.up.inventory_cost_micro + view.down.inventory_cost_micro + sum(
             _notional(o.remaining_micro, o.price_micro) for o in view.resting
         )

@@ -48,7 +48,7 @@ from bot.protocol.messages import (
     parse_trade,
     parse_user_event,
 )
-from bot.protocol.money import parse_micro
+from bot.protocol.money import MICRO, parse_micro
 from bot.protocol.rest import CancelResult, PostResult
 from bot.protocol.ws import Resynced
 from bot.sim.engine import Exchange
@@ -549,11 +549,25 @@ class World:
         if not self.options.overlap_room or r.manager.retiring == {}:
             return  # only the overlap is checked here; the strategy's own caps have their tests
         inv = r.inventory
-        cap = self.settings.max_unpaired_shares
+        cap = round(self.settings.max_unpaired_shares * MICRO)
+        # A fill reaches the bot twice, in either order: the order update (its matched size) and the trade
+        # (the inventory). Per order, what is held or may still be: the larger of the two, less what the
+        # inventory already holds, plus what is still open.
+        counted: dict[str, int] = {}
+        for fill in inv.counted_fills():
+            counted[fill.order_id] = counted.get(fill.order_id, 0) + fill.shares_micro
+        exposure: dict[str, int] = {}
+        for order in r.manager.by_id.values():
+            if order.side != "BUY":
+                continue
+            done = max(order.matched_micro, counted.get(order.order_id, 0))
+            pending = done - counted.get(order.order_id, 0) + (order.size_micro - done if order.is_open else 0)
+            exposure[order.token_id] = exposure.get(order.token_id, 0) + pending
         for token, other in ((r.info.up_token_id, r.info.down_token_id), (r.info.down_token_id, r.info.up_token_id)):
-            lead = inv.position(token).shares - inv.position(other).shares
-            resting = sum(o.remaining_shares for o in r.manager.open_orders() if o.token_id == token and o.side == "BUY")
-            _check(lead + resting <= cap + _EPS, f"{token[:4]}: lead {lead} + open BUYs {resting} > {cap} during an overlap")
+            lead = inv.position(token).shares_micro - inv.position(other).shares_micro
+            worst = exposure.get(token, 0)
+            _check(lead + worst <= cap, f"{token[:4]}: lead {lead} + matched or open BUYs {worst} > {cap} µshares "
+                                        "during an overlap")
 
     def _check_inventory(self) -> None:
         inv = self.runner.inventory

@@ -1,10 +1,10 @@
 """Caps that hold whatever fills: `max_unpaired_shares` and the notional caps count every resting BUY of ours
 at its worst case, so no subset of our orders filling can take the market past a cap (issue 13, finding 3).
 
-The model of what may rest after a decision: a ladder slot holds one order at a time (the order manager
-posts into a slot only once its previous order ended), so each slot holds either its current open order
-(kept, or its cancel not yet confirmed) or the new quote; orders outside the ladder (a completion, seeded
-extras) stay as they are.
+The model of what may rest after a decision: each ladder slot holds either its current open order (kept,
+or its cancel not yet confirmed) or the new quote; orders outside the ladder (a completion, seeded extras)
+stay as they are, and so does a concurrent re-price's retiring order (its cancel in flight beside its
+replacement on the same level: a new quote there replaces the replacement, never the retiring one).
 """
 
 from __future__ import annotations
@@ -90,6 +90,19 @@ def test_the_leading_side_ladder_shrinks_so_its_worst_case_stays_within_the_skew
     assert [q.size_micro for q in ladder.quotes if q.token_id == UP] == [10 * MICRO] * 3
 
 
+def test_a_retiring_order_beside_its_replacement_gives_the_level_no_credit():
+    # A concurrent re-price: level 0's 10-share predecessor is retiring (its cancel in flight) beside its
+    # 5-share replacement. A new level-0 quote would replace the replacement, so the level's credit is 5,
+    # whatever order the two are listed in; crediting the retiring 10 let 30 shares rest against a cap of 25.
+    for order in ((0, 1), (1, 0)):
+        pair = [RestingOrder(UP, 0, 440_000, 5 * MICRO), RestingOrder(UP, 0, 450_000, 10 * MICRO, retiring=True)]
+        view = market(0, 0, resting=[pair[i] for i in order])
+        ladder = PairLadderStrategy(params()).desired(view)
+        up = [q.size_micro for q in ladder.quotes if q.token_id == UP]
+        assert up == [10 * MICRO, 5 * MICRO]
+        assert 10 * MICRO + sum(up) <= 25 * MICRO  # the retiring order filling with every new quote
+
+
 amounts = st.integers(0, 40).map(lambda n: n * MICRO // 2)  # 0 to 20 shares in half-share steps
 
 
@@ -108,7 +121,12 @@ def scenarios(draw):
     resting = []
     for token_id in (UP, DOWN):
         for level in draw(st.sets(st.integers(0, 6), max_size=4)):
-            resting.append(RestingOrder(token_id, level, draw(st.integers(1, 95)) * STEP, draw(amounts.filter(bool))))
+            slot = [RestingOrder(token_id, level, draw(st.integers(1, 95)) * STEP, draw(amounts.filter(bool)))]
+            if draw(st.booleans()):  # a retiring predecessor beside it, listed before or after it
+                retiring = RestingOrder(token_id, level, draw(st.integers(1, 95)) * STEP,
+                                        draw(amounts.filter(bool)), retiring=True)
+                slot.insert(draw(st.integers(0, 1)), retiring)
+            resting.extend(slot)
         for _ in range(draw(st.integers(0, 1))):
             resting.append(RestingOrder(token_id, None, draw(st.integers(1, 95)) * STEP, draw(amounts.filter(bool))))
     budget = draw(st.none() | st.integers(0, 40).map(lambda n: n * MICRO))
@@ -126,9 +144,10 @@ def test_no_subset_of_resting_orders_filling_exceeds_a_cap(scenario, data):
     p, view = scenario
     ladder = PairLadderStrategy(p).desired(view)
     quotes = {(q.token_id, q.level): q for q in ladder.quotes}
-    open_slots = {(o.token_id, o.level): o for o in view.resting if o.level is not None}
-    # What may rest after the decision: per slot, its open order or the new quote; extras as they are.
-    after = [o for o in view.resting if o.level is None]
+    open_slots = {(o.token_id, o.level): o for o in view.resting if o.level is not None and not o.retiring}
+    # What may rest after the decision: per slot, its open order or the new quote; extras and retiring
+    # orders as they are.
+    after = [o for o in view.resting if o.level is None or o.retiring]
     for key in open_slots.keys() | quotes.keys():
         old, new = open_slots.get(key), quotes.get(key)
         choices = [o for o in (old, new and RestingOrder(new.token_id, new.level, new.price_micro, new.size_micro))

@@ -348,14 +348,22 @@ def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
     positions = {UP: SimpleNamespace(shares_micro=12 * MICRO, cost_micro=5_400_000),
                  DOWN: SimpleNamespace(shares_micro=4 * MICRO, cost_micro=2_000_001)}
     budget: list[int | None] = [None]
+    ahead: list[tuple[SimpleNamespace, int]] = []
     runner = SimpleNamespace(
         settings=SimpleNamespace(max_notional_per_market_pusd=50.0, max_unpaired_shares=20.0),
         account_budget=lambda: budget[0],
         info=SimpleNamespace(up_token_id=UP, down_token_id=DOWN),
-        inventory=SimpleNamespace(position=positions.__getitem__),
+        inventory=SimpleNamespace(position=positions.__getitem__, held_on=lambda order_id: 0),
+        manager=SimpleNamespace(matched_ahead=lambda held_on: ahead),
     )
     caps = QuotingLoop(runner).overlap_caps()  # type: ignore[arg-type]
     assert caps.notional_micro == 50 * MICRO - 5_400_000 - 2_000_001
     assert caps.open_shares_micro == {UP: 20 * MICRO - 8 * MICRO, DOWN: 20 * MICRO + 8 * MICRO}
+    # 3 Up shares the venue reported matched at 0.45, their trade not in yet: bought already, so held.
+    ahead.append((SimpleNamespace(side="BUY", token_id=UP, price_micro=450_000), 3 * MICRO))
+    caps = QuotingLoop(runner).overlap_caps()  # type: ignore[arg-type]
+    assert caps.notional_micro == 50 * MICRO - 5_400_000 - 2_000_001 - 1_350_000
+    assert caps.open_shares_micro == {UP: 20 * MICRO - 8 * MICRO - 3 * MICRO, DOWN: 20 * MICRO + 8 * MICRO}
+    ahead.clear()
     budget[0] = 30 * MICRO  # the account's budget binds
     assert QuotingLoop(runner).overlap_caps().notional_micro == 30 * MICRO - 7_400_001  # type: ignore[arg-type]

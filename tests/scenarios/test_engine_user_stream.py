@@ -153,3 +153,38 @@ async def test_duplicated_and_reordered_user_events_never_count_twice(autojump_c
         filled = [o for o in runner.manager.by_id.values() if o.state is OrderState.FILLED]
         assert sorted(o.token_id for o in filled) == sorted([up, down])
         await _stop(sc)
+
+
+async def test_a_fill_whose_order_update_comes_before_its_trade_counts_as_held_for_the_caps(autojump_clock):
+    # The venue does not say in which order a fill's two reports arrive. With the trade held back, the
+    # order update alone says our 10-share Up level filled: the shares are bought, and the unpaired cap
+    # (30: exactly the 3 levels) must count them before the inventory does, or the level is re-posted
+    # and 40 Up shares could end unpaired.
+    async with scenario(max_unpaired_shares=30.0, **QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        up, down = runner.info.up_token_id, runner.info.down_token_id
+        await trio.sleep(1.0)
+        held_back: list = []
+        apply_trade = runner.user_handler.on_trade_event
+        runner.user_handler.on_trade_event = held_back.append  # type: ignore[method-assign]
+        ours = runner.manager.slots[(up, 0)]
+        sc.trader().market(down, "BUY", amount=100.0, price=0.53)  # mints against Up bids >= 0.47, ours too
+        await sc.wait_until(lambda: ours.state is OrderState.FILLED)
+        assert held_back and runner.inventory.up.shares_micro == 0
+        await trio.sleep(3.0)  # ticks and re-prices with only the order update known
+
+        def up_open_shares() -> float:
+            return sum(float(o["original_size"]) - float(o["size_matched"]) for o in sc.our_open_orders()
+                       if o["asset_id"] == up)
+
+        assert 10.0 + up_open_shares() <= 30.0
+        assert [(o.token_id, extra) for o, extra in runner.manager.matched_ahead(runner.inventory.held_on)] == [
+            (up, 10_000_000)]
+        for event in held_back:
+            apply_trade(event)
+        assert runner.inventory.up.shares_micro == 10_000_000
+        assert runner.manager.matched_ahead(runner.inventory.held_on) == []
+        await trio.sleep(3.0)
+        assert 10.0 + up_open_shares() <= 30.0
+        await _stop(sc)
