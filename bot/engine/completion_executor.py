@@ -46,14 +46,28 @@ class CompletionExecutor:
     def due(self, now: float) -> bool:
         if now < self.not_before_s:
             return False
-        return abs(self._r.inventory.imbalance_micro) >= self._r.money.completion_min_imbalance_micro
+        return abs(self._imbalance()) >= self._r.money.completion_min_imbalance_micro
+
+    def _imbalance(self) -> int:
+        """Up minus Down in micro-shares, the lagging side credited with what it bought whose trade has not
+        arrived yet (a completion answered "matched" before its trade, a maker fill reported by its order
+        update first): those shares pair the lead already, and buying them again would overbuy. The
+        leading side's own shares still on their way are not counted: completing waits for their trade."""
+        r = self._r
+        imbalance = r.inventory.imbalance_micro
+        if imbalance == 0:
+            return 0
+        ahead = r.matched_ahead_shares()
+        if imbalance > 0:
+            return max(0, imbalance - ahead[r.info.down_token_id])
+        return min(0, imbalance + ahead[r.info.up_token_id])
 
     async def maybe_complete(self, *, after_cutoff: bool) -> None:
         """At most one bounded FOK/FAK BUY of the lagging token (the caller holds the lock)."""
         r = self._r
         info, money = r.info, r.money
         now = r.clock.now_s()
-        imbalance = r.inventory.imbalance_micro
+        imbalance = self._imbalance()
         if abs(imbalance) < money.completion_min_imbalance_micro:
             return
         lead, lag = (
@@ -113,8 +127,7 @@ class CompletionExecutor:
         # answer ends the order before its trade arrives on the user stream: wait for the fill too.
         with trio.move_on_after(r.settings.completion_settle_s):
             while not order.is_terminal or (
-                order.state is OrderState.FILLED
-                and not any(f.order_id == order.order_id for f in r.inventory.counted_fills())
+                order.state is OrderState.FILLED and r.inventory.held_on(order.order_id) == 0
             ):
                 await r.wait_for_change()
 

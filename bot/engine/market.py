@@ -363,6 +363,15 @@ class MarketRunner:
             self._resting = (stamp, tuple(resting))
         return self._resting[1]
 
+    def matched_ahead_shares(self) -> dict[str, int]:
+        """Per token, micro-shares our BUYs were reported matched (order update, or a taker's "matched"
+        answer) that the inventory does not hold yet: bought, their trade still on its way."""
+        ahead = dict.fromkeys(self.info.token_ids, 0)
+        for order, extra in self.manager.matched_ahead(self.inventory.held_on):
+            if order.side == "BUY" and order.token_id in ahead:
+                ahead[order.token_id] += extra
+        return ahead
+
     async def tick(self) -> None:
         await self.quoting.tick()
 

@@ -274,6 +274,9 @@ class OrderManager:
             del self.by_id[oid]
             self._open.pop(oid, None)
             self.changed_seq.pop(oid, None)
+            if oid in self._matched:  # its matched size leaves the views (`matched_ahead`): a change
+                del self._matched[oid]
+                self.seq += 1
 
     # --- the diff --------------------------------------------------------------------------------
     def plan(self, ladder: Ladder, tick_size: str | None) -> tuple[list[Order], list[Quote]]:

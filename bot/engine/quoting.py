@@ -137,7 +137,7 @@ class QuotingLoop:
         ahead = {up_id: 0, down_id: 0}
         ahead_cost = 0
         for order, extra in r.manager.matched_ahead(r.inventory.held_on):
-            if order.side == "BUY" and order.token_id in ahead:
+            if order.side == "BUY" and order.token_id in ahead:  # bought, its trade on its way: held
                 ahead[order.token_id] += extra
                 ahead_cost += -(-extra * order.price_micro // MICRO)
         unpaired = micro_from_float(r.settings.max_unpaired_shares)

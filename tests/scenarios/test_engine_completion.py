@@ -146,3 +146,32 @@ async def test_a_killed_completion_resumes_quoting_and_the_next_one_waits_for_th
         assert runner.stats.completions_sent == 2 and runner.inventory.imbalance_shares == 0.0
         await sc.stop_and_wait(ExitReason.OPERATOR)
         assert sc.our_open_orders() == []
+
+
+async def test_a_completion_answered_matched_is_not_bought_again_while_its_trade_is_late(autojump_clock):
+    # The venue answers the FAK "matched" but its trade is late on the user stream, past the settle wait
+    # and the cooldown. The shares are bought: the next decision counts them, and no second completion
+    # buys the lagging side again (which would leave Down 10 shares ahead instead of a pair).
+    cooldown_s = 2.0
+    async with scenario(completion_cooldown_s=cooldown_s, **QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        down = runner.info.down_token_id
+        await trio.sleep(1.0)
+        await _lead_up_by_ten(sc, runner)
+        held_back: list[Any] = []
+        apply_trade = runner.user_handler.on_trade_event
+        runner.user_handler.on_trade_event = held_back.append  # type: ignore[method-assign]
+        _offer_down_at(sc, runner, 0.50)  # 50 shares: enough for a second completion to fill too
+        await sc.wait_until(lambda: runner.stats.completions_filled == 1)
+        await trio.sleep(sc.settings.completion_settle_s + 4 * cooldown_s)
+        assert len(_market_orders(sc)) == 1 and runner.stats.completions_sent == 1
+        assert runner.inventory.down.shares == 0.0 and runner.matched_ahead_shares()[down] == 10 * UNIT
+        for event in held_back:
+            apply_trade(event)
+        assert runner.inventory.down.shares == 10.0 and runner.inventory.imbalance_shares == 0.0
+        assert runner.matched_ahead_shares()[down] == 0
+        await trio.sleep(2 * cooldown_s)
+        assert len(_market_orders(sc)) == 1
+        await sc.stop_and_wait(ExitReason.OPERATOR)
+        assert sc.our_open_orders() == []
