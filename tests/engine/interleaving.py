@@ -394,6 +394,8 @@ class World:
         self.clock = _TrioUnixClock()
         self.runner = MarketRunner(info, self.settings, self.gateway, books=self.books,
                                    user_events=user_receive, clock=self.clock, journal=NullJournal())  # type: ignore[arg-type]
+        if options.overlap_room:
+            self._judge_overlaps()
         # Seeding sets a position from the venue's balance; what the counted fills do not explain is the seed.
         self.seed_shares = {_UP: 0.0, _DOWN: 0.0}
         inventory, seed = self.runner.inventory, self.runner.inventory.seed
@@ -540,19 +542,34 @@ class World:
                 venue_per_token[wire["asset_id"]] = venue_per_token.get(wire["asset_id"], 0) + 1
         _check(all(n <= levels for n in venue_per_token.values()), f"venue levels {venue_per_token}")
         self._check_inventory()
-        self._check_open_shares()
 
-    def _check_open_shares(self) -> None:
-        """Every open BUY of ours filling (retiring ones and their replacements alike), none on the other
-        token: the unpaired excess stays within `max_unpaired_shares` (the overlap caps)."""
+    def _judge_overlaps(self) -> None:
+        """Judge every overlap where it is decided (`OrderManager._overlap`), on what the bot knows then:
+        every open BUY of ours filling (retiring ones and their replacements alike, the posts leaving and
+        the replacements chosen), none on the other token, keeps the unpaired excess within
+        `max_unpaired_shares`.
+
+        Not judged after the fact on the venue's truth: a fill the venue made before confirming a cancel,
+        its reports not delivered yet, is unknown to any bot deciding meanwhile (the sequential path posts
+        its ladder from the same view)."""
+        manager = self.runner.manager
+        decide = manager._overlap
+
+        def judged(cancels: list[Any], ladder: Any, posts: list[Any], caps: Any) -> list[Any]:
+            chosen = decide(cancels, ladder, posts, caps)
+            if chosen:
+                self._check_open_shares([*posts, *chosen])
+            return chosen
+
+        manager._overlap = judged  # type: ignore[method-assign]
+
+    def _check_open_shares(self, leaving: list[Any]) -> None:
         r = self.runner
-        if not self.options.overlap_room or r.manager.retiring == {}:
-            return  # only the overlap is checked here; the strategy's own caps have their tests
         inv = r.inventory
         cap = round(self.settings.max_unpaired_shares * MICRO)
         # A fill reaches the bot twice, in either order: the order update (its matched size) and the trade
         # (the inventory). Per order, what is held or may still be: the larger of the two, less what the
-        # inventory already holds, plus what is still open.
+        # inventory already holds, plus what is still open; then the new orders about to leave.
         counted: dict[str, int] = {}
         for fill in inv.counted_fills():
             counted[fill.order_id] = counted.get(fill.order_id, 0) + fill.shares_micro
@@ -563,11 +580,13 @@ class World:
             done = max(order.matched_micro, counted.get(order.order_id, 0))
             pending = done - counted.get(order.order_id, 0) + (order.size_micro - done if order.is_open else 0)
             exposure[order.token_id] = exposure.get(order.token_id, 0) + pending
+        for quote in leaving:
+            exposure[quote.token_id] = exposure.get(quote.token_id, 0) + quote.size_micro
         for token, other in ((r.info.up_token_id, r.info.down_token_id), (r.info.down_token_id, r.info.up_token_id)):
             lead = inv.position(token).shares_micro - inv.position(other).shares_micro
             worst = exposure.get(token, 0)
             _check(lead + worst <= cap, f"{token[:4]}: lead {lead} + matched or open BUYs {worst} > {cap} µshares "
-                                        "during an overlap")
+                                        "in an overlap decided")
 
     def _check_inventory(self) -> None:
         inv = self.runner.inventory
