@@ -157,8 +157,13 @@ async def test_a_seeding_start_journals_every_fill_of_the_key_from_before_once_a
         assert runner.inventory.up.shares_micro == 15_000_000
         assert runner.inventory.up.cost_micro == 10 * 500_000 + 5 * 490_000
         assert runner.inventory.fills_counted == 0
+        # The adopted order's 5 matched shares are held by the seeded balance, not still on their way: the
+        # caps count them once.
+        assert runner.manager.by_id[part].matched_micro == runner.inventory.held_on(part) == 5_000_000
+        assert set(runner.matched_ahead_shares().values()) == {0}
         await trio.sleep(30.0)  # the trade is MINED, then CONFIRMED: both re-sent to the seeded life
         assert {t["status"] for t in sc.exchange.trades(sc.owner)} == {"CONFIRMED"}
         assert len(sc.journal.of("fill")) == 2 and runner.inventory.fills_counted == 0
         assert runner.inventory.up.shares_micro == 15_000_000
+        assert runner.inventory.held_on(part) == 5_000_000 and set(runner.matched_ahead_shares().values()) == {0}
         await sc.stop_and_wait(ExitReason.OPERATOR)
