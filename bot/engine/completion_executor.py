@@ -57,10 +57,10 @@ class CompletionExecutor:
         imbalance = r.inventory.imbalance_micro
         if imbalance == 0:
             return 0
-        ahead = r.matched_ahead_shares()
+        ahead = r.matched_ahead()
         if imbalance > 0:
-            return max(0, imbalance - ahead[r.info.down_token_id])
-        return min(0, imbalance + ahead[r.info.up_token_id])
+            return max(0, imbalance - ahead[r.info.down_token_id][0])
+        return min(0, imbalance + ahead[r.info.up_token_id][0])
 
     async def maybe_complete(self, *, after_cutoff: bool) -> None:
         """At most one bounded FOK/FAK BUY of the lagging token (the caller holds the lock)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bot.protocol.money import MICRO, micro_to_float
+from bot.protocol.money import MICRO, micro_to_float, notional_micro
 
 __all__ = ["Fill", "FillStatus", "Inventory", "TokenPosition"]
 
@@ -51,7 +51,7 @@ class Fill:
     def cost_micro(self) -> int:
         if self.notional_micro >= 0:
             return self.notional_micro
-        return -(-self.shares_micro * self.price_micro // MICRO)
+        return notional_micro(self.shares_micro, self.price_micro)
 
     # Display (journal, status).
     @property

@@ -56,7 +56,7 @@ from bot.engine.strategy import (
 from bot.engine.user_events import UserEventHandler
 from bot.protocol.book import OrderBook
 from bot.protocol.errors import VenueError
-from bot.protocol.money import MICRO, micro_to_float
+from bot.protocol.money import micro_to_float, notional_micro
 from settings import BotSettings
 from statemachines.market import ExitReason, MarketMachine, MarketState, MarketTrigger
 from statemachines.order import OrderState, OrderTrigger
@@ -363,13 +363,15 @@ class MarketRunner:
             self._resting = (stamp, tuple(resting))
         return self._resting[1]
 
-    def matched_ahead_shares(self) -> dict[str, int]:
-        """Per token, micro-shares our BUYs were reported matched (order update, or a taker's "matched"
-        answer) that the inventory does not hold yet: bought, their trade still on its way."""
-        ahead = dict.fromkeys(self.info.token_ids, 0)
+    def matched_ahead(self) -> dict[str, tuple[int, int]]:
+        """Per token, (micro-shares, their pUSD × 10⁶ at the orders' prices) our BUYs were reported matched
+        (order update, or a taker's "matched" answer) that the inventory does not hold yet: bought, their
+        trade still on its way."""
+        ahead = dict.fromkeys(self.info.token_ids, (0, 0))
         for order, extra in self.manager.matched_ahead(self.inventory.held_on):
             if order.side == "BUY" and order.token_id in ahead:
-                ahead[order.token_id] += extra
+                shares, cost = ahead[order.token_id]
+                ahead[order.token_id] = (shares + extra, cost + notional_micro(extra, order.price_micro))
         return ahead
 
     async def tick(self) -> None:
@@ -446,7 +448,7 @@ class MarketRunner:
 
     def committed_micro(self) -> int:
         """pUSD × 10⁶ this market holds or may spend: inventory cost plus every open BUY at its worst case."""
-        resting = sum(-(-o.remaining_micro * o.price_micro // MICRO) for o in self.resting_orders())
+        resting = sum(notional_micro(o.remaining_micro, o.price_micro) for o in self.resting_orders())
         return self.inventory.up.cost_micro + self.inventory.down.cost_micro + resting
 
     # --- failures -------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import trio
 from bot.engine.gateway import CancelOutcome, PostOutcome, PostOutcomeKind, VenueGateway
 from bot.engine.illegal import IllegalTransition, report_illegal
 from bot.engine.strategy import Ladder, Quote, params_from_settings
-from bot.protocol.money import MICRO, tick_grid
+from bot.protocol.money import notional_micro, tick_grid
 from statemachines.order import ORDER_ALLOWED, Order, OrderState, OrderTrigger
 
 __all__ = ["ManagerParams", "OrderManager", "OverlapCaps", "SyncReport"]
@@ -72,11 +72,6 @@ class OverlapCaps:
 
     notional_micro: int
     open_shares_micro: Mapping[str, int] = field(default_factory=dict)
-
-
-def _notional_micro(shares_micro: int, price_micro: int) -> int:
-    """pUSD × 10⁶ of `shares_micro` at `price_micro`, rounded up (a cap must not be undercounted)."""
-    return -(-shares_micro * price_micro // MICRO)
 
 
 @dataclass(slots=True)
@@ -429,15 +424,15 @@ class OrderManager:
         for order in self._open.values():
             if order.is_open and order.side == "BUY":
                 remaining = order.remaining_micro
-                notional += _notional_micro(remaining, order.price_micro)
+                notional += notional_micro(remaining, order.price_micro)
                 shares[order.token_id] = shares.get(order.token_id, 0) + remaining
         for q in posts:
-            notional += _notional_micro(q.size_micro, q.price_micro)
+            notional += notional_micro(q.size_micro, q.price_micro)
             shares[q.token_id] = shares.get(q.token_id, 0) + q.size_micro
         chosen: list[Quote] = []
         for order in candidates:
             quote = desired[(order.token_id, order.level)]  # type: ignore[index]
-            cost = _notional_micro(quote.size_micro, quote.price_micro)
+            cost = notional_micro(quote.size_micro, quote.price_micro)
             held = shares.get(quote.token_id, 0)
             if notional + cost > caps.notional_micro or held + quote.size_micro > caps.open_shares_micro.get(
                 quote.token_id, 0

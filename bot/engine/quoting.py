@@ -21,7 +21,7 @@ from bot.engine.order_manager import OverlapCaps, SyncReport
 from bot.engine.own_book import best_excluding_own, own_size_by_price
 from bot.engine.strategy import BlockReason, Ladder, MarketView, RestingOrder, TokenView
 from bot.protocol.constants import GTD_SECURITY_THRESHOLD_S
-from bot.protocol.money import MICRO, micro_from_float, micro_text, parse_micro
+from bot.protocol.money import micro_from_float, micro_text, parse_micro
 from statemachines.market import MarketState, MarketTrigger
 
 if TYPE_CHECKING:
@@ -134,18 +134,14 @@ class QuotingLoop:
             cap = min(cap, budget)
         up_id, down_id = r.info.up_token_id, r.info.down_token_id
         up, down = r.inventory.position(up_id), r.inventory.position(down_id)
-        ahead = {up_id: 0, down_id: 0}
-        ahead_cost = 0
-        for order, extra in r.manager.matched_ahead(r.inventory.held_on):
-            if order.side == "BUY" and order.token_id in ahead:  # bought, its trade on its way: held
-                ahead[order.token_id] += extra
-                ahead_cost += -(-extra * order.price_micro // MICRO)
+        ahead = r.matched_ahead()  # bought, their trade on its way: held
+        (up_ahead, up_ahead_cost), (down_ahead, down_ahead_cost) = ahead[up_id], ahead[down_id]
         unpaired = micro_from_float(r.settings.max_unpaired_shares)
         return OverlapCaps(
-            notional_micro=cap - up.cost_micro - down.cost_micro - ahead_cost,
+            notional_micro=cap - up.cost_micro - down.cost_micro - up_ahead_cost - down_ahead_cost,
             open_shares_micro={
-                up_id: unpaired - (up.shares_micro - down.shares_micro) - ahead[up_id],
-                down_id: unpaired - (down.shares_micro - up.shares_micro) - ahead[down_id],
+                up_id: unpaired - (up.shares_micro - down.shares_micro) - up_ahead,
+                down_id: unpaired - (down.shares_micro - up.shares_micro) - down_ahead,
             },
         )
 

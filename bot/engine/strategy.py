@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
-from bot.protocol.money import MICRO, TickGrid, micro_from_float, micro_to_float, tick_grid
+from bot.protocol.money import MICRO, TickGrid, micro_from_float, micro_to_float, notional_micro, tick_grid
 
 __all__ = [
     "BlockReason",
@@ -316,15 +316,15 @@ class PairLadderStrategy:
         cap = self._notional_micro
         if view.account_budget_micro is not None:
             cap = min(cap, view.account_budget_micro)
-        held = {(o.token_id, o.level): _notional(o.remaining_micro, o.price_micro) for o in view.resting
+        held = {(o.token_id, o.level): notional_micro(o.remaining_micro, o.price_micro) for o in view.resting
                 if o.level is not None and not o.retiring}
         total = view.up.inventory_cost_micro + view.down.inventory_cost_micro + sum(
-            _notional(o.remaining_micro, o.price_micro) for o in view.resting
+            notional_micro(o.remaining_micro, o.price_micro) for o in view.resting
         )
         kept = sorted(quotes, key=lambda q: (q.level, q.token_id))
 
         def extra(q: Quote) -> int:
-            return max(0, _notional(q.size_micro, q.price_micro) - held.get((q.token_id, q.level), 0))
+            return max(0, notional_micro(q.size_micro, q.price_micro) - held.get((q.token_id, q.level), 0))
 
         total += sum(extra(q) for q in kept)
         dropped = False
@@ -336,11 +336,6 @@ class PairLadderStrategy:
                 if q not in kept:
                     token_blocks.setdefault(q.token_id, BlockReason.NOTIONAL_CAP)
         return sorted(kept, key=lambda q: (q.token_id, q.level))
-
-
-def _notional(shares_micro: int, price_micro: int) -> int:
-    """pUSD × 10⁶ of `shares_micro` at `price_micro`, rounded up (a cap must not be undercounted)."""
-    return -(-shares_micro * price_micro // MICRO)
 
 
 def _lagging_cap_ticks(*, lead: TokenView, lag: TokenView, grid: TickGrid, max_pair_ticks: int) -> int:

@@ -126,6 +126,11 @@ def micro_from_float(value: float) -> int:
     return round(value * MICRO)
 
 
+def notional_micro(shares_micro: int, price_micro: int) -> int:
+    """pUSD × 10⁶ of `shares_micro` at `price_micro`, rounded up (a cap or a cost must not be undercounted)."""
+    return -(-shares_micro * price_micro // MICRO)
+
+
 def micro_to_float(units: int) -> float:
     """For display and metrics only: never feed the result back into money arithmetic."""
     return units / MICRO

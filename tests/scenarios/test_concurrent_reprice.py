@@ -343,6 +343,7 @@ def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
     token: the unpaired cap minus that token's lead (a lagging token gets the lag back as room)."""
     from types import SimpleNamespace
 
+    from bot.engine.market import MarketRunner
     from bot.engine.quoting import QuotingLoop
 
     positions = {UP: SimpleNamespace(shares_micro=12 * MICRO, cost_micro=5_400_000),
@@ -352,10 +353,11 @@ def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
     runner = SimpleNamespace(
         settings=SimpleNamespace(max_notional_per_market_pusd=50.0, max_unpaired_shares=20.0),
         account_budget=lambda: budget[0],
-        info=SimpleNamespace(up_token_id=UP, down_token_id=DOWN),
+        info=SimpleNamespace(up_token_id=UP, down_token_id=DOWN, token_ids=(UP, DOWN)),
         inventory=SimpleNamespace(position=positions.__getitem__, held_on=lambda order_id: 0),
         manager=SimpleNamespace(matched_ahead=lambda held_on: ahead),
     )
+    runner.matched_ahead = lambda: MarketRunner.matched_ahead(runner)  # type: ignore[arg-type]  # the runner's sum
     caps = QuotingLoop(runner).overlap_caps()  # type: ignore[arg-type]
     assert caps.notional_micro == 50 * MICRO - 5_400_000 - 2_000_001
     assert caps.open_shares_micro == {UP: 20 * MICRO - 8 * MICRO, DOWN: 20 * MICRO + 8 * MICRO}

@@ -166,11 +166,11 @@ async def test_a_completion_answered_matched_is_not_bought_again_while_its_trade
         await sc.wait_until(lambda: runner.stats.completions_filled == 1)
         await trio.sleep(sc.settings.completion_settle_s + 4 * cooldown_s)
         assert len(_market_orders(sc)) == 1 and runner.stats.completions_sent == 1
-        assert runner.inventory.down.shares == 0.0 and runner.matched_ahead_shares()[down] == 10 * UNIT
+        assert runner.inventory.down.shares == 0.0 and runner.matched_ahead()[down][0] == 10 * UNIT
         for event in held_back:
             apply_trade(event)
         assert runner.inventory.down.shares == 10.0 and runner.inventory.imbalance_shares == 0.0
-        assert runner.matched_ahead_shares()[down] == 0
+        assert runner.matched_ahead()[down][0] == 0
         await trio.sleep(2 * cooldown_s)
         assert len(_market_orders(sc)) == 1
         await sc.stop_and_wait(ExitReason.OPERATOR)

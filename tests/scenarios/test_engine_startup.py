@@ -160,10 +160,10 @@ async def test_a_seeding_start_journals_every_fill_of_the_key_from_before_once_a
         # The adopted order's 5 matched shares are held by the seeded balance, not still on their way: the
         # caps count them once.
         assert runner.manager.by_id[part].matched_micro == runner.inventory.held_on(part) == 5_000_000
-        assert set(runner.matched_ahead_shares().values()) == {0}
+        assert set(runner.matched_ahead().values()) == {(0, 0)}
         await trio.sleep(30.0)  # the trade is MINED, then CONFIRMED: both re-sent to the seeded life
         assert {t["status"] for t in sc.exchange.trades(sc.owner)} == {"CONFIRMED"}
         assert len(sc.journal.of("fill")) == 2 and runner.inventory.fills_counted == 0
         assert runner.inventory.up.shares_micro == 15_000_000
-        assert runner.inventory.held_on(part) == 5_000_000 and set(runner.matched_ahead_shares().values()) == {0}
+        assert runner.inventory.held_on(part) == 5_000_000 and set(runner.matched_ahead().values()) == {(0, 0)}
         await sc.stop_and_wait(ExitReason.OPERATOR)
