@@ -17,7 +17,8 @@ Usage: `.venv/bin/python ops/bench.py [--quick] [--json PATH] [--only NAME ...] 
 Each figure is the median of several runs with the spread (min-max) of those runs (the latency figures:
 percentiles over every event, failures included); each module's docstring says exactly what one run is.
 The latency rows show today's re-price with the status display off and, measured in the same run, on
-(the target is judged on "status off"); a second table gives the bot's in-process breakdown. The machine (nproc, CPU model, load average at start
+(the target is judged on "status off"), with the simulator pinned to a core of its own as a remote venue
+is, and once more with both processes free on the two cores (`bench_latency` says why); a second table gives the bot's in-process breakdown. The machine (nproc, CPU model, load average at start
 and end) is recorded, and each figure's row shows the 1-minute load average at its start and end: on a
 shared two-core machine other processes move every figure, and the loopback figures also record how long
 the bot waited for a CPU. `--quick` (CI's smoke run, well under a minute of work)
@@ -153,7 +154,8 @@ def _rows(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             side = r["venue_side"]
             parts = []
             for config, label in (("concurrent", "concurrent"), ("sequential", "sequential"),
-                                  ("concurrent_status", "concurrent, status on")):
+                                  ("concurrent_status", "concurrent, status on"),
+                                  ("concurrent_shared_cores", "concurrent, venue not on its own core")):
                 f = side[config][key]
                 parts.append(f"{label} p50 {f['p50_ms']} / p99 {f['p99_ms']} ms (n={f['n']}, "
                              f"failed {f['failures']})")

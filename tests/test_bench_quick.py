@@ -23,7 +23,7 @@ FIGURES = {"signing", "statemachines", "marketdata", "frame_to_order", "cutoff",
 # signing, frame → first cancel, frame → new quotes, cutoff sent, cutoff ack, throughput, state machine, lag,
 # memory, start
 TARGET_ROWS = 10
-LATENCY_CONFIGS = ("concurrent", "sequential", "concurrent_status")
+LATENCY_CONFIGS = ("concurrent", "sequential", "concurrent_status", "concurrent_shared_cores")
 # Generous: the quick run takes well under a minute of work, but a shared CI machine may be slow.
 _TIMEOUT_S = 600
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +39,12 @@ _SECRET_KEYS = frozenset(
      "poly_passphrase", "poly_api_key", "auth", "headers"}
 )
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+# A key named like a credential, as orjson writes it (`"name":`; a quote inside a string value is always
+# escaped, so values never match). Searching the encoded line is one C pass; `_scrub` walks every field in
+# Python, which cost more than the encoding and the write together (a posted order is a nested record).
+_SECRET_KEY_IN_LINE = re.compile(
+    rb'"(?:' + rb"|".join(re.escape(k.encode()) for k in sorted(_SECRET_KEYS)) + rb')":', re.IGNORECASE
+)
 
 
 def _scrub(value: Any) -> Any:
@@ -97,9 +104,10 @@ class Journal:
         if self.failure is not None or self._fd < 0:
             self.lines_dropped += 1
             return
-        record = {"t": round(self._clock_s(), 6), "kind": kind, **_scrub(fields)}
         try:
-            data = orjson.dumps(record, option=_OPTIONS)
+            data = orjson.dumps({"t": round(self._clock_s(), 6), "kind": kind, **fields}, option=_OPTIONS)
+            if _SECRET_KEY_IN_LINE.search(data) is not None:  # rare: encode again with those fields redacted
+                data = orjson.dumps({"t": round(self._clock_s(), 6), "kind": kind, **_scrub(fields)}, option=_OPTIONS)
         except TypeError:  # a field the encoder does not know: a bug in the caller, never a reason to stop
             log.error("journal: %s record not serialisable; dropped", kind, exc_info=True)
             self.lines_dropped += 1

@@ -84,8 +84,17 @@ class QuotingLoop:
                 timeout = max(0.0, min(timeout, until - r.clock.now_s()))
             with trio.move_on_after(timeout):
                 await r.wait_for_change()
-            async with r.lock:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                # Free (the usual case): taken at once. `async with` would add a scheduler pass (~40 µs)
+                # between the change and its cancel; the wait above was this loop's checkpoint.
+                r.lock.acquire_nowait()
+            except trio.WouldBlock:  # a reconciliation or a completion holds it: wait in line
+                await r.lock.acquire()
+            try:
                 await r.tick()
+            finally:
+                r.lock.release()
             if r.settings.min_tick_interval_s > 0:
                 # Changes arriving meanwhile are conflated into the next diff (the wake event stays set).
                 await trio.sleep(r.settings.min_tick_interval_s)

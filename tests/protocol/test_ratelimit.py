@@ -138,7 +138,7 @@ def test_defaults_cover_every_family_with_the_spec_burst() -> None:
     assert burst[EndpointFamily.GENERAL] == BucketSpec(9_000, 10.0)
 
 
-async def test_acquire_is_a_checkpoint_even_when_tokens_are_free() -> None:
+async def test_acquire_is_a_cancel_point_even_when_tokens_are_free() -> None:
     rl = limiter(capacity=10)
     with trio.CancelScope() as scope:
         scope.cancel()

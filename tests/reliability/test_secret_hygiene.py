@@ -179,6 +179,27 @@ def test_a_new_journal_is_created_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "sub" / "journal.jsonl").stat().st_mode) == 0o600
 
 
+def test_the_journal_redacts_credential_named_fields_at_any_depth_and_keeps_everything_else(tmp_path: Path) -> None:
+    """The second line of defence: a field named like a credential, in any case and at any depth (in a
+    dict inside a list inside a dict), is written as "<redacted>"; a value that merely contains such a
+    name, and every other field, is written as given."""
+    import json
+
+    from bot.engine.journal import Journal
+
+    journal = Journal(tmp_path / "journal.jsonl", lambda: 12.5)
+    journal.write("post", order={"salt": 7, "signature": "0xabc", "nested": [{"API_Secret": "s3cr3t"}]},
+                  note='a value with "secret": inside', Passphrase="pp", ids=("a", "b"))
+    journal.write("transition", order_id="0x01", level=None, matched=1.5)
+    journal.close()
+    first, second = (json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines())
+    assert first == {"t": 12.5, "kind": "post",
+                     "order": {"salt": 7, "signature": "0xabc", "nested": [{"API_Secret": "<redacted>"}]},
+                     "note": 'a value with "secret": inside', "Passphrase": "<redacted>", "ids": ["a", "b"]}
+    assert second == {"t": 12.5, "kind": "transition", "order_id": "0x01", "level": None, "matched": 1.5}
+    assert "s3cr3t" not in (tmp_path / "journal.jsonl").read_text()
+
+
 PROCESS_KEY = "0x" + "2d7f1c3b9e4a6f58a1c0d2e3f4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b"
 
 
