@@ -143,6 +143,7 @@ class MarketRunner:
             on_failure=self.on_failure,
             on_success=self.backoff.record_success,
             may_post=lambda: self.machine.state is not MarketState.BACKOFF,
+            account_room=self.account_room,
         )
         self.cancel_all = CancelAllService(gateway, journal=journal, retry_base_s=settings.cancel_all_retry_base_s,
                                            retry_max_s=settings.cancel_all_retry_max_s)
@@ -160,8 +161,9 @@ class MarketRunner:
         self.cutoff_s = info.cutoff_s(settings.quote_cutoff_s)
         self.tick_size: str | None = info.tick_size
         self.last_ladder: Ladder = Ladder((), BlockReason.NOT_STARTED)
-        # ((manager.seq, inventory.version), resting_orders())
+        # ((manager.seq, inventory.version), resting_orders()) and (the same stamp, committed_micro())
         self._resting: tuple[tuple[int, int], tuple[RestingOrder, ...]] = ((-1, -1), ())
+        self._committed: tuple[tuple[int, int], int] = ((-1, -1), 0)
         self._shown_block: BlockReason | None = BlockReason.NOT_STARTED
         self._first_ladder_pending = True
         self._on_change = on_change
@@ -447,9 +449,23 @@ class MarketRunner:
             self._on_change(self)
 
     def committed_micro(self) -> int:
-        """pUSD × 10⁶ this market holds or may spend: inventory cost plus every open BUY at its worst case."""
-        resting = sum(notional_micro(o.remaining_micro, o.price_micro) for o in self.resting_orders())
-        return self.inventory.up.cost_micro + self.inventory.down.cost_micro + resting
+        """pUSD × 10⁶ this market holds or may spend: inventory cost plus every open BUY at its worst case.
+
+        Kept while the manager's and the inventory's change stamps stay put: every market's tick sums
+        every market's commitment (the account-wide cap), so each is recomputed only when it changed."""
+        resting = self.resting_orders()
+        stamp = self._resting[0]
+        if self._committed[0] != stamp:
+            worst = sum(notional_micro(o.remaining_micro, o.price_micro) for o in resting)
+            self._committed = (stamp, self.inventory.up.cost_micro + self.inventory.down.cost_micro + worst)
+        return self._committed[1]
+
+    def account_room(self) -> int | None:
+        """pUSD × 10⁶ the account may still commit, this market's own commitments included; None without
+        an account-wide cap. Counted at the call, never from an earlier snapshot (see `_within_account_room`
+        of the order manager)."""
+        budget = self.account_budget()
+        return None if budget is None else budget - self.committed_micro()
 
     # --- failures -------------------------------------------------------------------------------------
     def on_failure(self, outcome: PostOutcome | None) -> None:

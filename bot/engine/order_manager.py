@@ -113,8 +113,12 @@ class OrderManager:
         on_success: Callable[[], None],
         on_transition: Callable[[Order, OrderState, str], None] | None = None,
         may_post: Callable[[], bool] = lambda: True,
+        account_room: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.condition_id = condition_id
+        # pUSD × 10⁶ the whole account may still commit, counted now (None: no account-wide cap). Asked
+        # where new orders are registered, with no await between the answer and the registration.
+        self._account_room = account_room
         self._p = params
         self._gateway = gateway
         self._clock_s = clock_s
@@ -153,6 +157,7 @@ class OrderManager:
             "outcome_unknown": 0,
             "cancels_sent": 0,
             "overlapped": 0,  # replacements posted while their predecessor's cancel was in flight
+            "account_cap_trimmed": 0,  # quotes left out where registered: the account-wide cap was reached
             "cancelled": 0,
             "filled": 0,
         }
@@ -523,6 +528,9 @@ class OrderManager:
         now = self._clock_s()
         order_type = "GTD" if self._p.gtd_at_cutoff and expiration_s > 0 else "GTC"
         expiration = expiration_s if order_type == "GTD" else 0
+        quotes = self._within_account_room(quotes)
+        if not quotes:
+            return
         signed = []
         for q in quotes:
             so = self._gateway.sign_buy(token_id=q.token_id, price_ticks=q.price_ticks, size_micro=q.size_micro,
@@ -544,6 +552,29 @@ class OrderManager:
             )
             for (order, _), outcome in zip(chunk, outcomes, strict=True):
                 self.apply_post_outcome(order, outcome, report)
+
+    def _within_account_room(self, quotes: list[Quote]) -> list[Quote]:
+        """The quotes that fit the account-wide cap as it stands now, top levels first.
+
+        The ladder was sized against the account's budget when the tick began; another market may have
+        posted since (while this one awaited its cancel's answer, or in the same instant of a fake
+        clock). Checked here, and registered before any other task runs, the sum over every market
+        never exceeds the cap. A quote left out leaves its level empty until a later tick finds room."""
+        room = self._account_room()
+        if room is None:
+            return quotes
+        kept: set[int] = set()
+        for index, q in sorted(enumerate(quotes), key=lambda iq: (iq[1].level, iq[1].token_id)):
+            cost = notional_micro(q.size_micro, q.price_micro)
+            if cost <= room:
+                room -= cost
+                kept.add(index)
+        if len(kept) == len(quotes):
+            return quotes
+        self.counts["account_cap_trimmed"] += len(quotes) - len(kept)
+        log.info("%s: %d of %d quotes left out: the account-wide cap (max_total_notional_pusd) is reached",
+                 self.condition_id[:10], len(quotes) - len(kept), len(quotes))
+        return [q for index, q in enumerate(quotes) if index in kept]
 
     def apply_post_outcome(self, order: Order, outcome: PostOutcome, report: SyncReport | None = None) -> None:
         kind = outcome.kind

@@ -171,8 +171,6 @@ class Supervisor:
         self._seen: set[str] = set()
         self._ready = trio.Event()
         self.dry_run = dry_run
-        self._committed: dict[str, int] = {}  # pUSD × 10⁶ per market
-        self._committed_at: float | None = None
         # Dry run: markets get a user-event channel on which nothing ever arrives (no user stream).
         self._silent_user_send: trio.MemorySendChannel[Any] | None = None
         self._heartbeat_scope = trio.CancelScope()
@@ -540,17 +538,15 @@ class Supervisor:
             self._finished_with_runner.popleft().runner = None
 
     def _account_budget(self, runner: MarketRunner) -> int:
-        """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments.
+        """What `runner` may commit under `max_total_notional_pusd`, given every other market's commitments
+        as they stand at the call.
 
-        The per-market commitments are summed once per scheduler instant (every runner asks on every
-        tick: recomputing per call would cost markets² per instant)."""
-        now = trio.current_time()
-        if self._committed_at != now:
-            self._committed = {cid: r.committed_micro() for cid, r in self.runners.items()}
-            self._committed_at = now
-        total = sum(self._committed.values())
-        mine = self._committed.get(runner.info.condition_id, 0)
-        return max(0, micro_from_float(self.settings.max_total_notional_pusd) - (total - mine))
+        Summed at every call, never from a snapshot: a snapshot kept for a scheduler instant missed the
+        orders another market registered in that instant (on a fake clock, every market's first ladder).
+        Each market keeps its own sum until its orders or inventory change (`committed_micro`), so a call
+        costs one comparison per market."""
+        others = sum(r.committed_micro() for cid, r in self.runners.items() if r is not runner)
+        return max(0, micro_from_float(self.settings.max_total_notional_pusd) - others)
 
     def overall_reason(self) -> ExitReason:
         """The most severe of every stop asked for and every market's exit; MARKET_END if none."""
