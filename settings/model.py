@@ -234,7 +234,10 @@ class BotSettings(BaseSettings):
     # --- risk caps ----------------------------------------------------------------------------
     max_unpaired_shares: float = Field(100.0, gt=0, description="cap on one side's excess, counting every resting order as filled")
     max_notional_per_market_pusd: float = Field(500.0, gt=0, description="cap on pUSD committed per market (inventory + resting orders at worst case)")
-    max_total_notional_pusd: float = Field(5000.0, gt=0, description="cap on pUSD committed across markets")
+    max_total_notional_pusd: float = Field(
+        5000.0, gt=0,
+        description="cap on pUSD committed across markets by the maker ladders (checked as each order is registered; a completion pairing inventory may go past it)",
+    )
 
     # --- operations ---------------------------------------------------------------------------
     journal_path: Path | None = Field(None, description="append-only JSON-lines audit file")

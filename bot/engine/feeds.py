@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,9 +42,6 @@ class MarketFeed:
         self.token_ids = token_ids
         self._event = trio.Event()
         self.changes = 0
-        # Called synchronously on every change (the market's quoting loop, one scheduler pass sooner than
-        # a task waiting in `changed`).
-        self.on_notify: Callable[[], None] | None = None
 
     def book(self, token_id: str) -> OrderBook | None:
         return self.stream.book(token_id)
@@ -63,8 +59,6 @@ class MarketFeed:
     def notify(self) -> None:
         self.changes += 1
         self._event.set()
-        if self.on_notify is not None:
-            self.on_notify()
 
     async def changed(self) -> None:
         await self._event.wait()
@@ -101,14 +95,13 @@ class MarketDataHub:
         shard = next((s for s in self._shards if len(s.token_ids) + len(token_ids) <= self._max_assets), None)
         if shard is None:
             shard = self._factory(self._url, token_ids)
-            # Fanned out in the shard's own task as each frame changes books: a fan-out task of its own
-            # would put one more scheduler pass between every frame and the markets it moves.
-            shard.on_books_changed = functools.partial(self._fan_out, shard)
             if self._guard is not None:
                 await self._nursery.start(self._guard, shard.run)
+                self._nursery.start_soon(self._guard, self._fan_out, shard)
                 self._nursery.start_soon(self._guard, self._drain_notices, shard)
             else:
                 await self._nursery.start(shard.run)
+                self._nursery.start_soon(self._fan_out, shard)
                 self._nursery.start_soon(self._drain_notices, shard)
             self._shards.append(shard)
         else:
@@ -126,13 +119,18 @@ class MarketDataHub:
         except trio.ClosedResourceError:
             pass
 
-    def _fan_out(self, shard: MarketStream) -> None:
-        notified: set[int] = set()
-        for token in shard.take_changed():
-            feed = self._feeds_by_token.get(token)
-            if feed is not None and id(feed) not in notified:
-                notified.add(id(feed))
-                feed.notify()
+    async def _fan_out(self, shard: MarketStream) -> None:
+        while True:
+            try:
+                changed = await shard.books_changed()
+            except trio.EndOfChannel:
+                return
+            notified: set[int] = set()
+            for token in changed:
+                feed = self._feeds_by_token.get(token)
+                if feed is not None and id(feed) not in notified:
+                    notified.add(id(feed))
+                    feed.notify()
 
     async def _drain_notices(self, shard: MarketStream) -> None:
         # The stream waits for its reader when notices pile up: drain them, wake the markets concerned.

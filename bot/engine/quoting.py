@@ -51,42 +51,28 @@ class QuotingLoop:
     def __init__(self, runner: MarketRunner) -> None:
         self._r = runner
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
-        self._woke_at = -math.inf  # trio time of the last book change seen
         self._next_forget_s = 0.0
         # `own_size_by_price` of the last resting orders (the runner keeps the same tuple while none changed).
         self._own: tuple[tuple[RestingOrder, ...], dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]]] = (
             (), {})
 
     async def pump_book_changes(self) -> None:
-        """Wake the quoting loop on every book change until cancelled.
-
-        A feed that calls back (`on_notify`: the market-data hub's) is answered in its own task, as the
-        frame is handled; any other feed is waited on (`changed`)."""
         r = self._r
-        if hasattr(r.books, "on_notify"):
-            r.books.on_notify = self._book_changed
-            try:
-                await trio.sleep_forever()
-            finally:
-                r.books.on_notify = None
+        fresh_at = getattr(r.books, "book_fresh_at", None)
+        woke_at = -math.inf
         while True:
             await r.books.changed()
-            self._book_changed()
-
-    def _book_changed(self) -> None:
-        r = self._r
-        now = trio.current_time()
-        r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
-        if self._changed_at is None:
-            # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not
-            # this wake-up a scheduler pass later; a change that stamped no book since the last
-            # wake-up (a reconnect's invalidation) is timed by the wake-up.
-            fresh_at = getattr(r.books, "book_fresh_at", None)
-            stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
-            handled = max((s for s in stamps if s is not None), default=now)
-            self._changed_at = handled if self._woke_at < handled <= now else now
-        self._woke_at = now
-        r.wake()
+            now = trio.current_time()
+            r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
+            if self._changed_at is None:
+                # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not
+                # this wake-up a scheduler pass later; a change that stamped no book since the last
+                # wake-up (a reconnect's invalidation) is timed by the wake-up.
+                stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
+                handled = max((s for s in stamps if s is not None), default=now)
+                self._changed_at = handled if woke_at < handled <= now else now
+            woke_at = now
+            r.wake()
 
     async def run(self) -> None:
         r = self._r

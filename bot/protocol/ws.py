@@ -12,9 +12,8 @@ Delivery, and why each buffer has its size:
 
 - Market data is conflated: the stream keeps one `OrderBook` per token and applies every snapshot and delta
   itself. The consumer is told only *which* books changed (`books_changed()` returns the set of token ids
-  changed since its last call), or, with `on_books_changed` set, called back in the reader's task as each
-  frame changes books (it then takes the set with `take_changed`). That set is bounded by the number of
-  subscribed tokens, the reader never waits for the consumer, and a slow consumer simply sees the latest book.
+  changed since its last call). That set is bounded by the number of subscribed tokens, the reader never
+  waits for the consumer, and a slow consumer simply sees the latest book.
 - Tick-size changes, last trades and market listing/resolution must not be lost, so they go through
   `notices`, a small bounded channel (`MARKET_NOTICE_BUFFER`). When it is full the reader waits (backpressure)
   instead of dropping; books then stop updating until the consumer drains it, so drain it.
@@ -488,9 +487,6 @@ class MarketStream(_Stream):
         self._books: dict[str, OrderBook] = {token_id: OrderBook(token_id) for token_id in token_ids}
         self._changed: set[str] = set()
         self._changed_event = trio.Event()
-        # Called (synchronously, in the reader's task) whenever books changed: a consumer that takes the
-        # changes at once (`take_changed`) instead of waiting in `books_changed`, one scheduler pass sooner.
-        self.on_books_changed: Callable[[], None] | None = None
         self._notice_send, self.notices = trio.open_memory_channel[MarketNotice](notice_buffer)
 
     # --- consumer API ----------------------------------------------------------------------------------
@@ -564,12 +560,7 @@ class MarketStream(_Stream):
     def _mark_changed(self, token_ids: Iterable[str]) -> None:
         self._changed.update(token_ids)
         if self._changed:
-            self._signal_changed()
-
-    def _signal_changed(self) -> None:
-        self._changed_event.set()
-        if self.on_books_changed is not None:
-            self.on_books_changed()
+            self._changed_event.set()
 
     def _subscription_message(self) -> str:
         return _dumps(
@@ -627,7 +618,7 @@ class MarketStream(_Stream):
             # (in flight around an unsubscribe) are dropped here on purpose.
         if len(changed) != before:
             # Invariant: a non-empty `changed` always has its event set (take_changed resets both together).
-            self._signal_changed()
+            self._changed_event.set()
 
 
 class UserStream(_Stream):

@@ -367,30 +367,6 @@ async def test_frames_may_be_one_object_or_an_array_of_events(nursery: trio.Nurs
     assert t1.updated_at_s == trio.current_time()
 
 
-async def test_a_books_changed_callback_is_told_in_the_readers_task_as_each_frame_changes_books(
-    nursery: trio.Nursery, autojump_clock: Any
-) -> None:
-    """The market-data hub's fan-out: called back as the frame is handled (the book already updated),
-    once per frame that changed a book, never for one that did not; it takes the changed ids itself."""
-    venue = FakeVenue(nursery)
-    stream = market_stream(venue, ["t1", "t2"])
-    seen: list[tuple[frozenset[str], int | None]] = []
-
-    def changed() -> None:
-        book = stream.book("t1")
-        seen.append((stream.take_changed(), None if book is None else book.best_bid_micro))
-
-    stream.on_books_changed = changed
-    await nursery.start(stream.run)
-    connection = await venue.next_connection()
-    await connection.send([book_event("t1", [("0.4", "10")], []), book_event("t2", [("0.3", "1")], [])])
-    await connection.send('{"event_type": "nope"}')  # malformed: changes nothing
-    await connection.send(price_change("t1", "0.45", "3", "BUY", ts=2))
-    await trio.testing.wait_all_tasks_blocked()
-    assert seen == [(frozenset({"t1", "t2"}), 400_000), (frozenset({"t1"}), 450_000)]
-    assert stream.take_changed() == frozenset()
-
-
 async def test_malformed_frames_are_counted_and_skipped_without_dropping_the_connection(
     nursery: trio.Nursery, autojump_clock: Any
 ) -> None:
