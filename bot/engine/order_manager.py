@@ -554,7 +554,8 @@ class OrderManager:
                 self.apply_post_outcome(order, outcome, report)
 
     def _within_account_room(self, quotes: list[Quote]) -> list[Quote]:
-        """The quotes that fit the account-wide cap as it stands now, top levels first.
+        """The quotes that fit the account-wide cap as it stands now, top levels first (level by level
+        across the tokens; a token whose level does not fit gets none deeper).
 
         The ladder was sized against the account's budget when the tick began; another market may have
         posted since (while this one awaited its cancel's answer, or in the same instant of a fake
@@ -564,11 +565,16 @@ class OrderManager:
         if room is None:
             return quotes
         kept: set[int] = set()
+        full: set[str] = set()  # tokens whose next level did not fit: nothing deeper (no gap in a ladder)
         for index, q in sorted(enumerate(quotes), key=lambda iq: (iq[1].level, iq[1].token_id)):
             cost = notional_micro(q.size_micro, q.price_micro)
+            if q.token_id in full:
+                continue
             if cost <= room:
                 room -= cost
                 kept.add(index)
+            else:
+                full.add(q.token_id)
         if len(kept) == len(quotes):
             return quotes
         self.counts["account_cap_trimmed"] += len(quotes) - len(kept)
