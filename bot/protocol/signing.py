@@ -771,9 +771,8 @@ class OrderSigner:
         outside [tick, 1 − tick], or if the size floors to zero shares.
         """
         _check_price(price, tick_size, "price")
-        maker_amount, taker_amount = limit_order_amounts(side, size_shares, price, tick_size)
-        if maker_amount <= 0 or taker_amount <= 0:
-            raise ValueError(f"size {size_shares!r} at price {price!r} gives a zero amount")
+        maker_amount, taker_amount = _nonzero(limit_order_amounts(side, size_shares, price, tick_size),
+                                              "size {!r} at price {!r}", size_shares, price)
         return self._sign(
             token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, expiration
         )
@@ -797,11 +796,9 @@ class OrderSigner:
         expiration is always 0. ValueError on a bad price or an amount that floors to zero.
         """
         _check_price(price_cap, tick_size, "price_cap")
-        maker_amount, taker_amount = market_order_amounts(side, amount, price_cap, tick_size)
-        if maker_amount <= 0 or taker_amount <= 0:
-            raise ValueError(f"amount {amount!r} at price cap {price_cap!r} gives a zero amount")
+        maker_amount, taker_amount = _nonzero(market_order_amounts(side, amount, price_cap, tick_size),
+                                              "amount {!r} at price cap {!r}", amount, price_cap)
         return self._sign(token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, 0)
-
 
     def build_limit_units(
         self,
@@ -822,9 +819,10 @@ class OrderSigner:
         outside [1, max − 1] ticks or the size floors to zero shares.
         """
         grid = _units_grid(price_ticks, tick_size, "price")
-        maker_amount, taker_amount = limit_order_units(side, size_micro, grid.price_micro(price_ticks), tick_size)
-        if maker_amount <= 0 or taker_amount <= 0:
-            raise ValueError(f"size {size_micro}e-6 at {price_ticks} ticks gives a zero amount")
+        maker_amount, taker_amount = _nonzero(
+            limit_order_units(side, size_micro, grid.price_micro(price_ticks), tick_size),
+            "size {}e-6 at {} ticks", size_micro, price_ticks,
+        )
         return self._sign(
             token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, expiration
         )
@@ -847,10 +845,19 @@ class OrderSigner:
         tick lower; see `bot.protocol.amounts`). ValueError on a cap outside the grid's range or a zero amount.
         """
         grid = _units_grid(price_cap_ticks, tick_size, "price_cap")
-        maker_amount, taker_amount = market_order_units(side, amount_micro, grid.price_micro(price_cap_ticks), tick_size)
-        if maker_amount <= 0 or taker_amount <= 0:
-            raise ValueError(f"amount {amount_micro}e-6 at cap {price_cap_ticks} ticks gives a zero amount")
+        maker_amount, taker_amount = _nonzero(
+            market_order_units(side, amount_micro, grid.price_micro(price_cap_ticks), tick_size),
+            "amount {}e-6 at cap {} ticks", amount_micro, price_cap_ticks,
+        )
         return self._sign(token_id, maker_amount, taker_amount, side, neg_risk, salt, timestamp_ms, 0)
+
+
+def _nonzero(amounts: tuple[int, int], what: str, *args: object) -> tuple[int, int]:
+    """(maker, taker) amounts as given; ValueError "<what> gives a zero amount" if either is not positive
+    (`what` a format of `args`, formatted only then: the check is on the signing path)."""
+    if amounts[0] <= 0 or amounts[1] <= 0:
+        raise ValueError(f"{what.format(*args)} gives a zero amount")
+    return amounts
 
 
 def _units_grid(price_ticks: int, tick_size: str, name: str) -> TickGrid:
