@@ -178,11 +178,6 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _str_field(d: Mapping[str, Any], key: str) -> str:
-    value = d.get(key)
-    return value if isinstance(value, str) else ""
-
-
 class ClobRestClient:
     """Signed CLOB V2 REST calls over one `httpx.AsyncClient`; every failure a `VenueError`, never a secret.
 
