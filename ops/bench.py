@@ -199,7 +199,8 @@ def _rows(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                    f"ran {r['cpu_s']} s"),
         "≤ 5 ms", lambda r: r["lag_p99_ms"] <= 5.0)
     add("scale: resident memory", "scale",
-        lambda r: f"peak {r['peak_rss_mb']} MB (end {r['rss_end_mb']} MB, {r['markets']} markets)",
+        lambda r: (f"peak {r['peak_rss_mb']} MB (end {r['rss_end_mb']} MB, {r['markets']} markets); "
+                   f"REST requests through the shared pool by status {r.get('requests_by_status')}"),
         "≤ 200 MB", lambda r: r["peak_rss_mb"] <= 200.0)
 
     add("start → first order acknowledged", "startup",

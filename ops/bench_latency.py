@@ -16,7 +16,7 @@ trader also rests 0.45 bids on both tokens, above the makers' 0.40). The bot run
 both tokens' ladders by more than the reprice threshold. Between events the bot settles (all 10 orders live
 again, no request in flight, then 30 ms).
 
-Events rotate in blocks over three configurations of the same bot, so a busy machine moves all alike:
+Events rotate in blocks over four configurations of the same bot, so a busy machine moves all alike:
 - `concurrent` (`concurrent_reprice=true`, the default): the DELETE leaves first, the 10 orders are signed
   while it is in flight and posted beside it (the overlap caps allow it at these settings);
 - `sequential` (`concurrent_reprice=false`, the path before issue 14 §3): DELETE, await its answer, sign,
@@ -31,7 +31,8 @@ on a two-core box, the kernel wakes the simulator's reader on the core the bot i
 wake-up follows the waker), and the venue reads the DELETE only once the bot sleeps after writing its POST:
 the first cancel then looks ~0.7 ms later than it left the bot (measured: DELETE written 0.76 ms after the
 frame, read 1.6 ms after it, after the POST). `concurrent_shared_cores` measures that setup in the same run,
-so the effect stays visible. On a machine with one usable core nothing is pinned (`pinned` in the output).
+so the effect stays visible. On a machine with one usable core nothing is pinned (`venue_on_its_own_core`
+in the output says which configurations were).
 
 Headline, measured by the venue on its own clock (`bot/sim/bench_stamps.py`): from the moment the venue
 wrote the `price_change` frame to the moment it read the first bytes of

@@ -198,6 +198,8 @@ async def _measure(markets: int, duration_s: float, variant: str = "baseline",
         stream_stats = [s.statistics() for s in bot.supervisor.streams]
         states = sorted({r.machine.state.value for r in runners})
         requests = len(bot.transport.records)
+        # Every request through the shared pool, by the venue's answer ("none": no answer came back).
+        statuses = Counter("none" if r.status is None else str(r.status) for r in bot.transport.records)
         user_stats = bot.supervisor.user_hub.stream.statistics() if bot.supervisor.user_hub else None
         async with httpx.AsyncClient() as client:  # the simulator's own counters (slow consumers, limits)
             sim_stats = (await client.get(sim.ready["urls"]["admin"] + "/stats")).json()
@@ -242,6 +244,7 @@ async def _measure(markets: int, duration_s: float, variant: str = "baseline",
         "fills": sum(s["fills"] for s in summaries),
         "completions_sent": sum(s["completions_sent"] for s in summaries),
         "rest_requests": requests,
+        "requests_by_status": dict(sorted(statuses.items())),
         "market_frames": sum(s.frames for s in stream_stats),
         "market_stream_reconnects": sum(s.reconnects for s in stream_stats),
         "user_stream_reconnects": None if user_stats is None else user_stats.reconnects,
