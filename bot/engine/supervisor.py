@@ -545,7 +545,7 @@ class Supervisor:
         orders another market registered in that instant (on a fake clock, every market's first ladder).
         Each market keeps its own sum until its orders or inventory change (`committed_micro`), so a call
         costs one comparison per market."""
-        others = sum(r.committed_micro() for cid, r in self.runners.items() if r is not runner)
+        others = sum(r.committed_micro() for r in self.runners.values() if r is not runner)
         return max(0, micro_from_float(self.settings.max_total_notional_pusd) - others)
 
     def overall_reason(self) -> ExitReason:
