@@ -108,9 +108,11 @@ class Inventory:
         self.realised_pnl_micro = 0
         self.seed_reversals: list[Fill] = []  # fills the seed's balance held whose trade FAILED after the seed
         # Per order id: the shares the positions hold from its fills (counted, or held by the seed's
-        # balance), and a stamp that moves with it. Its order's own matched size may run ahead (the order
-        # update came before the trade): the caps count that difference as held too (`held_on`).
+        # balance). Its order's own matched size may run ahead (the order update came before the trade):
+        # the caps count that difference as held too (`held_on`).
         self._held_by_order: dict[str, int] = {}
+        # Moves with every change of the positions (shares, cost) and of `held_on`: the views kept per
+        # stamp (the resting orders, the market's committed money) are recomputed when it moved.
         self.version = 0
 
     def position(self, token_id: str) -> TokenPosition:
@@ -125,6 +127,7 @@ class Inventory:
         pos = self._positions[token_id]
         pos.shares_micro = shares_micro
         pos.cost_micro = cost_micro
+        self.version += 1
         for key, record in self._fills.items():
             if record.fill.token_id != token_id:
                 continue
@@ -195,6 +198,7 @@ class Inventory:
         return False
 
     def _book(self, fill: Fill, sign: int) -> None:
+        self.version += 1
         pos = self._positions[fill.token_id]
         notional = fill.cost_micro
         if fill.side == "BUY":

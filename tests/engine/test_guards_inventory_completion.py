@@ -149,6 +149,28 @@ def test_a_failed_trade_seen_between_the_seeds_balance_read_and_the_seed_is_take
     assert inv.up.shares_micro == 0 and inv.up.cost_micro == 0
 
 
+def test_every_change_of_the_positions_moves_the_inventorys_version():
+    """The market's views kept per (orders, inventory) stamp (its resting orders, its committed money for
+    the account-wide cap) are recomputed only when the stamp moved: so must it with every change of
+    shares or cost, a seed's balance included (it did not, and a seeded market's cost stayed uncounted
+    by the other markets until its next order change)."""
+    inv = Inventory(UP, DOWN)
+    stamps = [inv.version]
+
+    def changed() -> bool:
+        stamps.append(inv.version)
+        return stamps[-1] != stamps[-2]
+
+    inv.seed(UP, 10_000_000, 4_500_000)
+    assert changed() and inv.up.cost_micro == 4_500_000
+    assert inv.apply(fill("MATCHED", trade="t2"))
+    assert changed()
+    assert not inv.apply(fill("MINED", trade="t2"))
+    assert not changed()  # a repeat changes nothing
+    assert inv.apply(fill("FAILED", trade="t2"))
+    assert changed() and inv.up.cost_micro == 4_500_000
+
+
 def test_a_confirmed_fill_from_before_the_seed_is_final():
     inv = Inventory(UP, DOWN)
     assert inv.seen_before_seed(fill("CONFIRMED"))
