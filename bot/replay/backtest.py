@@ -36,7 +36,7 @@ from bot.sim.server import open_inprocess_sim
 from bot.sim.wire import UNIT, fmt_units
 from settings import BotSettings
 
-__all__ = ["BacktestConfig", "BacktestResult", "OurFill", "pick_market", "run_backtest"]
+__all__ = ["BacktestConfig", "BacktestResult", "OurFill", "pick_market", "run_backtest", "seed_everything"]
 
 # The bot starts this long before the first recorded event: it connects, reconciles and subscribes
 # (several round trips: with seconds of order latency that takes seconds of virtual time).
@@ -239,7 +239,7 @@ async def _run(cfg: BacktestConfig, recording: Recording) -> BacktestResult:
     )
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     """Make one run a function of its input and seed. Trio breaks ties between tasks woken at the same
     instant with its own `random.Random` (`trio._core._run._r`, private: the hook Hypothesis uses for
     the same purpose); order salts come from the global `random`. Both are seeded here."""
@@ -257,7 +257,7 @@ def run_backtest(cfg: BacktestConfig, recording: Recording | None = None, *,
     the run (the benchmark's CPU time per task); they do not change it."""
     recording = recording or load_recording(cfg.data, market=cfg.market, from_ms=cfg.from_ms, to_ms=cfg.to_ms)
     started = time.perf_counter()
-    _seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
     result = trio.run(_run, cfg, recording, clock=trio.testing.MockClock(autojump_threshold=0),
                       instruments=instruments)
     result.wall_s = time.perf_counter() - started
