@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = {}
     for mode in args.modes.split(","):
-        seed_everything(args.seed)  # Trio's tie-breaks and the order salts: a rerun gives the same figures
+        seed_everything(args.seed)  # Trio's tie-breaks and the order salts (see the docstring)
         runs[mode] = trio.run(functools.partial(_run, mode, seed=args.seed, markets=args.markets,
                                                 window_s=args.window_s, journal=args.journal,
                                                 overrides=dict(kv.split("=", 1) for kv in args.set)),

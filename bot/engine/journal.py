@@ -104,10 +104,11 @@ class Journal:
         if self.failure is not None or self._fd < 0:
             self.lines_dropped += 1
             return
+        head = {"t": round(self._clock_s(), 6), "kind": kind}
         try:
-            data = orjson.dumps({"t": round(self._clock_s(), 6), "kind": kind, **fields}, option=_OPTIONS)
+            data = orjson.dumps({**head, **fields}, option=_OPTIONS)
             if _SECRET_KEY_IN_LINE.search(data) is not None:  # rare: encode again with those fields redacted
-                data = orjson.dumps({"t": round(self._clock_s(), 6), "kind": kind, **_scrub(fields)}, option=_OPTIONS)
+                data = orjson.dumps({**head, **_scrub(fields)}, option=_OPTIONS)
         except TypeError:  # a field the encoder does not know: a bug in the caller, never a reason to stop
             log.error("journal: %s record not serialisable; dropped", kind, exc_info=True)
             self.lines_dropped += 1
