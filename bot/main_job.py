@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import logging
 import math
 import os
-import secrets
+import random
 import signal
 import sys
 import time
@@ -43,7 +44,7 @@ from bot.protocol.signing import OrderSigner
 from settings import BotMode, BotSettings
 from statemachines.market import ExitReason
 
-__all__ = ["cli_run", "run_bot"]
+__all__ = ["cli_run", "paper_key", "run_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,12 @@ def _paper_epoch_s(window_s: float) -> float:
     wall = time.time()
     boundary = math.ceil(wall / window_s) * window_s
     return boundary - trio.current_time()
+
+
+def paper_key(seed: int) -> str:
+    """The paper run's throwaway signing key, a function of the seed (paper mode only: the embedded
+    simulator's accounts; it is public by construction and must never sign for a venue)."""
+    return "0x" + hashlib.sha256(f"polymarket-bot paper account {seed}".encode()).hexdigest()
 
 
 def _series_parts(series: str) -> tuple[str, int]:
@@ -130,8 +137,13 @@ async def run_bot(
                         partial(serve_loopback, venue, run_venue=True, seed=settings.paper_seed)
                     )
                     links = VenueLinks(server.urls.rest, server.urls.ws_market, server.urls.ws_user, server.urls.gamma)
-                # A fresh throwaway key per paper run: nothing to configure, nothing to leak.
-                signer = OrderSigner("0x" + secrets.token_hex(32), chain_id=settings.chain_id)
+                # A throwaway key made from the paper seed, orders stamped with paper time and salted from
+                # the seed: nothing to configure, and on the fake clock the same seed gives the same
+                # order ids and run (ids are walked in hash order). It signs for the embedded simulator
+                # only, never for a venue.
+                signer = OrderSigner(paper_key(settings.paper_seed), chain_id=settings.chain_id,
+                                     now_ms=lambda: int(clock.now_s() * 1000),
+                                     salt_random=random.Random(f"paper salts {settings.paper_seed}").random)
                 creds = None
             else:
                 clock = VenueClock()

@@ -12,11 +12,12 @@ so the two runs share the seed and the flow's parameters, not every order.
 Both runs start paper time at the same fixed instant (not the wall clock's next window), so they trade
 the same markets with the same flow seeds. Sources of run-to-run difference removed: the process runs
 with `PYTHONHASHSEED=0` (it re-executes itself with it: the order in which sets of ids are walked decides
-which of two simultaneous wake-ups goes first), seeds Trio's tie-breaks and the order salts before each
-run (`bot.replay.backtest.seed_everything`), and stamps orders with paper time, not the wall clock's.
-Reruns still differ by a few pUSD per 12 markets (measured: seed 7's plain total within 5 pUSD over six
-runs, seed 1's identical over three) from a source not pinned down; compare modes on differences larger
-than that. Only markets that ran to their end in both modes are compared.
+which of two simultaneous wake-ups goes first), Trio's tie-breaks are seeded before each run
+(`bot.replay.backtest.seed_everything`), and a paper run's account key, order stamps and salts come from
+the paper seed and paper time (`bot.main_job.paper_key`). Reruns still differ by a few pUSD per 12
+markets (two runs each: seed 1 plain −38.49 / −36.44, rewards-aware 0.12 / 2.58; seed 7 plain
+−55.37 / −54.21, rewards-aware −36.12 / −35.85): Trio orders deadlines that fall in the same instant by
+object id, which no seed fixes. Compare modes on differences larger than that. Only markets that ran to their end in both modes are compared.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from bench_common import ensure_repo_on_path
 ensure_repo_on_path()
 
 import bot.main_job as main_job  # noqa: E402
-import bot.protocol.signing as signing  # noqa: E402
 import bot.sim.venue as sim_venue  # noqa: E402
 from bot.main_job import run_bot  # noqa: E402
 from bot.replay.backtest import seed_everything  # noqa: E402
@@ -65,10 +65,6 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float,
     sim_venue.SimVenue.__init__ = init  # type: ignore[method-assign]
     wall_epoch = main_job._paper_epoch_s
     main_job._paper_epoch_s = lambda w: math.ceil(_PAPER_START_S / w) * w - trio.current_time()
-    # Orders are stamped (and salted) from the wall clock's milliseconds; on the fake clock's paper time
-    # instead, an order's id is the same in every rerun.
-    wall_ms = signing._now_ms
-    signing._now_ms = lambda: int((_PAPER_START_S + trio.current_time()) * 1000)
     try:
         settings = BotSettings(mode="paper", paper_window_s=window_s, quote_cutoff_s=30, paper_seed=seed,
                                rewards_mode=mode, journal_path=f"{journal}.{mode}.jsonl" if journal else None,
@@ -78,7 +74,6 @@ async def _run(mode: str, *, seed: int, markets: int, window_s: float,
     finally:
         sim_venue.SimVenue.__init__ = original  # type: ignore[method-assign]
         main_job._paper_epoch_s = wall_epoch
-        signing._now_ms = wall_ms
     exchange = seen["venue"].exchange
     [address] = [a for key, a in exchange._api_keys.items() if not key.startswith("flow-")]
     rows = []

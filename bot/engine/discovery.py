@@ -105,6 +105,7 @@ def parse_gamma_market(d: Mapping[str, Any]) -> MarketInfo:
         fee_rate=float(fee.get("rate", 0.0)) if fees_enabled else 0.0,
         fee_exponent=float(fee.get("exponent", 1.0)),
         accepting_orders=bool(d.get("acceptingOrders", True)) and not bool(d.get("closed", False)),
+        accepting_orders_since_s=_ts(d.get("acceptingOrdersTimestamp")),
         **_incentives(d, fee if fees_enabled else {}),
     )
 

@@ -23,6 +23,7 @@ class MarketInfo:
     fee_rate: float = 0.0
     fee_exponent: float = 1.0
     accepting_orders: bool = True
+    accepting_orders_since_s: float | None = None  # Gamma `acceptingOrdersTimestamp`: reward samples from then
     # Incentives (spec 12.2/12.3): Gamma `rewardsMaxSpread` (cents), `rewardsMinSize` (shares),
     # `clobRewards[].rewardsDailyRate` (pUSD a day; 0: no pool) and `feeSchedule.rebateRate`.
     rewards_max_spread_cents: float = 0.0

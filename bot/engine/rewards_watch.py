@@ -3,7 +3,8 @@
 Guarantees:
 - From the start to the market's end (past the cutoff: the others' scoring then still shapes the pool),
   our share of the reward sample is evaluated every `rewards_estimate_interval_s` from our open orders
-  and the Up book (`bot.engine.rewards`), and the expected accrual integrated; the last
+  and the Up book, with every level change the book recorded since (`bot.engine.rewards`), and the
+  expected accrual integrated; the last
   estimate (Q_one, Q_two, Q_min, share, midpoint) is what the status view and metrics show.
 - Every `rewards_check_interval_s`, the orders our estimate says score (rested, inside the max spread,
   at least the min size) are checked with `POST /orders-scoring`; each one the venue says does not score
@@ -106,6 +107,7 @@ class IncentivesWatch:
             up_token_id=runner.info.up_token_id,
             sample_period_s=sample_period_s(settings),
             min_rest_s=settings.rewards_min_rest_s,
+            sampled_since_s=runner.info.accepting_orders_since_s,
         )
         self.stats = WatchStats()
         self._rng = random.Random(runner.info.condition_id)  # reproducible per market
@@ -129,7 +131,7 @@ class IncentivesWatch:
     def midpoint_micro(self) -> Fraction | None:
         """The size-cutoff-adjusted midpoint of the market now (Up-token price, micro-units, exact), or None."""
         book = self._r.books.book(self._r.info.up_token_id)
-        if book is None or book.needs_snapshot:
+        if book is None or not book.levels_current:
             return None
         bids, asks = book.depth()
         return adjusted_midpoint(bids, asks, self.terms.rules.min_size_units)
@@ -139,7 +141,16 @@ class IncentivesWatch:
         r = self._r
         book = r.books.book(r.info.up_token_id)
         now = r.clock.now_s()
-        if book is None or book.needs_snapshot:
+        if book is None:
+            self.estimator.reset_clock()
+            return
+        book.record_levels()  # every level change reaches the estimator, not only the state at each look
+        offset = r.clock.epoch_offset_s  # the stream stamps changes on Trio's clock
+        self.estimator.observe(
+            (is_bid, price, size, now if at is None else at + offset)
+            for is_bid, price, size, at in book.take_level_log()
+        )
+        if not book.levels_current:  # a tick change keeps them current (and the samples go on meanwhile)
             self.estimator.reset_clock()
             return
         bids, asks = book.depth()

@@ -35,7 +35,10 @@ from bot.protocol.messages import (
 )
 from bot.protocol.money import MICRO
 
-__all__ = ["OrderBook", "apply_price_change", "mirror_price"]
+__all__ = ["LEVEL_LOG_LIMIT", "OrderBook", "apply_price_change", "mirror_price"]
+
+# A recording book keeps at most this many unread level changes (`OrderBook.record_levels`).
+LEVEL_LOG_LIMIT = 100_000
 
 
 def mirror_price(price_micro: int) -> int:
@@ -59,6 +62,8 @@ class OrderBook:
         "changes_applied",
         "hash",
         "last_trade_price_micro",
+        "level_log",
+        "levels_current",
         "market",
         "min_order_size_micro",
         "needs_snapshot",
@@ -84,8 +89,13 @@ class OrderBook:
         self.timestamp_ms = 0  # venue time of the last snapshot or delta
         self.updated_at_s: float | None = None  # caller's clock when it last changed
         self.needs_snapshot = True
+        # The levels are the venue's aggregates now: from the first snapshot until the feed drops
+        # (`invalidate`). A tick change needs a snapshot for the grid, but keeps the levels current.
+        self.levels_current = False
         self.snapshots_applied = 0
         self.changes_applied = 0
+        # Off (None) unless a reader asks (`record_levels`): every level's new size as it arrives.
+        self.level_log: list[tuple[bool, int, int, float | None]] | None = None
 
     # --- updates -------------------------------------------------------------------------------------
 
@@ -96,8 +106,12 @@ class OrderBook:
         """
         if event.asset_id != self.asset_id:
             raise ValueError(f"snapshot for {event.asset_id!r} applied to the book of {self.asset_id!r}")
-        self._bids = {price: size for price, size in event.bids if size > 0}
-        self._asks = {price: size for price, size in event.asks if size > 0}
+        bids = {price: size for price, size in event.bids if size > 0}
+        asks = {price: size for price, size in event.asks if size > 0}
+        if self.level_log is not None:
+            self._log_snapshot(bids, asks, received_at_s)
+        self._bids = bids
+        self._asks = asks
         self._best_bid = max(self._bids) if self._bids else None
         self._best_ask = min(self._asks) if self._asks else None
         if event.market:
@@ -116,7 +130,38 @@ class OrderBook:
         if received_at_s is not None:
             self.updated_at_s = received_at_s
         self.needs_snapshot = False
+        self.levels_current = True
         self.snapshots_applied += 1
+
+    def record_levels(self) -> None:
+        """Start `level_log`: from now on every change of a level's size is appended as (is bid, price,
+        new size, received at) in arrival order, a snapshot as the levels it changed, so a reader sees a
+        level emptied and refilled between two of its looks (an order replaced at the same price) that
+        the book's state alone hides. The reader empties the log with `take_level_log`; a log the reader
+        leaves past `LEVEL_LOG_LIMIT` entries is dropped whole, and the reader falls back to the state."""
+        if self.level_log is None:
+            self.level_log = []
+
+    def take_level_log(self) -> list[tuple[bool, int, int, float | None]]:
+        """The level changes since the previous call (empty when not recording)."""
+        log = self.level_log
+        if not log:
+            return []
+        self.level_log = []
+        return log
+
+    def _log_snapshot(self, bids: dict[int, int], asks: dict[int, int], at_s: float | None) -> None:
+        log = self._level_log_room()
+        for is_bid, old, new in ((True, self._bids, bids), (False, self._asks, asks)):
+            log.extend((is_bid, price, 0, at_s) for price in old if price not in new)
+            log.extend((is_bid, price, size, at_s) for price, size in new.items() if old.get(price) != size)
+
+    def _level_log_room(self) -> list[tuple[bool, int, int, float | None]]:
+        log = self.level_log
+        assert log is not None
+        if len(log) >= LEVEL_LOG_LIMIT:
+            log.clear()
+        return log
 
     def set_level(self, side: Side | LevelSide, price_micro: int, size_micro: int) -> None:
         """Set the aggregate size at one price (0 removes the level) and keep the cached best right.
@@ -148,6 +193,10 @@ class OrderBook:
     ) -> None:
         """Apply one level change for this token (the caller routes by `change.asset_id`)."""
         self.set_level(change.side, change.price_micro, change.size_micro)
+        if self.level_log is not None:
+            self._level_log_room().append(
+                (change.side is LevelSide.BUY, change.price_micro, change.size_micro, received_at_s)
+            )
         if change.hash:
             self.hash = change.hash
         if timestamp_ms:
@@ -180,6 +229,7 @@ class OrderBook:
     def invalidate(self) -> None:
         """The levels can no longer be trusted (e.g. the feed dropped); keep them, but need a snapshot."""
         self.needs_snapshot = True
+        self.levels_current = False
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -306,6 +356,8 @@ def apply_price_change(
                     book._best_ask = price
             elif levels.pop(price, None) is not None and price == book._best_ask:
                 book._best_ask = min(levels) if levels else None
+        if book.level_log is not None:
+            book._level_log_room().append((change.side is buy, price, size, received_at_s))
         if change.hash:
             book.hash = change.hash
         if timestamp_ms:

@@ -23,7 +23,7 @@ import functools
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -546,11 +546,6 @@ def _contains_float(obj: Any) -> bool:
 # --- the signer -------------------------------------------------------------------------------------
 
 
-def _generate_salt(now_ms: int) -> int:
-    # Same as PY2 order_utils/utils.py generate_order_salt: random below now_ms, so it fits a JSON number.
-    return int(random.random() * now_ms)
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -568,6 +563,8 @@ class OrderSigner:
         "_domain_separators",
         "_key",
         "_maker_signer_words",
+        "_now_ms",
+        "_salt_random",
         "_poly1271_suffixes",
         "_side_type_words",
         "_typed_data_sign_tail",
@@ -591,7 +588,14 @@ class OrderSigner:
         chain_id: int = POLYGON_CHAIN_ID,
         signature_type: int = SignatureType.EOA,
         funder: str | None = None,
+        now_ms: Callable[[], int] | None = None,
+        salt_random: Callable[[], float] | None = None,
     ) -> None:
+        """`now_ms` (the orders' timestamp and the salt's bound) and `salt_random` default to the wall
+        clock and the global `random`, as the official client; a paper run passes its own clock and a
+        seeded generator, so the same seed signs the same orders."""
+        self._now_ms = now_ms or _now_ms
+        self._salt_random = salt_random or random.random
         try:
             key_bytes = bytes.fromhex(private_key_hex.removeprefix("0x"))
             if len(key_bytes) != _WORD_BYTES:
@@ -681,11 +685,11 @@ class OrderSigner:
         expiration: int,
     ) -> SignedOrder:
         if salt is None or timestamp_ms is None:
-            now_ms = _now_ms()
+            now_ms = self._now_ms()
             if timestamp_ms is None:
                 timestamp_ms = now_ms
             if salt is None:
-                salt = _generate_salt(now_ms)
+                salt = int(self._salt_random() * now_ms)  # PY2 generate_order_salt: random below now_ms
         if type(side) is not Side:
             side = Side(side)
         if not (

@@ -219,6 +219,10 @@ class Exchange:
         market = self._markets.get(condition_id)
         return market is not None and market.accepts_at(self._clock())
 
+    def accepting_from_s(self, condition_id: str) -> float:
+        """Since when the market takes orders (Gamma `acceptingOrdersTimestamp`)."""
+        return self._markets[condition_id].accepting_from_s()
+
     def is_closed(self, condition_id: str) -> bool:
         """Whether the market's end has passed (resting orders are or will be cancelled); True if unknown."""
         market = self._markets.get(condition_id)
@@ -824,6 +828,14 @@ class Exchange:
     def _emit_trade(self, trade: TradeRecord, now: float) -> None:
         for owner, trader_side, address in trade.views():
             self._emit(UserData(owner, trade.market, trade.ws(owner, trader_side, address, now)))
+
+    def end_call(self) -> None:
+        """One call of a batch ends here (a maker's cancel, before its new orders): the batch's market
+        data then shows each changed level as it stood here before its final size (`SimMarket.close_call`),
+        so an order replaced at the same price reads as a cancel and a new order, not a size change."""
+        now = self._clock()
+        for market in self._touched.values():
+            market.close_call(now)
 
     def _finish(self) -> None:
         """Summarise the call's book changes, deliver all events in order, wake the driver."""

@@ -356,7 +356,10 @@ class MarketFlow:
                 self._exchange.cancel_market(api_key, market=self._spec.condition_id)
             except OrderRejected:
                 return  # the engine is restarting (425): the makers wait like everyone else
-
+            # Two calls, as a maker on the venue makes them (a cancel, then a batch post): the market
+            # channel shows the cancels, then the new orders, so an order replacing one at the same price
+            # reads as a new order (its rest for the rewards restarts), not a size change.
+            self._exchange.end_call()
             for token, value in (
                 (self._spec.yes_token_id, self._fair),
                 (self._spec.no_token_id, 1 - self._fair),

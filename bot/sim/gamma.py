@@ -81,7 +81,9 @@ def market_state(exchange: Exchange, spec: MarketSpec, now_s: float) -> MarketSt
         closed=closed,
         prices=(up, round(1 - up, 4)),
         end_iso=rfc3339(spec.end_ts),
-        accepting_orders_iso=rfc3339(spec.accepting_orders_ts)
+        # From when the venue takes its orders: its accepting time, or its listing if that came later
+        # (a market listed when the simulator started cannot have taken orders before).
+        accepting_orders_iso=rfc3339(exchange.accepting_from_s(spec.condition_id))
         if spec.accepting_orders_ts is not None
         else None,
     )

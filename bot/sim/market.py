@@ -10,6 +10,7 @@ trade, and `best_bid_ask` wherever the top of book moved.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,8 @@ class SimMarket:
     closed: bool = False
     resolved: bool = False
     dirty: set[tuple[str, int]] = field(default_factory=set)  # (book side, Yes price) changed this call
+    # price_change entries of the levels as they stood at the end of an earlier call of the batch
+    interim: list[dict[str, Any]] = field(default_factory=list)
     traded: bool = False
     last_bbo: dict[str, tuple[int, int]] = field(default_factory=dict)
     # The venue's automatic tick change at 0.96 / 0.04 (SimConfig.auto_tick_size).
@@ -77,8 +80,9 @@ class SimMarket:
         return (self.spec.yes_token_id, self.spec.no_token_id)
 
     def accepting_from_s(self) -> float:
+        """From when it takes orders: its accepting time, never before the venue listed it."""
         ts = self.spec.accepting_orders_ts
-        return self.listed_at_s if ts is None else ts
+        return self.listed_at_s if ts is None else max(ts, self.listed_at_s)
 
     def accepts_at(self, now_s: float) -> bool:
         return not self.closed and self.accepting_from_s() <= now_s < self.spec.end_ts
@@ -189,11 +193,14 @@ class SimMarket:
         # The book does not change while it is summarised: every price_change carries the same hashes.
         hashes = self.book_hashes(now_s) if self.dirty else {}
         if self.traded:
+            if self.interim:
+                out.append((tokens, self._price_change(now_s, [], hashes, self.interim)))
             out.extend((tokens, self._price_change(now_s, [level], hashes)) for level in sorted(self.dirty))
             out.extend(((token,), self.post_trade_book(token, now_s)) for token in tokens)
-        elif self.dirty:
-            out.append((tokens, self._price_change(now_s, sorted(self.dirty), hashes)))
+        elif self.dirty or self.interim:
+            out.append((tokens, self._price_change(now_s, sorted(self.dirty), hashes, self.interim)))
         self.dirty.clear()
+        self.interim = []
         self.traded = False
         for token in tokens:
             bbo = top_of_book(self.book, yes=self.is_yes(token))
@@ -234,10 +241,17 @@ class SimMarket:
         extreme = price > _TICK_HIGH_UNITS or price < _TICK_LOW_UNITS
         return _FINE_TICK if extreme else base
 
-    def _price_change(self, now_s: float, levels: list[tuple[str, int]], hashes: dict[str, str]) -> dict[str, Any]:
+    def close_call(self, now_s: float) -> None:
+        """The end of one call inside a batch: the levels it changed, as they stand now, go first in the
+        batch's `price_change` (entries apply in order; the last one of a level is its final size)."""
+        if self.dirty and not self.traded:
+            self.interim.extend(self._price_change(now_s, sorted(self.dirty), self.book_hashes(now_s))["price_changes"])
+
+    def _price_change(self, now_s: float, levels: list[tuple[str, int]], hashes: dict[str, str],
+                      earlier: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         tokens = self.tokens()
         tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
-        entries = []
+        entries = list(earlier)
         for side, yes_price in levels:
             size = fmt_units(self.book.level_shares(side, yes_price))
             yes_side, no_side = ("BUY", "SELL") if side == BID else ("SELL", "BUY")

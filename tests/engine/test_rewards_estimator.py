@@ -63,11 +63,13 @@ def test_the_others_size_scores_once_it_has_rested_and_fills_take_the_oldest_fir
     # At 12 it shrank to 80: the 40 went from the oldest (a fill takes the front of the queue).
     assert est.evaluate(12.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
     assert est.evaluate(13.9, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60
-    assert est.evaluate(14.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80  # the 20 rested
-    # A level that vanished and came back is new: one-sided (Q_one / 3) until it has rested.
+    # At 14 the 20 have rested. They came on their own, so they are another maker's, one-sided: a third.
+    assert est.evaluate(14.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 60 + S1 * 20 / 3
+    # The ask level fell to our own 50: the first look's maker is now one-sided too.
     assert est.evaluate(15.0, [(490_000, 130 * M)], [(510_000, 50 * M)], ours).others_q_min == S1 * 80 / 3
+    # The 100 that came back are new, so they score only once rested, and as a third maker's (one-sided).
     assert est.evaluate(16.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80 / 3
-    assert est.evaluate(19.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 80
+    assert est.evaluate(19.0, [(490_000, 130 * M)], [(510_000, 150 * M)], ours).others_q_min == S1 * 180 / 3
 
 
 def test_accrual_is_the_share_times_the_pool_per_sample_times_the_samples_elapsed() -> None:
@@ -94,6 +96,45 @@ def test_the_pool_of_the_samples_nobody_scored_goes_to_the_samples_somebody_did(
     assert est.accrued_pusd == Fraction(1, 60)
     assert (est.watched_s, est.scored_s) == (60, 30)
     assert est.estimated_pusd == Fraction(1, 30)
+
+
+def test_the_time_the_market_took_orders_before_our_first_look_counts_as_scored() -> None:
+    # The venue sampled the market from when it took orders (Gamma acceptingOrdersTimestamp); those
+    # samples had makers we did not see. Counted as scored, they dilute the scaling of the samples
+    # nobody scored: 10 s unseen (from -20, but the epoch, a UTC day, began at 0) + 30 scored + 30
+    # unscored watched → × 70/40, not × 60/30.
+    est = RewardEstimator(terms=TERMS, up_token_id=UP, sample_period_s=60.0, min_rest_s=3.5, sampled_since_s=-20.0)
+    ours = [OurOrder(UP, 490_000, 50 * M, 0.0), OurOrder(DOWN, 490_000, 50 * M, 0.0)]
+    e = est.evaluate(10.0, [(490_000, 150 * M)], [(510_000, 150 * M)], ours)
+    est.accrue(10.0, e)
+    est.accrue(40.0, e)
+    est.accrue(70.0, est.evaluate(70.0, [], [], []))
+    assert (est.watched_s, est.scored_s) == (70, 40)
+    assert est.estimated_pusd == Fraction(1, 60) * Fraction(7, 4)
+
+
+def test_an_order_replaced_at_the_same_price_between_two_looks_is_new_and_not_rested() -> None:
+    est = estimator()
+    book = ([(490_000, 100 * M)], [(510_000, 100 * M)])
+    assert est.evaluate(10.0, *book, []).others_q_min == S1 * 100
+    # Between two looks the bid maker cancelled and posted the same size again: the state is the same,
+    # the changes the market channel sent are not. The new order scores only once rested, and alone.
+    est.observe([(True, 490_000, 0, 12.0), (True, 490_000, 100 * M, 12.0)])
+    assert est.evaluate(13.0, *book, []).others_q_min == S1 * 100 / 3  # the ask maker, one-sided
+    assert est.evaluate(16.0, *book, []).others_q_min == S1 * 100 / 3 + S1 * 100 / 3
+
+
+@pytest.mark.parametrize(("ask_arrives_s", "scores"), [(20.0, True), (20.02, True), (21.0, False)])
+def test_orders_arriving_apart_are_told_apart_as_makers(ask_arrives_s: float, scores: bool) -> None:
+    # Midpoint 0.95, outside [0.10, 0.90]: a maker scores only with both sides (Q_min = min(Q_one, Q_two)).
+    # The public book adds a bid maker and an ask maker into one two-sided level pair; their arrivals
+    # tell them apart (a maker posts its quotes in one call), so neither scores. Within 50 ms: one maker.
+    est = estimator()
+    est.evaluate(10.0, [], [], [])
+    est.observe([(True, 930_000, 100 * M, 20.0), (False, 970_000, 100 * M, ask_arrives_s)])
+    e = est.evaluate(30.0, [(930_000, 100 * M)], [(970_000, 100 * M)], [])
+    assert e.midpoint == 0.95
+    assert e.others_q_min == (Fraction(9, 49) * 100 if scores else 0)  # S(3.5, 2 cents) = (1.5 / 3.5)²
 
 
 # --- the rewards-aware ladder ------------------------------------------------------------------------------
@@ -223,6 +264,7 @@ def test_the_mode_setting() -> None:
 
 class _Book:
     needs_snapshot = False
+    levels_current = True
 
     def depth(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
         return ((490_000, 150 * M),), ((510_000, 150 * M),)
@@ -242,7 +284,7 @@ def _fake_runner(answer: dict[str, bool], journal: list) -> SimpleNamespace:
     return SimpleNamespace(
         info=SimpleNamespace(condition_id="0xc", slug="m", up_token_id=UP, down_token_id=DOWN, token_ids=(UP, DOWN),
                              rewards_max_spread_cents=3.5, rewards_min_size_shares=20, min_order_size_shares=5,
-                             rewards_rate_per_day=144.0, maker_rebate_share=0.2),
+                             rewards_rate_per_day=144.0, maker_rebate_share=0.2, accepting_orders_since_s=None),
         settings=SimpleNamespace(rewards_sample_period_s=60.0, rewards_min_rest_s=3.5),
         manager=SimpleNamespace(live_ladder=lambda token: orders[token]),
         books=SimpleNamespace(book=lambda token: _Book()),

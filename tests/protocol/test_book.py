@@ -169,6 +169,46 @@ def test_invalidate_keeps_levels_but_needs_a_snapshot() -> None:
     assert book.needs_snapshot and book.best_bid_micro == 500_000
 
 
+def test_a_recording_book_logs_every_level_change_a_later_look_at_its_state_would_miss() -> None:
+    book = OrderBook("tok")
+    book.apply_snapshot(BookEvent("tok", "", 1, "h", ((490_000, 50 * M),), ((510_000, 30 * M),)))
+    assert book.level_log is None and book.take_level_log() == []  # off unless a reader asks
+    book.record_levels()
+    cancel = PriceChangeEvent("0xm", 2, (PriceLevelChange("tok", 490_000, 0, LevelSide.BUY),))
+    replace = PriceChangeEvent("0xm", 3, (PriceLevelChange("tok", 490_000, 50 * M, LevelSide.BUY),
+                                          PriceLevelChange("other", 490_000, 9 * M, LevelSide.SELL)))
+    apply_price_change({"tok": book}, cancel, received_at_s=7.0)
+    book.apply_price_change(replace, received_at_s=7.5)
+    # The state is back where it was; the log shows the level emptied and refilled (a new order).
+    assert book.depth() == (((490_000, 50 * M),), ((510_000, 30 * M),))
+    assert book.take_level_log() == [(True, 490_000, 0, 7.0), (True, 490_000, 50 * M, 7.5)]
+    assert book.take_level_log() == []
+    # A snapshot logs the levels it changed, a removed one as size 0.
+    book.apply_snapshot(BookEvent("tok", "", 4, "h2", ((490_000, 50 * M), (480_000, 5 * M)), ()), received_at_s=8.0)
+    assert sorted(book.take_level_log()) == [(False, 510_000, 0, 8.0), (True, 480_000, 5 * M, 8.0)]
+
+
+def test_a_level_log_nobody_reads_is_dropped_at_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.protocol.book as book_module
+
+    monkeypatch.setattr(book_module, "LEVEL_LOG_LIMIT", 3)
+    book = OrderBook("tok")
+    book.record_levels()
+    for i in range(5):
+        book.apply_change(PriceLevelChange("tok", 490_000, (i + 1) * M, LevelSide.BUY), received_at_s=float(i))
+    assert len(book.level_log or []) <= 3 and book.best_bid_level == (490_000, 5 * M)
+
+
+def test_levels_stay_current_through_a_tick_change_but_not_after_the_feed_drops() -> None:
+    book = OrderBook("tok")
+    assert not book.levels_current
+    book.apply_snapshot(BookEvent("tok", "", 1, "h", ((960_000, 5 * M),), ()))
+    book.apply_tick_size_change(TickSizeChangeEvent("tok", "", 10_000, 1_000, 2))
+    assert book.needs_snapshot and book.levels_current
+    book.invalidate()
+    assert not book.levels_current
+
+
 def test_depth_is_cut_to_the_requested_levels_best_first() -> None:
     book = OrderBook("tok")
     for i, price in enumerate((100_000, 300_000, 200_000, 400_000)):

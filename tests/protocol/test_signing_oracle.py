@@ -488,6 +488,20 @@ def test_default_salt_and_timestamp_are_fresh_and_json_safe() -> None:
     assert first.metadata == first.builder == BYTES32_ZERO
 
 
+def test_a_paper_signer_stamps_and_salts_from_its_own_clock_and_generator() -> None:
+    # A paper run signs with paper time and a seeded generator: the same seed signs the same order ids.
+    import random
+
+    def signer() -> OrderSigner:
+        return OrderSigner(KEYS[0], now_ms=lambda: 1_800_000_000_123, salt_random=random.Random("s").random)
+
+    first, again = (s.build_limit(token_id=TOKEN, price="0.5", size_shares=5, side=Side.SELL, tick_size="0.01")
+                    for s in (signer(), signer()))
+    assert first.timestamp_ms == 1_800_000_000_123
+    assert first.salt == int(random.Random("s").random() * 1_800_000_000_123)
+    assert first.order_id == again.order_id
+
+
 # --- POLY_1271 deposit wallets (type 3) ---------------------------------------------------------------
 
 WALLET = "0x1234567890AbcdEF1234567890aBcdef12345678"

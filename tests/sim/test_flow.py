@@ -53,6 +53,64 @@ def test_series_lists_upcoming_windows_ahead_of_time():
     assert series.listed_windows(WINDOW_START + 840) == [WINDOW_START, WINDOW_START + 900]
 
 
+def test_a_maker_replacing_its_quotes_shows_the_cancel_and_the_new_orders_as_two_changes():
+    # On the venue a maker's cancel and its new orders are two calls, so the market channel gives the
+    # cancels' level sizes, then the new orders' (here as entries in order in the step's price_change).
+    # Netted into one size (as when one step of the venue summarised the whole requote), an order replaced
+    # at the same price looked like one order resting on, and the others' orders seemed to earn rewards
+    # they did not (issue 18's estimate).
+    clock = FakeClock(WINDOW_START - 5)
+    exchange = Exchange(clock=clock, config=SimConfig(), seed=4)
+    events: list[Any] = []
+    exchange.subscribe(events.append)
+    spec = SeriesSchedule(window_s=900, list_ahead_s=5, seed=4).spec_for(WINDOW_START)
+    exchange.add_market(spec)
+    flow = MarketFlow(exchange, spec, random.Random(4), FlowParams())
+    while clock.now < WINDOW_START + 60:
+        clock.now = min(t for t in (exchange.next_deadline(), flow.next_deadline(), clock.now + 1.0) if t)
+        with exchange.batch():  # the venue's step: everything due now, in one batch
+            exchange.advance()
+            flow.step(clock.now)
+    # A level that fell and rose again within one instant: a cancel, then a new order at that price.
+    sizes: dict[tuple[str, str], str] = {}
+    refilled = 0
+    fell_at: dict[tuple[str, str], str] = {}
+    for event in events:
+        if event.payload.get("event_type") != "price_change":
+            continue
+        for change in event.payload["price_changes"]:
+            key = (change["asset_id"] + change["side"], change["price"])
+            before = float(sizes.get(key, "0"))
+            if float(change["size"]) < before:
+                fell_at[key] = event.payload["timestamp"]
+            elif float(change["size"]) > before and fell_at.get(key) == event.payload["timestamp"]:
+                refilled += 1
+            sizes[key] = change["size"]
+    assert refilled > 0
+
+
+def test_a_market_takes_orders_from_its_accepting_time_but_never_before_the_venue_listed_it():
+    # A series market is listed two windows ahead; one the simulator listed when it started (later than
+    # that) took no orders before, and Gamma's acceptingOrdersTimestamp, from which the bot counts the
+    # reward samples it did not watch, says so.
+    from bot.engine.discovery import parse_gamma_market
+    from bot.sim.gamma import gamma_market_object
+
+    series = SeriesSchedule(window_s=150, nominal_minutes=15, seed=3)
+    clock = FakeClock(WINDOW_START - 100)
+    exchange = Exchange(clock=clock, config=SimConfig(), seed=3)
+    listed_late, listed_ahead = series.spec_for(WINDOW_START), series.spec_for(WINDOW_START + 300)
+    exchange.add_market(listed_late)  # accepting from WINDOW_START - 300, listed at WINDOW_START - 100
+    exchange.add_market(listed_ahead)  # accepting from WINDOW_START, listed before that
+    assert exchange.accepting_from_s(listed_late.condition_id) == WINDOW_START - 100
+    assert exchange.accepting_from_s(listed_ahead.condition_id) == WINDOW_START
+    clock.now = WINDOW_START - 50
+    assert exchange.accepting_orders(listed_late.condition_id)
+    assert not exchange.accepting_orders(listed_ahead.condition_id)
+    info = parse_gamma_market(gamma_market_object(exchange, listed_late, clock.now))
+    assert info.accepting_orders_since_s == WINDOW_START - 100
+
+
 def _run_flow(seed: int, *, until_s: float, ours: bool = False) -> tuple[Exchange, MarketFlow, list[Any]]:
     """Replay a flow on a fake clock from the window start, optionally with our BUYs at the best bids."""
     clock = FakeClock(WINDOW_START - 5)
