@@ -829,13 +829,14 @@ class Exchange:
         for owner, trader_side, address in trade.views():
             self._emit(UserData(owner, trade.market, trade.ws(owner, trader_side, address, now)))
 
-    def end_call(self) -> None:
-        """One call of a batch ends here (a maker's cancel, before its new orders): the batch's market
-        data then shows each changed level as it stood here before its final size (`SimMarket.close_call`),
-        so an order replaced at the same price reads as a cancel and a new order, not a size change."""
-        now = self._clock()
-        for market in self._touched.values():
-            market.close_call(now)
+    def end_call(self, condition_id: str) -> None:
+        """One call on a market ends here inside a batch (a maker's cancel, before its new orders): the
+        batch's market data then shows each level it changed as it stood here before its final size
+        (`SimMarket.close_call`), so an order replaced at the same price reads as a cancel and a new
+        order, not a size change."""
+        market = self._touched.get(condition_id)
+        if market is not None:
+            market.close_call(self._clock())
 
     def _finish(self) -> None:
         """Summarise the call's book changes, deliver all events in order, wake the driver."""

@@ -359,7 +359,7 @@ class MarketFlow:
             # Two calls, as a maker on the venue makes them (a cancel, then a batch post): the market
             # channel shows the cancels, then the new orders, so an order replacing one at the same price
             # reads as a new order (its rest for the rewards restarts), not a size change.
-            self._exchange.end_call()
+            self._exchange.end_call(self._spec.condition_id)
             for token, value in (
                 (self._spec.yes_token_id, self._fair),
                 (self._spec.no_token_id, 1 - self._fair),

@@ -51,8 +51,8 @@ class SimMarket:
     closed: bool = False
     resolved: bool = False
     dirty: set[tuple[str, int]] = field(default_factory=set)  # (book side, Yes price) changed this call
-    # price_change entries of the levels as they stood at the end of an earlier call of the batch
-    interim: list[dict[str, Any]] = field(default_factory=list)
+    # (book side, Yes price, shares, tops) of levels as they stood at the end of an earlier call of the batch
+    interim: list[tuple[str, int, int, dict[str, Any]]] = field(default_factory=list)
     traded: bool = False
     last_bbo: dict[str, tuple[int, int]] = field(default_factory=dict)
     # The venue's automatic tick change at 0.96 / 0.04 (SimConfig.auto_tick_size).
@@ -191,7 +191,7 @@ class SimMarket:
         out: list[tuple[tuple[str, ...], dict[str, Any]]] = []
         tokens = self.tokens()
         # The book does not change while it is summarised: every price_change carries the same hashes.
-        hashes = self.book_hashes(now_s) if self.dirty else {}
+        hashes = self.book_hashes(now_s) if self.dirty or self.interim else {}
         if self.traded:
             if self.interim:
                 out.append((tokens, self._price_change(now_s, [], hashes, self.interim)))
@@ -243,23 +243,35 @@ class SimMarket:
 
     def close_call(self, now_s: float) -> None:
         """The end of one call inside a batch: the levels it changed, as they stand now, go first in the
-        batch's `price_change` (entries apply in order; the last one of a level is its final size)."""
+        batch's `price_change` (entries apply in order; the last one of a level is its final size). They
+        carry the batch's final book hash: hashing the book at every call of a batch cost the venue's step
+        enough to starve its writers (the scale benchmark's frame queues overflowed)."""
         if self.dirty and not self.traded:
-            self.interim.extend(self._price_change(now_s, sorted(self.dirty), self.book_hashes(now_s))["price_changes"])
+            tokens = self.tokens()
+            tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
+            book = self.book
+            self.interim.extend(
+                (side, yes_price, book.level_shares(side, yes_price), tops) for side, yes_price in sorted(self.dirty)
+            )
+            self._text.update(self.dirty)  # the hashes' level text (see book_hashes), then a fresh call
+            self.dirty.clear()
 
     def _price_change(self, now_s: float, levels: list[tuple[str, int]], hashes: dict[str, str],
-                      earlier: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+                      earlier: Sequence[tuple[str, int, int, dict[str, Any]]] = ()) -> dict[str, Any]:
         tokens = self.tokens()
         tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
-        entries = list(earlier)
-        for side, yes_price in levels:
-            size = fmt_units(self.book.level_shares(side, yes_price))
+        book = self.book
+        entries: list[dict[str, Any]] = []
+        for side, yes_price, shares, at_tops in [
+            *earlier, *((side, yes_price, book.level_shares(side, yes_price), tops) for side, yes_price in levels)
+        ]:
+            size = fmt_units(shares)
             yes_side, no_side = ("BUY", "SELL") if side == BID else ("SELL", "BUY")
             for token, price, token_side in (
                 (tokens[0], yes_price, yes_side),
                 (tokens[1], UNIT - yes_price, no_side),
             ):
-                bid, ask = tops[token]
+                bid, ask = at_tops[token]
                 entries.append(
                     {
                         "asset_id": token,

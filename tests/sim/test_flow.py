@@ -89,6 +89,29 @@ def test_a_maker_replacing_its_quotes_shows_the_cancel_and_the_new_orders_as_two
     assert refilled > 0
 
 
+def test_a_call_ending_on_one_market_leaves_the_other_markets_of_the_batch_alone():
+    # The venue's step is one batch over every market; a maker's call ending on its market must not repeat
+    # the other markets' changes (it once did, for each of them at every requote: the scale benchmark's
+    # frames grew with the square of the markets and the simulator dropped the bot as a slow consumer).
+    clock = FakeClock(WINDOW_START)
+    exchange = Exchange(clock=clock, config=SimConfig(), seed=1)
+    events: list[Any] = []
+    exchange.subscribe(events.append)
+    series = SeriesSchedule(window_s=900, list_ahead_s=2000, seed=1)
+    a, b = series.spec_for(WINDOW_START), series.spec_for(WINDOW_START + 900)
+    for spec in (a, b):
+        exchange.add_market(spec)
+        exchange.register_api_key(f"k{spec.slug}", f"0x{spec.slug[-4:]}")
+    with exchange.batch():
+        for n, spec in enumerate((b, a)):
+            exchange.place(build_order(order_id=f"0x{n + 1:064x}", owner=f"k{spec.slug}", address=f"0x{spec.slug[-4:]}",
+                                       token_id=spec.yes_token_id, side="BUY", price="0.40", size=10))
+            exchange.end_call(a.condition_id)
+    changes = {e.condition_id: e.payload["price_changes"] for e in events if e.payload.get("event_type") == "price_change"}
+    assert len(changes[b.condition_id]) == 2  # its one level, on both tokens, once
+    assert len(changes[a.condition_id]) == 2  # changed before its call's end only: once
+
+
 def test_a_market_takes_orders_from_its_accepting_time_but_never_before_the_venue_listed_it():
     # A series market is listed two windows ahead; one the simulator listed when it started (later than
     # that) took no orders before, and Gamma's acceptingOrdersTimestamp, from which the bot counts the
