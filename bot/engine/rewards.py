@@ -17,8 +17,8 @@ Guarantees:
   evaluation corrects whatever the changes missed. Growth is a new chunk (an order placed); a shrink
   removes the chunk of exactly that size if there is one (an order cancelled or filled whole), else
   takes from the oldest first (fills are first in, first out). Our own orders are then taken out of
-  their level: the chunk of their remaining size that appeared after we made them, else the oldest
-  size that did. A chunk scores once it has rested.
+  their level: the chunk of their remaining size that appeared after we made them, else their size from
+  the oldest chunks that did, then the newest before (`_take_ours`). A chunk scores once it has rested.
 - The expected accrual integrates share × pool over time: a sample every venue minute pays 1/1440 of
   the market's daily rate, so `dt / sample_period_s` samples' worth accrue per step. The venue's samples
   are at random moments; the integral is their expectation.

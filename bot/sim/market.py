@@ -244,11 +244,9 @@ class SimMarket:
     def close_call(self, now_s: float) -> None:
         """The end of one call inside a batch: the levels it changed, as they stand now, go first in the
         batch's `price_change` (entries apply in order; the last one of a level is its final size). They
-        carry the batch's final book hash: hashing the book at every call of a batch cost the venue's step
-        enough to starve its writers (the scale benchmark's frame queues overflowed)."""
+        carry the batch's final book hash: the simulator hashes the book once per batch, not per call."""
         if self.dirty and not self.traded:
-            tokens = self.tokens()
-            tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
+            tops = self._tops()
             book = self.book
             self.interim.extend(
                 (side, yes_price, book.level_shares(side, yes_price), tops) for side, yes_price in sorted(self.dirty)
@@ -256,10 +254,14 @@ class SimMarket:
             self._text.update(self.dirty)  # the hashes' level text (see book_hashes), then a fresh call
             self.dirty.clear()
 
+    def _tops(self) -> dict[str, tuple[int, int]]:
+        """Each token's (best bid, best ask) now, as `price_change` entries carry them."""
+        return {token: top_of_book(self.book, yes=self.is_yes(token)) for token in self.tokens()}
+
     def _price_change(self, now_s: float, levels: list[tuple[str, int]], hashes: dict[str, str],
                       earlier: Sequence[tuple[str, int, int, dict[str, Any]]] = ()) -> dict[str, Any]:
         tokens = self.tokens()
-        tops = {token: top_of_book(self.book, yes=self.is_yes(token)) for token in tokens}
+        tops = self._tops()
         book = self.book
         entries: list[dict[str, Any]] = []
         for side, yes_price, shares, at_tops in [
