@@ -3,12 +3,13 @@
 Guarantees:
 - A level never has two orders that are not being cancelled, and never more than one replacement in flight
   beside its predecessor. A re-price (`sync`) is concurrent where the settings allow (`concurrent_reprice`):
-  the DELETE leaves first; the new orders are signed while it is in flight; new levels on free slots and
-  the replacements that fit the overlap caps are posted at once, their predecessors moving to `retiring`
-  until their cancel is answered; the other replacements wait for that answer. While a predecessor may
-  still fill, both count against the caps (`OverlapCaps`: the market's notional and each token's open
-  shares, in micro-units) and in every view of our open orders (`open_orders`: the strategy's resting
-  orders, the account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel
+  the DELETE leaves first, and the orders it names turn `cancelling` once it is written (their transitions
+  and journal lines off the path to the wire); the new orders are signed while it is in flight; new levels
+  on free slots and the replacements that fit the overlap caps are posted at once, their predecessors moving
+  to `retiring` until their cancel is answered; the other replacements wait for that answer. While a
+  predecessor may still fill, both count against the caps (`OverlapCaps`: the market's notional and each
+  token's open shares, in micro-units) and in every view of our open orders (`open_orders`: the strategy's
+  resting orders, the account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel
   failed is cancelled again, never re-posted; a level with a retiring order gets no second overlap. With
   `concurrent_reprice` off: cancel, await its answer, then post on the levels it freed.
 - An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
@@ -382,7 +383,8 @@ class OrderManager:
         overlap: list[Quote] = []
         if may_post and caps is not None:
             overlap = self._overlap(cancels, ladder, posts, caps() if callable(caps) else caps)
-        ids = self._mark_cancelling(cancels, reason="not_desired", report=report)
+        targets = [o for o in cancels if o.is_open]
+        ids = [o.order_id for o in targets]
         for quote in overlap:
             predecessor = self.slots.pop((quote.token_id, quote.level))
             self.retiring[predecessor.order_id] = predecessor
@@ -395,17 +397,38 @@ class OrderManager:
                 await self._post(now_posts, tick_size=tick_size,  # type: ignore[arg-type]
                                  neg_risk=neg_risk, expiration_s=expiration_s, report=report)
             return
+        marked = False
+
+        def mark() -> None:
+            # The orders the DELETE names turn `cancelling` (a transition and a journal line each, ~25 µs):
+            # after it was written, never before it, and before its answer is applied.
+            nonlocal marked
+            if not marked:
+                marked = True
+                self._mark_cancelling(targets, reason="not_desired", report=report)
+
         cancel_sent = trio.Event()
+
+        def sent() -> None:
+            cancel_sent.set()
+            if not now_posts:
+                mark()  # nothing to sign: marked as soon as the DELETE is written
+
         async with trio.open_nursery() as nursery:
             if now_posts:
                 # Signing waits until the DELETE is written (or answered, on a transport that cannot tell):
-                # the cancel is the first thing on the wire, the signatures fill its round trip.
+                # the cancel is the first thing on the wire, the signatures fill its round trip, and the
+                # marking comes between the signing and the POST (`_post`'s `before_send`).
                 nursery.start_soon(self._post_after, cancel_sent, now_posts, tick_size, neg_risk, expiration_s,
-                                   report)
+                                   report, mark)
             try:
-                outcome = await self._gateway.cancel_ids(ids, on_sent=cancel_sent.set)
+                outcome = await self._gateway.cancel_ids(ids, on_sent=sent)
+            except BaseException:
+                mark()  # the DELETE may have left: its orders are being cancelled whatever happens next
+                raise
             finally:
                 cancel_sent.set()
+            mark()  # when the posts were left out or have not signed yet (a fast answer)
             self.apply_cancel_outcome(outcome)
 
     def _overlap(self, cancels: list[Order], ladder: Ladder, posts: list[Quote], caps: OverlapCaps) -> list[Quote]:
@@ -477,11 +500,12 @@ class OrderManager:
 
     async def _post_after(
         self, cancel_sent: trio.Event, quotes: list[Quote], tick_size: str, neg_risk: bool, expiration_s: int,
-        report: SyncReport,
+        report: SyncReport, before_send: Callable[[], None],
     ) -> None:
         """The posts of a concurrent re-price, once its cancel is on the wire."""
         await cancel_sent.wait()
-        await self._post(quotes, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report)
+        await self._post(quotes, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report,
+                         before_send=before_send)
 
     def request_cancel(self, order: Order, reason: str) -> None:
         """Mark an open order as being cancelled (an `unknown` one stays unknown; see the machine)."""
@@ -523,8 +547,10 @@ class OrderManager:
             self._on_failure(None)
 
     async def _post(
-        self, quotes: list[Quote], *, tick_size: str, neg_risk: bool, expiration_s: int, report: SyncReport
+        self, quotes: list[Quote], *, tick_size: str, neg_risk: bool, expiration_s: int, report: SyncReport,
+        before_send: Callable[[], None] | None = None,
     ) -> None:
+        """Sign `quotes` that fit the account's room, register them, call `before_send`, then POST them."""
         now = self._clock_s()
         order_type = "GTD" if self._p.gtd_at_cutoff and expiration_s > 0 else "GTC"
         expiration = expiration_s if order_type == "GTD" else 0
@@ -545,6 +571,8 @@ class OrderManager:
         report.posts_sent += len(signed)
         if report.first_request_at_s is None:
             report.first_request_at_s = now
+        if before_send is not None:
+            before_send()
         for start in range(0, len(signed), self._p.max_post_batch):
             chunk = signed[start : start + self._p.max_post_batch]
             outcomes = await self._gateway.post_orders(

@@ -369,3 +369,73 @@ def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
     ahead.clear()
     budget[0] = 30 * MICRO  # the account's budget binds
     assert QuotingLoop(runner).overlap_caps().notional_micro == 30 * MICRO - 7_400_001  # type: ignore[arg-type]
+
+
+async def test_the_cancel_is_handed_over_before_any_per_order_bookkeeping_and_marked_before_the_post(autojump_clock):
+    """The cancel's latency (issue 14 §3): between the decision and the DELETE, no transition and no journal
+    line per order (~25 µs each, ten per re-price). Once it is written the replacements are signed first; the
+    cancelled orders turn `cancelling` before the POST leaves and before the cancel's answer is applied."""
+    lines: list[tuple[str, dict[str, Any]]] = []
+
+    class _Journal(NullJournal):
+        def write(self, kind: str, **fields: Any) -> None:
+            lines.append((kind, fields))
+
+    seen: dict[str, Any] = {}
+
+    class _Gateway(ScriptedGateway):
+        async def cancel_ids(self, order_ids: list[str], *, on_sent: Any = None) -> CancelOutcome:
+            seen["cancelled"] = list(order_ids)
+            seen["at_call"] = {manager.by_id[i].state for i in order_ids}
+            seen["lines_at_call"] = len(lines)
+            return await super().cancel_ids(order_ids, on_sent=on_sent)
+
+        async def post_orders(self, orders: list[_Signed], **kwargs: Any) -> list[PostOutcome]:
+            if "cancelled" in seen:
+                seen["at_post"] = {manager.by_id[i].state for i in seen["cancelled"]}
+                seen["answered_by_post"] = self.answer.is_set()
+            return await super().post_orders(orders, **kwargs)
+
+    gateway = _Gateway()
+    params = ManagerParams(LEVELS, 1, 25.0, 15, 1000, 1.0, False, concurrent_reprice=True)
+    manager = OrderManager(condition_id="0xabc", params=params, gateway=gateway,  # type: ignore[arg-type]
+                           clock_s=trio.current_time, journal=_Journal(), on_failure=lambda _o: None,
+                           on_success=lambda: None)
+    await _quoted(manager)
+    lines.clear()
+    gateway.log.clear()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_sync, manager, 40)
+        await trio.sleep(1.0)
+        assert seen["at_call"] == {OrderState.LIVE} and seen["lines_at_call"] == 0
+        assert seen["at_post"] == {OrderState.CANCELLING} and not seen["answered_by_post"]
+        assert [k for _, k, _ in gateway.log] == ["cancel", *["sign"] * (2 * LEVELS), "post"]
+        gateway.answer.set()
+    marks = [f for kind, f in lines if kind == "transition" and f["trigger"] == "cancel_requested"]
+    assert sorted(f["order_id"] for f in marks) == sorted(seen["cancelled"])  # each marked once, journalled
+    assert all(manager.by_id[i].state is OrderState.CANCELLED for i in seen["cancelled"])
+
+
+async def test_a_cancel_with_nothing_to_post_marks_its_orders_once_written(autojump_clock):
+    gateway = ScriptedGateway()
+    manager = _manager(gateway)
+    await _quoted(manager)
+    old = [o.order_id for o in manager.slots.values()]
+    gateway.log.clear()
+    states: list[set[OrderState]] = []
+    original = gateway.cancel_ids
+
+    async def cancel_ids(order_ids: list[str], *, on_sent: Any = None) -> CancelOutcome:
+        def written() -> None:
+            on_sent()
+            states.append({manager.by_id[i].state for i in order_ids})
+        return await original(order_ids, on_sent=written)
+
+    gateway.cancel_ids = cancel_ids  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_sync, manager, 40, OverlapCaps(notional_micro=0))  # no room: nothing overlaps
+        await trio.sleep(1.0)
+        assert states == [{OrderState.CANCELLING}]  # marked at the write, the answer still awaited
+        assert not gateway.of("post")
+        gateway.answer.set()
+    assert all(manager.by_id[i].state is OrderState.CANCELLED for i in old)
