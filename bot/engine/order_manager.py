@@ -3,10 +3,10 @@
 Guarantees:
 - A level never has two orders that are not being cancelled, and never more than one replacement in flight
   beside its predecessor. A re-price (`sync`) is concurrent where the settings allow (`concurrent_reprice`):
-  the DELETE leaves first, and the orders it names turn `cancelling` once it is written (their transitions
-  and journal lines off the path to the wire); the new orders are signed while it is in flight; new levels
-  on free slots and the replacements that fit the overlap caps are posted at once, their predecessors moving
-  to `retiring` until their cancel is answered; the other replacements wait for that answer. While a
+  the DELETE leaves first, before any per-order bookkeeping; the new orders are signed while it is in
+  flight, and the orders it names turn `cancelling` before the POST leaves (at the write when nothing is
+  posted), always before its answer is applied; new levels on free slots and the replacements that fit the
+  overlap caps are posted at once, their predecessors moving to `retiring` until their cancel is answered; the other replacements wait for that answer. While a
   predecessor may still fill, both count against the caps (`OverlapCaps`: the market's notional and each
   token's open shares, in micro-units) and in every view of our open orders (`open_orders`: the strategy's
   resting orders, the account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel
@@ -556,6 +556,8 @@ class OrderManager:
         expiration = expiration_s if order_type == "GTD" else 0
         quotes = self._within_account_room(quotes)
         if not quotes:
+            if before_send is not None:
+                before_send()
             return
         signed = []
         for q in quotes:
