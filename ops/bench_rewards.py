@@ -17,7 +17,8 @@ which of two simultaneous wake-ups goes first), Trio's tie-breaks are seeded bef
 the paper seed and paper time (`bot.main_job.paper_key`). Reruns still differ by a few pUSD per 12
 markets (two runs each: seed 1 plain −38.49 / −36.44, rewards-aware 0.12 / 2.58; seed 7 plain
 −55.37 / −54.21, rewards-aware −36.12 / −35.85): Trio orders deadlines that fall in the same instant by
-object id, which no seed fixes. Compare modes on differences larger than that. Only markets that ran to their end in both modes are compared.
+object id, which no seed fixes. Compare modes on differences larger than that. Only markets that ran to
+their end in both modes are compared.
 """
 
 from __future__ import annotations

@@ -6,12 +6,13 @@ Guarantees:
   the DELETE leaves first, before any per-order bookkeeping; the new orders are signed while it is in
   flight, and the orders it names turn `cancelling` before the POST leaves (at the write when nothing is
   posted), always before its answer is applied; new levels on free slots and the replacements that fit the
-  overlap caps are posted at once, their predecessors moving to `retiring` until their cancel is answered; the other replacements wait for that answer. While a
-  predecessor may still fill, both count against the caps (`OverlapCaps`: the market's notional and each
-  token's open shares, in micro-units) and in every view of our open orders (`open_orders`: the strategy's
-  resting orders, the account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel
-  failed is cancelled again, never re-posted; a level with a retiring order gets no second overlap. With
-  `concurrent_reprice` off: cancel, await its answer, then post on the levels it freed.
+  overlap caps are posted at once, their predecessors moving to `retiring` until their cancel is answered;
+  the other replacements wait for that answer. While a predecessor may still fill, both count against the
+  caps (`OverlapCaps`: the market's notional and each token's open shares, in micro-units) and in every
+  view of our open orders (`open_orders`: the strategy's resting orders, the account's commitments, the
+  cancel-all, the reconciliation). A retiring order whose cancel failed is cancelled again, never re-posted;
+  a level with a retiring order gets no second overlap. With `concurrent_reprice` off: cancel, await its
+  answer, then post on the levels it freed.
 - An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
   WS event that beats the response, or a POST that timed out, still maps to the level.
 - An order whose POST outcome is unknown is `unknown` (a state of the order machine) and blocks its level
@@ -423,12 +424,11 @@ class OrderManager:
                                    report, mark)
             try:
                 outcome = await self._gateway.cancel_ids(ids, on_sent=sent)
-            except BaseException:
-                mark()  # the DELETE may have left: its orders are being cancelled whatever happens next
-                raise
             finally:
                 cancel_sent.set()
-            mark()  # when the posts were left out or have not signed yet (a fast answer)
+                # Unless the posting task marked them already: the posts were left out, they have not
+                # signed yet (a fast answer), or the call failed (the DELETE may have left all the same).
+                mark()
             self.apply_cancel_outcome(outcome)
 
     def _overlap(self, cancels: list[Order], ladder: Ladder, posts: list[Quote], caps: OverlapCaps) -> list[Quote]:
