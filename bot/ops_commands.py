@@ -185,6 +185,8 @@ async def open_account(
         creds=creds,
         transport=transport,
         max_cancel_batch=settings.max_cancel_batch,
+        order_lane=None if settings.order_lane else False,
+        order_lane_idle_s=settings.order_lane_idle_s,
     ) as rest:
         if creds is None:
             with venue_deadline(settings.request_timeout_s * _CREDS_CALLS, "API key create/derive"):

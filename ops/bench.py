@@ -153,7 +153,8 @@ def _rows(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         def show(r: dict[str, Any]) -> str:
             side = r["venue_side"]
             parts = []
-            for config, label in (("concurrent", "concurrent"), ("sequential", "sequential"),
+            for config, label in (("concurrent", "concurrent"), ("concurrent_httpx", "concurrent over httpx"),
+                                  ("sequential", "sequential over httpx"),
                                   ("concurrent_status", "concurrent, status on"),
                                   ("concurrent_shared_cores", "concurrent, venue not on its own core")):
                 f = side[config][key]

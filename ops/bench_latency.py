@@ -16,11 +16,15 @@ trader also rests 0.45 bids on both tokens, above the makers' 0.40). The bot run
 both tokens' ladders by more than the reprice threshold. Between events the bot settles (all 10 orders live
 again, no request in flight, then 30 ms).
 
-Events rotate in blocks over four configurations of the same bot, so a busy machine moves all alike:
-- `concurrent` (`concurrent_reprice=true`, the default): the DELETE leaves first, the 10 orders are signed
-  while it is in flight and posted beside it (the overlap caps allow it at these settings);
-- `sequential` (`concurrent_reprice=false`, the path before issue 14 §3): DELETE, await its answer, sign,
-  POST;
+Events rotate in blocks of 10 over five configurations of the same bot, so a busy machine moves all alike
+(the first event of each block is not measured: the cores' pinning just moved, and the other path's
+connections idled; a timeout there still counts as a failure):
+- `concurrent` (`concurrent_reprice=true`, `order_lane=true`, the defaults): the DELETE leaves first on the
+  order lane (`bot/protocol/order_lane.py`), the 10 orders are signed while it is in flight and posted
+  beside it (the overlap caps allow it at these settings);
+- `concurrent_httpx`: as `concurrent`, with placements and cancels through httpx (`order_lane=false`);
+- `sequential` (`concurrent_reprice=false`, `order_lane=false`: the path before issue 14 §3): DELETE over
+  httpx, await its answer, sign, POST;
 - `concurrent_status`: as `concurrent`, with the status display on (plain lines every interval, to a sink,
   as under systemd) and the loop-lag monitor running, as `python -m bot` runs them;
 - `concurrent_shared_cores`: as `concurrent`, with the two processes free to run on either core.
@@ -65,7 +69,8 @@ __all__ = ["CONFIGS", "HEADLINE", "TARGETS_MS", "meets", "run"]
 
 # (p50, p99) targets in ms of the venue-side figures (issue 14, judged on `concurrent`).
 TARGETS_MS: Final = {"frame_to_first_cancel": (1.0, 3.0), "frame_to_new_quotes": (2.0, 5.0)}
-CONFIGS: Final = ("concurrent", "sequential", "concurrent_status", "concurrent_shared_cores")
+CONFIGS: Final = ("concurrent", "concurrent_httpx", "sequential", "concurrent_status", "concurrent_shared_cores")
+_OVER_HTTPX: Final = frozenset({"concurrent_httpx", "sequential"})
 _SHARED_CORES: Final = "concurrent_shared_cores"
 HEADLINE: Final = "concurrent"
 _LADDER_ORDERS: Final = 10  # 2 tokens x 5 levels
@@ -188,6 +193,9 @@ async def _measure(events: int, journal_dir: str) -> dict[str, Any]:
             await wait_until(lambda: bot.runners and live_orders(bot.runners[0]) == _LADDER_ORDERS,
                              timeout_s=_START_TIMEOUT_S, what="the first ladder")
             runner = bot.runners[0]
+            rest = bot.supervisor.rest
+            lane = rest.order_lane
+            assert lane is not None, "the bot's orders must take the order lane"
             params = {on: replace(runner.manager._p, concurrent_reprice=on) for on in (True, False)}
             lag = LoopLagMonitor()
             display = StatusDisplay(lambda: snapshot(bot.supervisor, clock, "paper", lag), out=_Discard(),
@@ -209,10 +217,13 @@ async def _measure(events: int, journal_dir: str) -> dict[str, Any]:
             overlapped: Counter[str] = Counter()
             engine: dict[str, list[float]] = {c: [] for c in CONFIGS}
             config = CONFIGS[0]
+            block_starts = 0
             for index in range(_WARMUP_EVENTS + events):
                 config = CONFIGS[(index // _BLOCK_EVENTS) % len(CONFIGS)]
                 # The sequential path, measured in the same run: the manager's one switch (a frozen record).
                 runner.manager._p = params[config != "sequential"]
+                # The lane's one switch: the REST client sends orders through httpx while it is None.
+                rest._lane = None if config in _OVER_HTTPX else lane
                 pinned[config] = cores.apply(shared=config == _SHARED_CORES)
                 want_status = config == "concurrent_status"
                 if want_status and status_scope is None:
@@ -238,11 +249,14 @@ async def _measure(events: int, journal_dir: str) -> dict[str, Any]:
                 try:
                     await wait_until(reprice_done, timeout_s=_EVENT_TIMEOUT_S, what="the reprice")
                 except TimeoutError:
-                    if index >= _WARMUP_EVENTS:
+                    if index >= _WARMUP_EVENTS:  # a timeout counts even on a block's first event
                         failures[config] += 1
                     continue
                 stamps = json.loads(await sim.command("stamps"))
                 if index < _WARMUP_EVENTS:
+                    continue
+                if index % _BLOCK_EVENTS == 0:  # the first event after a switch: pinning moved, connections idled
+                    block_starts += 1
                     continue
                 to_cancel, to_post = _venue_figures(stamps)
                 if to_cancel is None or to_post is None:  # the venue did not see both: a failure, never a guess
@@ -276,6 +290,7 @@ async def _measure(events: int, journal_dir: str) -> dict[str, Any]:
             journal.close()
     return {
         "events": events,
+        "block_starts_not_measured": block_starts,
         "venue_side": {
             c: {
                 "frame_to_first_cancel": _stats_ms(venue[c]["cancel"], failures[c]),
@@ -308,7 +323,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     """Measure in a child process; return the venue-side and in-process figures and the verdicts."""
     import tempfile
 
-    events = 80 if quick else 400
+    events = 100 if quick else 500
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as journal_dir:
         result = run_child("bench_latency.py", ["--events", str(events), "--journal-dir", journal_dir],
                            timeout_s=180 if quick else 900)
@@ -329,9 +344,9 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="80 events instead of 400")
+    parser.add_argument("--quick", action="store_true", help="100 events instead of 500")
     parser.add_argument("--child", action="store_true", help="(internal) measure in this process")
-    parser.add_argument("--events", type=int, default=400, help="(with --child) events to measure")
+    parser.add_argument("--events", type=int, default=500, help="(with --child) events to run")
     parser.add_argument("--journal-dir", default=None, help="(with --child) where the journal file goes")
     args = parser.parse_args(argv)
     if args.child:

@@ -35,6 +35,8 @@ from bot.engine.journal import NullJournal  # noqa: E402
 from bot.engine.market import MarketRunner  # noqa: E402
 from bot.engine.markets import MarketInfo  # noqa: E402
 from bot.engine.supervisor import Supervisor, VenueLinks  # noqa: E402
+from bot.protocol.order_lane import LaneAnswer, OrderLane  # noqa: E402
+from bot.protocol.rest import ClobRestClient  # noqa: E402
 from bot.protocol.signing import OrderSigner  # noqa: E402
 from bot.protocol.ws import Connector, MarketStream  # noqa: E402
 from settings import BotSettings  # noqa: E402
@@ -120,6 +122,28 @@ class TimingTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
+    def observe_lane(self, lane: OrderLane) -> None:
+        """Record the order lane's requests here too, as handed to the lane (instance attribute, this
+        bench only)."""
+        request = lane.request
+
+        async def timed(method: str, path: str, headers: Any, content: bytes, **kwargs: Any) -> LaneAnswer:
+            record = RequestRecord(trio.current_time(), method, path)
+            if path in _MARKET_PATHS and content:
+                body = orjson.loads(content)
+                record.market = str(body.get("market", "")) if isinstance(body, dict) else ""
+            self.records.append(record)
+            for hook in self.on_request:
+                hook(record)
+            try:
+                answer = await request(method, path, headers, content, **kwargs)
+            finally:
+                record.t_end = trio.current_time()
+            record.status = answer.status_code
+            return answer
+
+        lane.request = timed  # type: ignore[method-assign]
+
 
 class TimingMarketStream(MarketStream):
     """A `MarketStream` that notes (trio time, carries a price_change) as each frame reaches `_handle_frame`.
@@ -148,6 +172,18 @@ class _ProbedSupervisor(Supervisor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.streams = []
+
+    @property
+    def rest(self) -> ClobRestClient | None:
+        return self._rest
+
+    @rest.setter
+    def rest(self, client: ClobRestClient | None) -> None:
+        # The REST client is made inside `run`: its order lane's requests join the transport's records.
+        self._rest = client
+        transport = self.links.http_transport
+        if client is not None and client.order_lane is not None and isinstance(transport, TimingTransport):
+            transport.observe_lane(client.order_lane)
 
     def _market_stream(self, url: str, token_ids: tuple[str, ...]) -> MarketStream:
         stream = TimingMarketStream(url, token_ids, **self._ws_options())
@@ -354,8 +390,9 @@ async def start_bot(
     simulator's `inner_transport` and `ws_connector`.
     """
     transport = TimingTransport(inner_transport or httpx.AsyncHTTPTransport())
+    # Orders over the order lane on real sockets (as in production), recorded beside httpx's requests.
     links = VenueLinks(urls["rest"], urls["ws_market"], urls["ws_user"], None, http_transport=transport,
-                       ws_connector=ws_connector)
+                       ws_connector=ws_connector, order_lane=inner_transport is None)
     runners: list[MarketRunner] = []
     supervisor = _ProbedSupervisor(
         settings, links, signer=OrderSigner("0x" + secrets.token_hex(32)), clock=clock or VenueClock(),

@@ -209,6 +209,8 @@ class BotSettings(BaseSettings):
     cancel_all_retry_max_s: float = Field(5.0, gt=0, le=600, description="cap of the cancel-all retry backoff (jittered, doubling)")
     heartbeat_sweep_wait_s: float = Field(16.0, ge=0, le=120, description="after stopping the heartbeat on purpose (unverified cancel-all), wait this long for the venue's dead-man sweep (10 s timeout, 5 s checks) before the last check")
     request_timeout_s: float = Field(5.0, gt=0, le=120, description="deadline of one REST call")
+    order_lane: bool = Field(True, description="place and cancel over kept-open HTTP/1.1 connections of our own (h11), not httpx's pool (off, or a proxy in the environment: httpx)")
+    order_lane_idle_s: float = Field(4.0, gt=0, le=600, description="the order lane never sends on a connection idle this long, and replaces idle ones at half of it (keep under the venue's keep-alive timeout)")
     ws_ping_interval_s: float = Field(10.0, gt=0, le=60, description="text PING period")
     ws_dead_after_s: float = Field(30.0, gt=0, le=600, description="no frame or PONG this long: reconnect")
     ws_reconnect_max_s: float = Field(30.0, gt=0, le=600, description="cap of the reconnect backoff")

@@ -128,10 +128,10 @@ def test_import_scanner_reads_guards_and_nested_imports(source: str, expected: s
 
 
 def test_an_undeclared_transitive_import_is_reported() -> None:
-    # h11 arrives only through httpx, and a test-extra module is not runtime.
+    # httpcore arrives only through httpx, and a test-extra module is not runtime.
     runtime, test_extra = declared()
-    found = undeclared({"h11": ["bot/x.py"], "httpx": ["bot/y.py"], "hypothesis": ["bot/z.py"]}, runtime)
-    assert found == {"h11 (from ['h11'])": ["bot/x.py"], "hypothesis (from ['hypothesis'])": ["bot/z.py"]}
+    found = undeclared({"httpcore": ["bot/x.py"], "httpx": ["bot/y.py"], "hypothesis": ["bot/z.py"]}, runtime)
+    assert found == {"httpcore (from ['httpcore'])": ["bot/x.py"], "hypothesis (from ['hypothesis'])": ["bot/z.py"]}
     assert undeclared({"hypothesis": ["tests/z.py"]}, runtime | test_extra) == {}
 
 

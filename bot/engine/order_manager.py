@@ -4,8 +4,8 @@ Guarantees:
 - A level never has two orders that are not being cancelled, and never more than one replacement in flight
   beside its predecessor. A re-price (`sync`) is concurrent where the settings allow (`concurrent_reprice`):
   the DELETE leaves first, before any per-order bookkeeping; the new orders are signed while it is in
-  flight, and the orders it names turn `cancelling` before the POST leaves (at the write when nothing is
-  posted), always before its answer is applied; new levels on free slots and the replacements that fit the
+  flight, and the orders it names turn `cancelling` once the POST was written (at the DELETE's write when
+  nothing is posted), always before the DELETE's answer is applied; new levels on free slots and the replacements that fit the
   overlap caps are posted at once, their predecessors moving to `retiring` until their cancel is answered;
   the other replacements wait for that answer. While a predecessor may still fill, both count against the
   caps (`OverlapCaps`: the market's notional and each token's open shares, in micro-units) and in every
@@ -419,7 +419,7 @@ class OrderManager:
             if now_posts:
                 # Signing waits until the DELETE is written (or answered, on a transport that cannot tell):
                 # the cancel is the first thing on the wire, the signatures fill its round trip, and the
-                # marking comes between the signing and the POST (`_post`'s `before_send`).
+                # marking comes once the POST is written too (`_post`'s `after_send`).
                 nursery.start_soon(self._post_after, cancel_sent, now_posts, tick_size, neg_risk, expiration_s,
                                    report, mark)
             try:
@@ -500,12 +500,12 @@ class OrderManager:
 
     async def _post_after(
         self, cancel_sent: trio.Event, quotes: list[Quote], tick_size: str, neg_risk: bool, expiration_s: int,
-        report: SyncReport, before_send: Callable[[], None],
+        report: SyncReport, after_send: Callable[[], None],
     ) -> None:
         """The posts of a concurrent re-price, once its cancel is on the wire."""
         await cancel_sent.wait()
         await self._post(quotes, tick_size=tick_size, neg_risk=neg_risk, expiration_s=expiration_s, report=report,
-                         before_send=before_send)
+                         after_send=after_send)
 
     def request_cancel(self, order: Order, reason: str) -> None:
         """Mark an open order as being cancelled (an `unknown` one stays unknown; see the machine)."""
@@ -548,16 +548,17 @@ class OrderManager:
 
     async def _post(
         self, quotes: list[Quote], *, tick_size: str, neg_risk: bool, expiration_s: int, report: SyncReport,
-        before_send: Callable[[], None] | None = None,
+        after_send: Callable[[], None] | None = None,
     ) -> None:
-        """Sign `quotes` that fit the account's room, register them, call `before_send`, then POST them."""
+        """Sign `quotes` that fit the account's room, register them, POST them; `after_send` is called once,
+        when the first POST was written (in memory: when it ended), or at once if no quote fits."""
         now = self._clock_s()
         order_type = "GTD" if self._p.gtd_at_cutoff and expiration_s > 0 else "GTC"
         expiration = expiration_s if order_type == "GTD" else 0
         quotes = self._within_account_room(quotes)
         if not quotes:
-            if before_send is not None:
-                before_send()
+            if after_send is not None:
+                after_send()
             return
         signed = []
         for q in quotes:
@@ -573,13 +574,17 @@ class OrderManager:
         report.posts_sent += len(signed)
         if report.first_request_at_s is None:
             report.first_request_at_s = now
-        if before_send is not None:
-            before_send()
+        on_sent = report.quotes_sent
+        if after_send is not None:
+            def on_sent() -> None:
+                report.quotes_sent()
+                after_send()
         for start in range(0, len(signed), self._p.max_post_batch):
             chunk = signed[start : start + self._p.max_post_batch]
             outcomes = await self._gateway.post_orders(
-                [so for _, so in chunk], order_type=order_type, post_only=True, on_sent=report.quotes_sent
+                [so for _, so in chunk], order_type=order_type, post_only=True, on_sent=on_sent
             )
+            on_sent = report.quotes_sent
             for (order, _), outcome in zip(chunk, outcomes, strict=True):
                 self.apply_post_outcome(order, outcome, report)
 

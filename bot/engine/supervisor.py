@@ -93,6 +93,8 @@ class VenueLinks:
     http_transport: httpx.AsyncBaseTransport | None = None
     gamma_transport: httpx.AsyncBaseTransport | None = None
     ws_connector: Connector | None = None
+    # Placements and cancels over the order lane: None = only without `http_transport` (see ClobRestClient).
+    order_lane: bool | None = None
 
 
 @dataclass(slots=True)
@@ -215,6 +217,8 @@ class Supervisor:
             max_post_batch=s.max_post_batch,
             max_cancel_batch=s.max_cancel_batch,
             time_s=lambda: int(self.clock.now_s()),
+            order_lane=self.links.order_lane if s.order_lane else False,
+            order_lane_idle_s=s.order_lane_idle_s,
         ) as rest:
             self.rest = rest
             if not self.dry_run:
@@ -240,6 +244,7 @@ class Supervisor:
                                                    max_failures=s.heartbeat_max_failures,
                                                    beat_timeout_s=s.request_timeout_s)
                         await nursery.start(self._guarded, self._run_heartbeat)
+                        await nursery.start(self._guarded, rest.keep_order_lane_warm)
                         nursery.start_soon(self._guarded, self._watch_heartbeat)
                         user_stream = UserStream(self.links.ws_user_url, self.creds, (), **self._ws_options())
                         await nursery.start(self._guarded, user_stream.run)

@@ -54,6 +54,7 @@ from bot.protocol.messages import (
     parse_post_response,
     parse_trade,
 )
+from bot.protocol.order_lane import LaneAnswer, LaneError, OrderLane, proxy_for
 from bot.protocol.ratelimit import EndpointFamily, RateLimiter
 from bot.protocol.signing import OrderSigner, dumps_body
 
@@ -100,6 +101,11 @@ _ACCEPTED_STATUSES: Final = frozenset({"live", "matched", "delayed"})
 _CLOSE_TIMEOUT_S: Final = 1.0
 
 _NO_BODY: Final = object()
+# What the order-entry lane carries (bot/protocol/order_lane.py): placing and cancelling, L2-signed.
+_LANE_ROUTES: Final = frozenset({
+    ("POST", _POST_ORDER), ("POST", _POST_ORDERS), ("DELETE", _CANCEL_ORDER), ("DELETE", _CANCEL_ORDERS),
+    ("DELETE", _CANCEL_MARKET_ORDERS), ("DELETE", _CANCEL_ALL),
+})
 # Connections kept open to the venue (shared by all markets of the process).
 _POOL_CONNECTIONS: Final = 100
 
@@ -185,6 +191,10 @@ class ClobRestClient:
     `httpx.MockTransport` or an ASGI transport). `rate_limiter` (optional) is awaited before each
     request and told about Retry-After. `time_s` gives the POLY_TIMESTAMP seconds (default: wall clock).
     `max_pages` bounds cursor pagination (a venue that never returns the end cursor is malformed).
+    `order_lane` sends placements and cancels over the order-entry lane (`bot.protocol.order_lane`):
+    None (default) when no `transport` is given (tests' in-memory venues have no socket to open), True
+    also beside one (a bench observing httpx's calls), False never; a proxy in the environment keeps it
+    off. `order_lane_idle_s` is the idle limit of its connections.
     """
 
     def __init__(
@@ -199,6 +209,8 @@ class ClobRestClient:
         max_cancel_batch: int = BATCH_CANCEL_MAX,
         time_s: Callable[[], int] | None = None,
         max_pages: int = 100,
+        order_lane: bool | None = None,
+        order_lane_idle_s: float = 4.0,
     ) -> None:
         if not 1 <= max_post_batch <= BATCH_ORDERS_MAX:
             raise ValueError(f"max_post_batch must be in 1..{BATCH_ORDERS_MAX}")
@@ -226,6 +238,11 @@ class ClobRestClient:
             timeout=None,
             limits=httpx.Limits(max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS),
         )
+        self._lane: OrderLane | None = None
+        wanted = transport is None if order_lane is None else order_lane
+        if wanted and proxy_for(base_url) is None:
+            self._lane = OrderLane(base_url, idle_s=order_lane_idle_s,
+                                   user_agent=self._http.headers.get("User-Agent", ""))
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._leg_errors: Counter[str] = Counter()
@@ -243,7 +260,22 @@ class ClobRestClient:
     async def aclose(self) -> None:
         """Close the connection pool (shielded, bounded: safe on every exit path)."""
         with trio.move_on_after(_CLOSE_TIMEOUT_S, shield=True):
+            if self._lane is not None:
+                await self._lane.aclose()
             await self._http.aclose()
+
+    @property
+    def order_lane(self) -> OrderLane | None:
+        """The order-entry lane, or None when placements and cancels go through httpx."""
+        return self._lane
+
+    async def keep_order_lane_warm(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep the order lane's connections open ahead of use (`OrderLane.keep_warm`) until cancelled.
+        Without a lane it reports started and waits."""
+        if self._lane is None:
+            task_status.started()
+            await trio.sleep_forever()
+        await self._lane.keep_warm(task_status=task_status)
 
     def use_creds(self, creds: ApiCreds) -> None:
         """Sign later L2 requests with `creds` (e.g. after `create_or_derive_api_key`)."""
@@ -264,12 +296,12 @@ class ClobRestClient:
         l1_signer: OrderSigner | None = None,
         l1_nonce: int = 0,
         on_sent: Callable[[], None] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx.Response | LaneAnswer:
         """One request; returns a 2xx response or raises the mapped VenueError.
 
-        `on_sent` is called once the request's bytes were written to the connection (httpcore's `trace`
-        extension); transports that do not trace (in-memory ones) never call it: the caller's fallback is
-        when the call returns.
+        `on_sent` is called once the request's bytes were written to the connection (by the order lane, or
+        from httpcore's `trace` extension); transports that do not trace (in-memory ones) never call it:
+        the caller's fallback is when the call returns.
         """
         try:
             content = b"" if body is _NO_BODY else dumps_body(body)
@@ -285,25 +317,14 @@ class ClobRestClient:
             elif l1_signer is not None:
                 headers.update(l1_headers(l1_signer, self._time_s(), l1_nonce))
             self._requests[endpoint] += 1
-            try:
-                # Built directly (not `client.request`, which merges client defaults and cookies on every
-                # call): about 60 µs less on the tick-to-order path.
-                request = httpx.Request(
-                    method, self._url_prefix + path, content=content or None, params=params, headers=headers,
-                    extensions=None if on_sent is None else {"trace": _sent_tracer(on_sent)},
-                )
-                response = await self._http.send(request)
-            except httpx.TimeoutException as exc:
-                raise OutcomeUnknown(
-                    f"timeout: {type(exc).__name__}", endpoint=endpoint, kind=RejectKind.TIMEOUT
-                ) from exc
-            except httpx.RequestError as exc:
-                raise OutcomeUnknown(
-                    f"transport error: {type(exc).__name__}", endpoint=endpoint, kind=RejectKind.TRANSPORT
-                ) from exc
-            except trio.TooSlowError as exc:
-                # Only from a transport that keeps its own deadline; ours come from the caller's scope.
-                raise OutcomeUnknown("deadline expired", endpoint=endpoint, kind=RejectKind.TIMEOUT) from exc
+            response: httpx.Response | LaneAnswer
+            if self._lane is not None and l2 and params is None and (method, path) in _LANE_ROUTES:
+                try:
+                    response = await self._lane.request(method, path, headers.items(), content, on_sent=on_sent)
+                except LaneError as exc:
+                    raise OutcomeUnknown(str(exc), endpoint=endpoint, kind=RejectKind.TRANSPORT) from exc
+            else:
+                response = await self._send_httpx(method, path, endpoint, content, params, headers, on_sent)
             if not response.is_success:
                 error = error_from_response(
                     response.status_code, response.content, response.headers, endpoint=endpoint
@@ -319,6 +340,33 @@ class ClobRestClient:
         except VenueError as error:
             self._errors[f"{endpoint} {type(error).__name__}"] += 1
             raise
+
+    async def _send_httpx(
+        self, method: str, path: str, endpoint: str, content: bytes, params: Mapping[str, str] | None,
+        headers: dict[str, str], on_sent: Callable[[], None] | None,
+    ) -> httpx.Response:
+        """The request through httpx (everything the order lane does not carry); transport failures
+        mapped to OutcomeUnknown."""
+        try:
+            # Built directly (not `client.request`, which merges client defaults and cookies on every
+            # call): about 60 µs less on the tick-to-order path.
+            request = httpx.Request(
+                method, self._url_prefix + path, content=content or None, params=params, headers=headers,
+                extensions=None if on_sent is None else {"trace": _sent_tracer(on_sent)},
+            )
+            response = await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise OutcomeUnknown(
+                f"timeout: {type(exc).__name__}", endpoint=endpoint, kind=RejectKind.TIMEOUT
+            ) from exc
+        except httpx.RequestError as exc:
+            raise OutcomeUnknown(
+                f"transport error: {type(exc).__name__}", endpoint=endpoint, kind=RejectKind.TRANSPORT
+            ) from exc
+        except trio.TooSlowError as exc:
+            # Only from a transport that keeps its own deadline; ours come from the caller's scope.
+            raise OutcomeUnknown("deadline expired", endpoint=endpoint, kind=RejectKind.TIMEOUT) from exc
+        return response
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`_send`, then the JSON body (None if empty); a non-JSON body is OutcomeUnknown/MALFORMED."""

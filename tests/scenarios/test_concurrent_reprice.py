@@ -371,10 +371,12 @@ def test_the_overlap_caps_are_the_strategys_caps_in_micro_units():
     assert QuotingLoop(runner).overlap_caps().notional_micro == 30 * MICRO - 7_400_001  # type: ignore[arg-type]
 
 
-async def test_the_cancel_is_handed_over_before_any_per_order_bookkeeping_and_marked_before_the_post(autojump_clock):
-    """The cancel's latency (issue 14 §3): between the decision and the DELETE, no transition and no journal
-    line per order (~25 µs each, ten per re-price). Once it is written the replacements are signed first; the
-    cancelled orders turn `cancelling` before the POST leaves and before the cancel's answer is applied."""
+async def test_the_cancel_and_the_post_leave_before_any_per_order_bookkeeping_and_the_marks_follow_the_post(
+    autojump_clock,
+):
+    """The latency (issue 14 §3): between the decision and the DELETE, and between the signing and the POST,
+    no transition and no journal line per cancelled order (~25-38 µs each, ten per re-price). The cancelled
+    orders turn `cancelling` once the POST was written, before the cancel's answer is applied."""
     lines: list[tuple[str, dict[str, Any]]] = []
 
     class _Journal(NullJournal):
@@ -390,11 +392,16 @@ async def test_the_cancel_is_handed_over_before_any_per_order_bookkeeping_and_ma
             seen["lines_at_call"] = len(lines)
             return await super().cancel_ids(order_ids, on_sent=on_sent)
 
-        async def post_orders(self, orders: list[_Signed], **kwargs: Any) -> list[PostOutcome]:
-            if "cancelled" in seen:
-                seen["at_post"] = {manager.by_id[i].state for i in seen["cancelled"]}
+        async def post_orders(self, orders: list[_Signed], *, on_sent: Any = None, **kwargs: Any) -> list[PostOutcome]:
+            if "cancelled" not in seen:
+                return await super().post_orders(orders, on_sent=on_sent, **kwargs)
+            seen["at_post"] = {manager.by_id[i].state for i in seen["cancelled"]}
+
+            def written() -> None:
+                on_sent()
+                seen["post_written"] = {manager.by_id[i].state for i in seen["cancelled"]}
                 seen["answered_by_post"] = self.answer.is_set()
-            return await super().post_orders(orders, **kwargs)
+            return await super().post_orders(orders, on_sent=written, **kwargs)
 
     gateway = _Gateway()
     params = ManagerParams(LEVELS, 1, 25.0, 15, 1000, 1.0, False, concurrent_reprice=True)
@@ -408,7 +415,8 @@ async def test_the_cancel_is_handed_over_before_any_per_order_bookkeeping_and_ma
         nursery.start_soon(_sync, manager, 40)
         await trio.sleep(1.0)
         assert seen["at_call"] == {OrderState.LIVE} and seen["lines_at_call"] == 0
-        assert seen["at_post"] == {OrderState.CANCELLING} and not seen["answered_by_post"]
+        assert seen["at_post"] == {OrderState.LIVE}
+        assert seen["post_written"] == {OrderState.CANCELLING} and not seen["answered_by_post"]
         assert [k for _, k, _ in gateway.log] == ["cancel", *["sign"] * (2 * LEVELS), "post"]
         gateway.answer.set()
     marks = [f for kind, f in lines if kind == "transition" and f["trigger"] == "cancel_requested"]
