@@ -152,6 +152,9 @@ class Doctor:
         async with ClobRestClient(
             self._clob_url, address=self._signer.address, creds=None, transport=self._transport,
             time_s=lambda: int(self._now_s()),
+            # The order probe goes the way the bot's orders will (the lane, or httpx when it is off).
+            order_lane=None if self._settings.order_lane else False,
+            order_lane_idle_s=self._settings.order_lane_idle_s,
         ) as rest:
             await self._check_clock(rest)
             if not await self._check_credentials(rest):

@@ -5,8 +5,9 @@ Guarantees:
   beside its predecessor. A re-price (`sync`) is concurrent where the settings allow (`concurrent_reprice`):
   the DELETE leaves first, before any per-order bookkeeping; the new orders are signed while it is in
   flight, and the orders it names turn `cancelling` once the POST was written (at the DELETE's write when
-  nothing is posted), always before the DELETE's answer is applied; new levels on free slots and the replacements that fit the
-  overlap caps are posted at once, their predecessors moving to `retiring` until their cancel is answered;
+  nothing is posted), always before the DELETE's answer is applied; new levels on free slots and the
+  replacements that fit the overlap caps are posted at once, their predecessors moving to `retiring` until
+  their cancel is answered;
   the other replacements wait for that answer. While a predecessor may still fill, both count against the
   caps (`OverlapCaps`: the market's notional and each token's open shares, in micro-units) and in every
   view of our open orders (`open_orders`: the strategy's resting orders, the account's commitments, the
