@@ -7,13 +7,12 @@ Guarantees:
   flight, and the orders it names turn `cancelling` once the POST was written (at the DELETE's write when
   nothing is posted), always before the DELETE's answer is applied; new levels on free slots and the
   replacements that fit the overlap caps are posted at once, their predecessors moving to `retiring` until
-  their cancel is answered;
-  the other replacements wait for that answer. While a predecessor may still fill, both count against the
-  caps (`OverlapCaps`: the market's notional and each token's open shares, in micro-units) and in every
-  view of our open orders (`open_orders`: the strategy's resting orders, the account's commitments, the
-  cancel-all, the reconciliation). A retiring order whose cancel failed is cancelled again, never re-posted;
-  a level with a retiring order gets no second overlap. With `concurrent_reprice` off: cancel, await its
-  answer, then post on the levels it freed.
+  their cancel is answered; the other replacements wait for that answer. While a predecessor may still
+  fill, both count against the caps (`OverlapCaps`: the market's notional and each token's open shares, in
+  micro-units) and in every view of our open orders (`open_orders`: the strategy's resting orders, the
+  account's commitments, the cancel-all, the reconciliation). A retiring order whose cancel failed is
+  cancelled again, never re-posted; a level with a retiring order gets no second overlap. With
+  `concurrent_reprice` off: cancel, await its answer, then post on the levels it freed.
 - An order's id (its EIP-712 hash) and its `(token, level)` are recorded **before** its POST leaves, so a
   WS event that beats the response, or a POST that timed out, still maps to the level.
 - An order whose POST outcome is unknown is `unknown` (a state of the order machine) and blocks its level
