@@ -111,6 +111,10 @@ class _BatchingJournal:
         self._pending.append(line)
         self.lines += 1
 
+    def write_many(self, kind: str, records: Any) -> None:
+        for fields in records:
+            self.write(kind, **fields)
+
     def _flush(self) -> None:
         import os
 

@@ -181,8 +181,7 @@ class VenueGateway:
         tell (in-memory ones), when the call ends, whatever its outcome.
         """
         wires = [o.to_wire(self.owner, order_type, post_only) for o in orders]
-        for wire in wires:
-            self._journal.write("post", order=wire)
+        self._journal.write_many("post", [{"order": wire} for wire in wires])
         sent = _Once(on_sent)
         traced = None if on_sent is None else sent  # no trace hook on the request when nobody asks
         try:

@@ -123,6 +123,22 @@ async def test_a_request_carries_its_exact_body_and_headers_and_the_connection_i
     assert headers[b"content-length"] == b"8" and headers[b"host"] == url.removeprefix("http://").encode()
 
 
+async def test_a_header_with_a_line_break_is_refused_before_anything_is_written() -> None:
+    venue = _Venue()
+    with trio.fail_after(_LIMIT_S):
+        async with _serving(venue) as url:
+            lane = OrderLane(url)
+            for name, value in (("POLY_PASSPHRASE", "p\r\nX-Injected: 1"), ("X\nY", "v"), ("POLY_API_KEY", "k\0")):
+                with pytest.raises(LaneError, match="line break or NUL") as caught:
+                    await lane.request("DELETE", "/orders", [(name, value)], b"[]")
+                assert value not in str(caught.value)  # header values may be credentials
+            with pytest.raises(LaneError, match="not ASCII"):
+                await lane.request("DELETE", "/orders", [("POLY_API_KEY", "kä")], b"[]")
+            assert (await lane.request("DELETE", "/orders", [], b"[]")).is_success
+            await lane.aclose()
+    assert len(venue.requests) == 1 and venue.connections == 1  # nothing of the refused ones was sent
+
+
 async def test_a_connection_the_venue_closed_while_idle_is_never_written_to() -> None:
     venue = _Venue()
     with trio.fail_after(_LIMIT_S):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +155,10 @@ class MemoryJournal:
         self.lines_written += 1
         if self._inner is not None:
             self._inner.write(kind, **fields)
+
+    def write_many(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        for fields in records:
+            self.write(kind, **fields)
 
     @property
     def on_failure(self) -> Any:

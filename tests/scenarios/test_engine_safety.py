@@ -87,6 +87,31 @@ def test_a_failed_write_is_reported_once_and_never_raises(tmp_path):
     journal.close()
 
 
+def test_a_batch_of_lines_is_one_write_in_order_scrubbed_and_dropped_whole_on_failure(tmp_path, monkeypatch):
+    """`write_many` (a POST's orders): the same lines `write` gives, in order, in one `os.write`."""
+    import orjson
+
+    path = tmp_path / "journal.jsonl"
+    journal = open_journal(path, lambda: 2.0)
+    writes: list[int] = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data))
+    journal.write_many("post", [{"order": {"n": n}} for n in range(10)])
+    journal.write_many("post", [{"order": {"n": 10}, "secret": "s3cret"}, {"order": {"n": 11}}])
+    journal.write_many("post", [])
+    assert len(writes) == 2 and journal.lines_written == 12
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [line["order"]["n"] for line in lines] == list(range(12))
+    assert {(line["t"], line["kind"]) for line in lines} == {(2.0, "post")}
+    assert lines[10]["secret"] == "<redacted>" and b"s3cret" not in path.read_bytes()
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, journal._fd)
+    os.close(full)
+    journal.write_many("post", [{"order": {"n": n}} for n in range(3)])
+    assert journal.failure is not None and journal.lines_dropped == 3 and journal.lines_written == 12
+    journal.close()
+
+
 # --- 2. a cancel-all bounded by its caller's deadline, with backoff --------------------------------
 
 
