@@ -230,7 +230,11 @@ class MarketRunner:
     async def _run_inner(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.user_handler.consume)
-            nursery.start_soon(self.quoting.pump_book_changes)
+            listen = getattr(self.books, "listen", None)
+            if listen is not None:  # the hub's feeds call back in the frame's own step
+                listen(self.quoting.on_book_change)
+            else:  # a feed that only signals (tests' scripted books)
+                nursery.start_soon(self.quoting.pump_book_changes)
             await self._startup()
             if self.incentives.terms.has_pool:  # the book is watched to the market's end (the estimate needs it)
                 nursery.start_soon(self.incentives.run, self.clock.to_trio(self.info.end_s))

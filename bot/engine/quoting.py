@@ -46,33 +46,41 @@ def _tick_micro(tick: str) -> int:
 
 
 class QuotingLoop:
-    """The market's quoting task (`run`) and the book-change pump (`pump_book_changes`)."""
+    """The market's quoting task (`run`), woken by `on_book_change` (called by the feed, or a pump task)."""
 
     def __init__(self, runner: MarketRunner) -> None:
         self._r = runner
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
+        self._noticed_at = -math.inf  # trio time of the last `on_book_change`
         self._next_forget_s = 0.0
         # `own_size_by_price` of the last resting orders (the runner keeps the same tuple while none changed).
         self._own: tuple[tuple[RestingOrder, ...], dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]]] = (
             (), {})
 
     async def pump_book_changes(self) -> None:
-        r = self._r
-        fresh_at = getattr(r.books, "book_fresh_at", None)
-        woke_at = -math.inf
+        """For a feed that cannot call back (`listen`): wait for each change, then `on_book_change`."""
         while True:
-            await r.books.changed()
-            now = trio.current_time()
-            r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
-            if self._changed_at is None:
-                # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not
-                # this wake-up a scheduler pass later; a change that stamped no book since the last
-                # wake-up (a reconnect's invalidation) is timed by the wake-up.
-                stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
-                handled = max((s for s in stamps if s is not None), default=now)
-                self._changed_at = handled if woke_at < handled <= now else now
-            woke_at = now
-            r.wake()
+            await self._r.books.changed()
+            self.on_book_change()
+
+    def on_book_change(self) -> None:
+        """A book of the market changed: note the marks and the change's time, wake the quoting task.
+
+        The market's feed calls it in the frame's own task step (`MarketFeed.listen`), so the quoting task is
+        the only scheduler pass between a frame and its re-price."""
+        r = self._r
+        now = trio.current_time()
+        r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
+        if self._changed_at is None:
+            # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not the
+            # quoting task's wake-up a scheduler pass later; a change that stamped no book since the last
+            # one (a reconnect's invalidation) is timed now.
+            fresh_at = getattr(r.books, "book_fresh_at", None)
+            stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
+            handled = max((s for s in stamps if s is not None), default=now)
+            self._changed_at = handled if self._noticed_at < handled <= now else now
+        self._noticed_at = now
+        r.wake()
 
     async def run(self) -> None:
         r = self._r

@@ -487,6 +487,9 @@ class MarketStream(_Stream):
         self._books: dict[str, OrderBook] = {token_id: OrderBook(token_id) for token_id in token_ids}
         self._changed: set[str] = set()
         self._changed_event = trio.Event()
+        # Called (synchronously, in the frame's own task step) whenever `changed` grows: a consumer that
+        # takes the ids at once spares its task hop between a frame and the markets it wakes.
+        self.on_books_changed: Callable[[], None] | None = None
         self._notice_send, self.notices = trio.open_memory_channel[MarketNotice](notice_buffer)
 
     # --- consumer API ----------------------------------------------------------------------------------
@@ -561,6 +564,8 @@ class MarketStream(_Stream):
         self._changed.update(token_ids)
         if self._changed:
             self._changed_event.set()
+            if self.on_books_changed is not None:
+                self.on_books_changed()
 
     def _subscription_message(self) -> str:
         return _dumps(
@@ -619,6 +624,8 @@ class MarketStream(_Stream):
         if len(changed) != before:
             # Invariant: a non-empty `changed` always has its event set (take_changed resets both together).
             self._changed_event.set()
+            if self.on_books_changed is not None:
+                self.on_books_changed()
 
 
 class UserStream(_Stream):
