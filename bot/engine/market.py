@@ -227,6 +227,12 @@ class MarketRunner:
             self._stop = MarketStop(ExitReason.CRASH, f"{type(cause).__name__}: {cause}")
 
     # --- lifecycle ------------------------------------------------------------------------------------
+    async def _watch_marks(self) -> None:
+        """After the cutoff: each book change updates the summary's marks (their tops outlive the book)."""
+        while True:
+            await self.books.changed()
+            self.marks.observe(self.books)
+
     async def _run_inner(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.user_handler.consume)
@@ -244,6 +250,8 @@ class MarketRunner:
                     quoting.start_soon(self.reconciler.run)
             # The cutoff instant (or the quoting tasks ended, which they never do on their own).
             self.transition(MarketTrigger.REACH_CUTOFF, "cutoff")
+            if listen is not None:  # the quoting task noted the marks until now; they follow the book to the end
+                nursery.start_soon(self._watch_marks)
             end = self.clock.to_trio(self.info.end_s)
             # Bounded by the market's end, but never by less than the exit's own bound: with a cutoff of 0
             # (or a start at the cutoff) the end is now, and a cancel-all given no time cannot verify.

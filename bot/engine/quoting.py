@@ -51,36 +51,46 @@ class QuotingLoop:
     def __init__(self, runner: MarketRunner) -> None:
         self._r = runner
         self._changed_at: float | None = None  # trio time of the market-data change not yet acted on
-        self._noticed_at = -math.inf  # trio time of the last `on_book_change`
+        self._noticed_at = -math.inf  # trio time of the last `observe_book_change`
+        self._book_changed = False  # set by `on_book_change`, read by the quoting task
         self._next_forget_s = 0.0
         # `own_size_by_price` of the last resting orders (the runner keeps the same tuple while none changed).
         self._own: tuple[tuple[RestingOrder, ...], dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]]] = (
             (), {})
 
     async def pump_book_changes(self) -> None:
-        """For a feed that cannot call back (`listen`): wait for each change, then `on_book_change`."""
+        """For a feed that cannot call back (`listen`): wait for each change, note the marks (after the
+        cutoff too), then `on_book_change`."""
+        r = self._r
         while True:
-            await self._r.books.changed()
+            await r.books.changed()
+            r.marks.observe(r.books)
             self.on_book_change()
 
     def on_book_change(self) -> None:
-        """A book of the market changed: note the marks and the change's time, wake the quoting task.
+        """A book of the market changed: wake the quoting task, which reads the change (`observe_book_change`).
 
         The market's feed calls it in the frame's own task step (`MarketFeed.listen`), so the quoting task is
-        the only scheduler pass between a frame and its re-price."""
+        the only scheduler pass between a frame and its re-price. Nothing here can fail: the work is done in
+        the market's own task, where a fault stops this market only."""
+        self._book_changed = True
+        self._r.wake()
+
+    def observe_book_change(self) -> None:
+        """In the quoting task, once per wake-up after book changes: the marks and the change's time."""
+        self._book_changed = False
         r = self._r
         now = trio.current_time()
         r.marks.observe(r.books)  # the summary's marks outlive the book (emptied at the market's end)
         if self._changed_at is None:
-            # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not the
-            # quoting task's wake-up a scheduler pass later; a change that stamped no book since the last
-            # one (a reconnect's invalidation) is timed now.
+            # The tick of tick-to-order: when the frame was handled (its book's freshness stamp), not this
+            # wake-up a scheduler pass later; a change that stamped no book since the last wake-up (a
+            # reconnect's invalidation) is timed by the wake-up.
             fresh_at = getattr(r.books, "book_fresh_at", None)
             stamps = [] if fresh_at is None else [fresh_at(t) for t in r.info.token_ids]
             handled = max((s for s in stamps if s is not None), default=now)
             self._changed_at = handled if self._noticed_at < handled <= now else now
         self._noticed_at = now
-        r.wake()
 
     async def run(self) -> None:
         r = self._r
@@ -93,6 +103,8 @@ class QuotingLoop:
             with trio.move_on_after(timeout):
                 await r.wait_for_change()
             await trio.lowlevel.checkpoint_if_cancelled()
+            if self._book_changed:
+                self.observe_book_change()
             try:
                 # Free (the usual case): taken at once. `async with` would add a scheduler pass (~40 µs)
                 # between the change and its cancel; the wait above was this loop's checkpoint.

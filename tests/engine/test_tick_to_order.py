@@ -1,8 +1,8 @@
 """The engine's `tick_to_order` measures what it names (issue 14 §2): from the market frame handled (its
-book's freshness stamp, not the quoting pump's wake-up a scheduler pass later) to the POST carrying the new
+book's freshness stamp, not the quoting task's wake-up a scheduler pass later) to the POST carrying the new
 quotes written (after signing, not the first request started).
 
-The pump runs against a scripted book feed; the order manager against a scripted gateway whose cancel is
+The quoting loop reads a scripted book feed; the order manager against a scripted gateway whose cancel is
 answered, and whose POST is written, after set delays on the fake clock.
 """
 
@@ -55,29 +55,47 @@ def _runner(books: _Books) -> Any:
                            marks=SimpleNamespace(observe=lambda _books: None), wake=lambda: None)
 
 
-async def test_the_tick_starts_when_the_frame_was_handled_not_when_the_pump_woke(autojump_clock):
+async def test_the_tick_starts_when_the_frame_was_handled_not_when_the_quoting_task_woke(autojump_clock):
     books = _Books()
-    loop = QuotingLoop(_runner(books))
+    woken: list[float] = []
+    runner = _runner(books)
+    runner.wake = lambda: woken.append(trio.current_time())
+    loop = QuotingLoop(runner)
+    await trio.sleep(1.0)
+    books.handled(UP)  # the frame, at 1.0: the feed calls back in the frame's own step ...
+    loop.on_book_change()
+    assert woken == [1.0] and loop._changed_at is None  # ... which only wakes the quoting task
+    await trio.sleep(0.004)
+    loop.observe_book_change()  # the quoting task, a scheduler pass later
+    assert loop._changed_at == 1.0
+    # A second change before the diff ran: the tick stays the first one.
+    books.handled(DOWN)
+    loop.on_book_change()
+    await trio.sleep(0.01)
+    loop.observe_book_change()
+    assert loop._changed_at == 1.0
+    loop._changed_at = None  # the diff took it
+    # A change that stamped no book since the last wake-up (a reconnect's invalidation): the wake-up.
+    await trio.sleep(1.0)
+    loop.on_book_change()
+    woke_at = trio.current_time()
+    loop.observe_book_change()
+    assert loop._changed_at == woke_at
+
+
+async def test_a_feed_that_only_signals_is_pumped_into_the_same_wake_up(autojump_clock):
+    books = _Books()
+    woken: list[float] = []
+    runner = _runner(books)
+    runner.wake = lambda: woken.append(trio.current_time())
+    loop = QuotingLoop(runner)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(loop.pump_book_changes)
         await trio.sleep(1.0)
-        books.handled(UP)  # the frame, at 1.0 ...
-        await trio.sleep(0.004)
-        books.notify()  # ... the pump's wake-up a scheduler pass later
-        await trio.sleep(0.01)
-        assert loop._changed_at == 1.0
-        # A second change before the diff ran: the tick stays the first one.
-        books.handled(DOWN)
+        books.handled(UP)
         books.notify()
         await trio.sleep(0.01)
-        assert loop._changed_at == 1.0
-        loop._changed_at = None  # the diff took it
-        # A change that stamped no book since the last wake-up (a reconnect's invalidation): the wake-up.
-        await trio.sleep(1.0)
-        woke_at = trio.current_time()
-        books.notify()
-        await trio.sleep(0.01)
-        assert loop._changed_at == woke_at
+        assert woken == [1.0] and loop._book_changed
         nursery.cancel_scope.cancel()
 
 

@@ -351,6 +351,29 @@ def test_reconnect_backoff_is_capped_jittered_and_reproducible() -> None:
 # --- frames and delivery -------------------------------------------------------------------------------------
 
 
+async def test_a_consumer_called_back_takes_the_changed_books_in_the_frames_own_step(
+    nursery: trio.Nursery, autojump_clock: Any
+) -> None:
+    """`on_books_changed` (the hub's fan-out): called before the frame's handling returns, once per frame that
+    changed a book, so the markets wake without a task hop in between."""
+    venue = FakeVenue(nursery)
+    stream = market_stream(venue, ["t1", "t2"])
+    taken: list[tuple[frozenset[str], int | None]] = []
+
+    def take() -> None:
+        book = stream.book("t1")
+        taken.append((stream.take_changed(), book.best_bid_micro if book is not None else None))
+
+    stream.on_books_changed = take
+    await nursery.start(stream.run)
+    connection = await venue.next_connection()
+    await connection.send([book_event("t1", [("0.4", "10")], [("0.6", "5")]), book_event("t2", [("0.3", "1")], [])])
+    await connection.send(price_change("t1", "0.45", "3", "BUY", ts=2))
+    await connection.send(price_change("t9", "0.45", "3", "BUY", ts=3))  # a token we do not follow: no call
+    await trio.sleep(1.0)
+    assert taken == [(frozenset({"t1", "t2"}), 400_000), (frozenset({"t1"}), 450_000)]
+
+
 async def test_frames_may_be_one_object_or_an_array_of_events(nursery: trio.Nursery, autojump_clock: Any) -> None:
     venue = FakeVenue(nursery)
     stream = market_stream(venue, ["t1", "t2"])

@@ -175,3 +175,20 @@ async def test_a_completion_answered_matched_is_not_bought_again_while_its_trade
         assert len(_market_orders(sc)) == 1
         await sc.stop_and_wait(ExitReason.OPERATOR)
         assert sc.our_open_orders() == []
+
+
+async def test_after_the_cutoff_the_summary_marks_still_follow_the_book(autojump_clock):
+    """The quoting task notes the marks while it runs; past the cutoff a watcher of the market's own keeps
+    them on the book to the end (the summary marks unsold shares there)."""
+    from statemachines.market import MarketState
+
+    async with scenario(**QUIET) as sc, trio.open_nursery() as nursery:
+        sc.start(nursery)
+        runner = await sc.first_runner()
+        up = runner.info.up_token_id
+        await sc.wait_until(lambda: runner.machine.state is MarketState.CUTOFF and not sc.our_open_orders())
+        before = runner.marks.bid_micro[up]
+        sc.trader("late").limit(up, "BUY", 0.49, 20)  # a better Up bid after the cutoff
+        await trio.sleep(0.5)
+        assert before < runner.marks.bid_micro[up] == micro_from_float(0.49)
+        await sc.stop_and_wait(ExitReason.OPERATOR)
