@@ -131,7 +131,9 @@ class OrderLane:
         self._prefix = parts.path.rstrip("/")
         self._host_header = parts.netloc.rpartition("@")[2]
         self._tls = parts.scheme == "https"
-        self._ssl_context = ssl_context if ssl_context is not None or not self._tls else httpx.create_ssl_context()
+        self._ssl_context: ssl.SSLContext | None = None  # plain HTTP: no TLS, whatever context is passed
+        if self._tls:
+            self._ssl_context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
         self._idle_s = idle_s
         self._warm = warm
         if _FORBIDDEN_IN_HEADER.search(self._host_header) or _FORBIDDEN_IN_HEADER.search(user_agent):
