@@ -83,15 +83,16 @@ class RequestRecord:
     status: int | None = None
 
 
-def _market_of(request: httpx.Request) -> str:
-    market = request.url.params.get("market")
-    if market:
-        return market
-    if request.content:
-        body = orjson.loads(request.content)
+def _market_in_body(content: bytes) -> str:
+    if content:
+        body = orjson.loads(content)
         if isinstance(body, dict):
             return str(body.get("market", ""))
     return ""
+
+
+def _market_of(request: httpx.Request) -> str:
+    return request.url.params.get("market") or _market_in_body(request.content)
 
 
 class TimingTransport(httpx.AsyncBaseTransport):
@@ -105,13 +106,19 @@ class TimingTransport(httpx.AsyncBaseTransport):
         self.records: list[RequestRecord] = []
         self.on_request: list[Callable[[RequestRecord], None]] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        record = RequestRecord(trio.current_time(), request.method, request.url.path)
-        if record.path in _MARKET_PATHS:
-            record.market = _market_of(request)
+    def _handed(self, method: str, path: str, market: Callable[[], str]) -> RequestRecord:
+        """Record a request as it is handed over and run the hooks (`market` is read only for the paths that
+        name one)."""
+        record = RequestRecord(trio.current_time(), method, path)
+        if path in _MARKET_PATHS:
+            record.market = market()
         self.records.append(record)
         for hook in self.on_request:
             hook(record)
+        return record
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        record = self._handed(request.method, request.url.path, lambda: _market_of(request))
         try:
             response = await self._inner.handle_async_request(request)
         finally:
@@ -128,13 +135,7 @@ class TimingTransport(httpx.AsyncBaseTransport):
         request = lane.request
 
         async def timed(method: str, path: str, headers: Any, content: bytes, **kwargs: Any) -> LaneAnswer:
-            record = RequestRecord(trio.current_time(), method, path)
-            if path in _MARKET_PATHS and content:
-                body = orjson.loads(content)
-                record.market = str(body.get("market", "")) if isinstance(body, dict) else ""
-            self.records.append(record)
-            for hook in self.on_request:
-                hook(record)
+            record = self._handed(method, path, lambda: _market_in_body(content))
             try:
                 answer = await request(method, path, headers, content, **kwargs)
             finally:

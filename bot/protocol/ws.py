@@ -563,9 +563,13 @@ class MarketStream(_Stream):
     def _mark_changed(self, token_ids: Iterable[str]) -> None:
         self._changed.update(token_ids)
         if self._changed:
-            self._changed_event.set()
-            if self.on_books_changed is not None:
-                self.on_books_changed()
+            self._signal_changed()
+
+    def _signal_changed(self) -> None:
+        # Invariant: a non-empty `changed` always has its event set (take_changed resets both together).
+        self._changed_event.set()
+        if self.on_books_changed is not None:
+            self.on_books_changed()
 
     def _subscription_message(self) -> str:
         return _dumps(
@@ -622,10 +626,7 @@ class MarketStream(_Stream):
             # best_bid_ask: the books already know their top of book. Events for tokens we do not follow
             # (in flight around an unsubscribe) are dropped here on purpose.
         if len(changed) != before:
-            # Invariant: a non-empty `changed` always has its event set (take_changed resets both together).
-            self._changed_event.set()
-            if self.on_books_changed is not None:
-                self.on_books_changed()
+            self._signal_changed()
 
 
 class UserStream(_Stream):

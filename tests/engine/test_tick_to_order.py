@@ -51,15 +51,17 @@ class _Books:
 
 
 def _runner(books: _Books) -> Any:
+    """A runner for the quoting loop; `woken` holds the times it was woken."""
+    woken: list[float] = []
     return SimpleNamespace(books=books, info=SimpleNamespace(token_ids=(UP, DOWN)),
-                           marks=SimpleNamespace(observe=lambda _books: None), wake=lambda: None)
+                           marks=SimpleNamespace(observe=lambda _books: None),
+                           wake=lambda: woken.append(trio.current_time()), woken=woken)
 
 
 async def test_the_tick_starts_when_the_frame_was_handled_not_when_the_quoting_task_woke(autojump_clock):
     books = _Books()
-    woken: list[float] = []
     runner = _runner(books)
-    runner.wake = lambda: woken.append(trio.current_time())
+    woken = runner.woken
     loop = QuotingLoop(runner)
     await trio.sleep(1.0)
     books.handled(UP)  # the frame, at 1.0: the feed calls back in the frame's own step ...
@@ -85,9 +87,8 @@ async def test_the_tick_starts_when_the_frame_was_handled_not_when_the_quoting_t
 
 async def test_a_feed_that_only_signals_is_pumped_into_the_same_wake_up(autojump_clock):
     books = _Books()
-    woken: list[float] = []
     runner = _runner(books)
-    runner.wake = lambda: woken.append(trio.current_time())
+    woken = runner.woken
     loop = QuotingLoop(runner)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(loop.pump_book_changes)
